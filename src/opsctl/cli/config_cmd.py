@@ -1,0 +1,67 @@
+"""``opsctl config``: check and show the configuration."""
+
+from __future__ import annotations
+
+import click
+
+from opsctl.cli.context import AppContext, pass_app
+
+
+@click.group()
+def config() -> None:
+    """Check and show the configuration."""
+
+
+@config.command("check")
+@click.argument("path", required=False, type=click.Path(dir_okay=False))
+@pass_app
+def check(app: AppContext, path: str | None) -> None:
+    """Validate a config file (default: the -c/--config one) and print a summary."""
+    from opsctl.core.config import load_config
+
+    cfg = load_config(path or app.config_path)
+    summary = {
+        "file": str(cfg.source),
+        "valid": True,
+        "site": cfg.site.name,
+        "state_dir": str(cfg.state_dir),
+        "people": len(cfg.people),
+        "hosts": len(cfg.hosts),
+        "devices": {k: sum(1 for d in cfg.devices if d.kind == k)
+                    for k in ("ups", "switch", "sensor")},
+        "inspection_profiles": [p.name for p in cfg.inspection.profiles],
+        "power_plans": [p.name for p in cfg.power.plans],
+        "alert_targets": [t.name for t in cfg.alerts.targets],
+        "shifts": [s.name for s in cfg.duty.roster.shifts],
+    }
+    if app.json:
+        app.out.json(summary)
+        return
+    app.out.info(f"{cfg.source}: OK")
+    app.out.kv([(k, ", ".join(map(str, v)) if isinstance(v, list) else
+                 (", ".join(f"{a}={b}" for a, b in v.items()) if isinstance(v, dict) else v))
+                for k, v in summary.items() if k not in ("file", "valid")],
+               title=f"site {cfg.site.name}")
+
+
+@config.command("show")
+@pass_app
+def show(app: AppContext) -> None:
+    """Print the effective config (defaults filled in, secrets masked)."""
+    import yaml
+
+    data = app.cfg.model_dump(mode="json")
+    if app.json:
+        app.out.json(data)
+    else:
+        click.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), nl=False)
+
+
+@config.command("schema")
+def schema() -> None:
+    """Print the JSON schema of the config file."""
+    import json
+
+    from opsctl.core.config.models import OpsConfig
+
+    click.echo(json.dumps(OpsConfig.model_json_schema(), indent=2))

@@ -1,0 +1,54 @@
+"""What every command gets: global options, lazily loaded config and store, output."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import click
+
+from opsctl.core.output import Output
+
+
+@dataclass
+class AppContext:
+    config_path: str | None = None
+    json: bool = False
+    verbose: int = 0
+    color: bool | None = None
+    _cfg: object = field(default=None, repr=False)
+    _store: object = field(default=None, repr=False)
+
+    @cached_property
+    def out(self) -> Output:
+        return Output(json_mode=self.json, color=self.color, verbose=self.verbose)
+
+    @property
+    def config_file(self) -> Path:
+        from opsctl.core.config import resolve_config_path
+
+        return resolve_config_path(self.config_path)
+
+    @property
+    def cfg(self):
+        if self._cfg is None:
+            from opsctl.core.config import load_config
+
+            self._cfg = load_config(self.config_path)
+        return self._cfg
+
+    @property
+    def store(self):
+        if self._store is None:
+            from opsctl.core.store import Store
+
+            self._store = Store.for_config(self.cfg)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+pass_app = click.make_pass_decorator(AppContext, ensure=True)

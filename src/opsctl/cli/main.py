@@ -1,0 +1,129 @@
+"""The ``opsctl`` entry point: global options, error handling, exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from opsctl import __version__
+from opsctl.cli.context import AppContext
+from opsctl.cli.lazy import LazyGroup
+
+GROUPS = {
+    "storage": ("opsctl.cli.storage:storage", "RAID, LVM, filesystems, fstab: probe, plan, apply."),
+    "power": ("opsctl.cli.power:power", "UPS, switch, sensors over SNMP; shutdown plans."),
+    "inspect": ("opsctl.cli.inspect:inspect", "Machine-room inspections and patrols."),
+    "duty": ("opsctl.cli.duty:duty", "Roster, tamper-evident duty log, handover, exports."),
+    "daemon": ("opsctl.cli.daemon:daemon", "The scheduler daemon and its systemd units."),
+    "config": ("opsctl.cli.config_cmd:config", "Check and show the configuration."),
+}
+
+EPILOG = """\b
+Exit codes: 0 success, 1 operation failed, 2 usage or configuration error.
+Check commands (inspect run, power status, storage raid status) use the
+monitoring-plugin convention: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+"""
+
+# Global options may be given after the subcommand too (`opsctl power status --json`);
+# they are hoisted in front of it before click parses.
+_FLAGS = {"--json", "--verbose", "--no-color", "-v", "-vv", "-vvv"}
+_VALUED = {"-c", "--config"}
+
+
+def hoist_global_options(argv: list[str]) -> list[str]:
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--":
+            rest.extend(argv[i:])
+            break
+        if a in _FLAGS:
+            front.append(a)
+        elif a in _VALUED and i + 1 < len(argv):
+            front.extend([a, argv[i + 1]])
+            i += 1
+        elif a.startswith("--config="):
+            front.append(a)
+        else:
+            rest.append(a)
+        i += 1
+    return front + rest
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy=GROUPS,
+    epilog=EPILOG,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(__version__, "--version", prog_name="opsctl")
+@click.option("-c", "--config", "config_path", metavar="PATH", envvar="OPSCTL_CONFIG",
+              help="Config file [default: $OPSCTL_CONFIG or /etc/opsctl/opsctl.yaml].")
+@click.option("--json", "json_", is_flag=True, help="Machine-readable JSON on stdout.")
+@click.option("-v", "--verbose", count=True, help="More detail (-vv debug); shows error details.")
+@click.option("--no-color", is_flag=True, help="No colours (also off when stdout is not a TTY).")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, json_: bool, verbose: int,
+        no_color: bool) -> None:
+    """opsctl — run a machine room: RAID/LVM storage, UPS and switches over SNMP,
+    daily inspections, the duty log and shift handover, and the daemon that does it
+    on schedule."""
+    from opsctl.core.logsetup import setup_logging
+
+    app = ctx.ensure_object(AppContext)
+    app.config_path = config_path
+    app.json = json_
+    app.verbose = verbose
+    app.color = False if no_color or "NO_COLOR" in os.environ else None
+    setup_logging(verbose)
+    ctx.call_on_close(app.close)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from opsctl.core.errors import ExitCode, OpsError
+
+    args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
+    verbose = any(a in ("-v", "-vv", "-vvv", "--verbose") for a in args)
+    try:
+        rc = cli.main(args=args, prog_name="opsctl", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("opsctl: aborted", err=True)
+        sys.exit(ExitCode.FAILED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except OpsError as exc:
+        _report(exc, verbose)
+        sys.exit(int(exc.exit_code))
+    except KeyboardInterrupt:
+        click.echo("opsctl: interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(ExitCode.FAILED)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence before a traceback
+        if verbose:
+            raise
+        click.echo(f"opsctl: internal error: {type(exc).__name__}: {exc} "
+                   "(run with -v for the traceback)", err=True)
+        sys.exit(ExitCode.FAILED)
+    sys.exit(rc if isinstance(rc, int) else 0)
+
+
+def _report(exc, verbose: bool) -> None:
+    from opsctl.core.logsetup import redact
+
+    click.echo(f"opsctl: error: {redact(exc.message)}", err=True)
+    for extra in getattr(exc, "all_messages", [])[1:]:
+        click.echo(f"opsctl:        {redact(extra)}", err=True)
+    if exc.hint:
+        click.echo(f"opsctl: hint: {exc.hint}", err=True)
+    if verbose and exc.__cause__ is not None:
+        import traceback
+
+        traceback.print_exception(exc.__cause__, file=sys.stderr)

@@ -1,0 +1,53 @@
+"""Options shared by many commands, defined once."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import click
+
+from opsctl.core.errors import UsageError
+
+
+def dry_run_option(f):
+    return click.option("--dry-run", "-n", is_flag=True,
+                        help="Print what would be done; change nothing.")(f)
+
+
+def yes_option(f):
+    return click.option("--yes", "-y", is_flag=True,
+                        help="Do not ask for confirmation (for scripts).")(f)
+
+
+def parse_date(value: str | None, what: str = "date") -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"bad {what} {value!r}: expected YYYY-MM-DD") from None
+
+
+def parse_datetime(value: str | None, what: str = "time") -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"bad {what} {value!r}: expected YYYY-MM-DD[THH:MM[:SS]]") from None
+    return t if t.tzinfo else t.astimezone()
+
+
+def confirm(app, question: str, yes: bool) -> None:
+    """Ask before a destructive step; --yes skips; no TTY and no --yes refuses."""
+    import sys
+
+    from opsctl.core.errors import SafetyError
+
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise SafetyError(f"{question} — refusing without confirmation",
+                          hint="re-run with --yes to confirm from a script")
+    if not click.confirm(question, default=False, err=True):
+        raise click.exceptions.Abort()

@@ -1,0 +1,71 @@
+"""Alert targets and routing."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationInfo, model_validator
+
+from opsctl.core.config.base import Section, with_secrets
+
+Severity = Literal["minor", "major", "critical"]
+
+
+class EmailTarget(Section):
+    name: str
+    type: Literal["email"]
+    smtp_host: str
+    smtp_port: int = Field(587, ge=1, le=65535)
+    starttls: bool = True
+    ssl: bool = False
+    username: str | None = None
+    password: SecretStr | None = None
+    sender: str
+    to: list[str] = Field(min_length=1)
+    timeout: float = Field(10.0, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secrets(cls, data: Any, info: ValidationInfo) -> Any:
+        return with_secrets(data, info, "password")
+
+
+class WebhookTarget(Section):
+    name: str
+    type: Literal["webhook"]
+    url: str = Field(pattern=r"^https?://")
+    headers: dict[str, str] = Field(default_factory=dict)
+    token: SecretStr | None = Field(None, description="sent as Authorization: Bearer")
+    timeout: float = Field(10.0, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secrets(cls, data: Any, info: ValidationInfo) -> Any:
+        return with_secrets(data, info, "token")
+
+
+class CommandTarget(Section):
+    name: str
+    type: Literal["command"]
+    command: list[str] = Field(min_length=1, description="argv; the event arrives as JSON on stdin")
+    timeout: float = Field(30.0, gt=0)
+
+
+AlertTarget = Annotated[EmailTarget | WebhookTarget | CommandTarget, Field(discriminator="type")]
+
+
+class Route(Section):
+    severity: Severity
+    targets: list[str] = Field(default_factory=list)
+    after_hours_targets: list[str] = Field(default_factory=list)
+    escalate_after_minutes: int | None = Field(None, ge=1)
+    escalate_to: list[str] = Field(default_factory=list)
+
+
+class AlertSettings(Section):
+    targets: list[AlertTarget] = Field(default_factory=list)
+    routes: list[Route] = Field(default_factory=list)
+    after_hours: tuple[str, str] = Field(("18:00", "08:00"), description="start, end (HH:MM)")
+    dedup_minutes: int = Field(30, ge=0)
+    rate_limit_per_hour: int = Field(30, ge=1)
+    retries: int = Field(3, ge=0)

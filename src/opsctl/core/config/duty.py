@@ -1,0 +1,60 @@
+"""Shifts, roster patterns, handover rules, inventory and duty-log settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from opsctl.core.config.base import Section
+
+
+class ShiftDef(Section):
+    name: str = Field(min_length=1)
+    start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM")
+    end: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+                     description="HH:MM (next day if <= start)")
+    post: str = Field("console", description="staffed post this shift covers")
+    kind: Literal["on-site", "on-call", "standby"] = "on-site"
+    staff: int = Field(1, ge=1, description="people needed on this shift")
+
+
+class RosterSettings(Section):
+    pattern: Literal["two-shift", "3+2", "custom"] = "3+2"
+    teams: dict[str, list[str]] = Field(default_factory=dict, description="team -> people")
+    shifts: list[ShiftDef] = Field(default_factory=list)
+    rotation: list[str] = Field(
+        default_factory=list, description="custom pattern: shift names (or 'off') per day, cycled"
+    )
+    anchor_date: str = Field("2026-01-01", description="day 0 of the rotation (YYYY-MM-DD)")
+    max_shift_hours: float = Field(8.0, gt=0)
+    max_hours_per_month: float = Field(200.0, gt=0)
+    approval_deadline_day: int = Field(25, ge=1, le=28)
+    request_notice_days: int = Field(1, ge=0)
+    staffed_posts: list[str] = Field(default_factory=lambda: ["console"])
+
+
+class InventoryItem(Section):
+    name: str
+    count: int = Field(ge=0)
+    kind: Literal["equipment", "tool", "key", "document"] = "equipment"
+
+
+class HandoverSettings(Section):
+    arrive_early_minutes: int = Field(15, ge=0)
+    inventory: list[InventoryItem] = Field(default_factory=list)
+    snapshot_profile: str | None = Field(
+        None, description="inspection profile run as the quick equipment snapshot"
+    )
+    reminder_minutes: int = Field(30, ge=0, description="daemon reminder before a shift change")
+
+
+class DutySettings(Section):
+    retention_years: int = Field(3, ge=1)
+    log_key_file: Path | None = Field(
+        None, description="secret that keys the hash chain (HMAC); kept outside the store"
+    )
+    export_dir: Path | None = None
+    roster: RosterSettings = Field(default_factory=RosterSettings)
+    handover: HandoverSettings = Field(default_factory=HandoverSettings)

@@ -1,0 +1,130 @@
+"""Load and validate a config file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from opsctl.core.config.models import OpsConfig
+from opsctl.core.config.yamlsource import YamlDocument, format_loc, load_yaml
+from opsctl.core.errors import ConfigError
+
+DEFAULT_CONFIG = Path("/etc/opsctl/opsctl.yaml")
+
+
+def resolve_config_path(cli_value: str | os.PathLike | None) -> Path:
+    if cli_value:
+        return Path(cli_value)
+    env = os.environ.get("OPSCTL_CONFIG")
+    return Path(env) if env else DEFAULT_CONFIG
+
+
+def _message(err: dict[str, Any]) -> str:
+    kind = err.get("type", "")
+    ctx = err.get("ctx") or {}
+    if kind == "literal_error":
+        expected = ctx.get("expected", "")
+        # pydantic renders "'1', '2c' or '3'"; people want "1, 2c, 3".
+        opts = [o.strip().strip("'\"") for o in expected.replace(" or ", ", ").split(",")]
+        return "must be one of " + ", ".join(o for o in opts if o)
+    if kind == "extra_forbidden":
+        return "unknown key (not part of the schema)"
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "string_pattern_mismatch":
+        return f"{err['msg'].lower()} (got {err.get('input')!r})"
+    if kind == "value_error":
+        return str(ctx.get("error", err["msg"])).removeprefix("Value error, ")
+    if kind == "union_tag_invalid":
+        return err["msg"]
+    msg = err["msg"]
+    if "input" in err and not isinstance(err["input"], dict | list):
+        msg += f" (got {err['input']!r})"
+    return msg
+
+
+def _clean_loc(loc: tuple) -> tuple:
+    # Drop pydantic's union-arm and tag names (e.g. 'check', 'EmailTarget') from the path.
+    out = []
+    for part in loc:
+        if isinstance(part, str) and (part[:1].isupper() or part in {"check", "manual"}) and out \
+                and isinstance(out[-1], int):
+            continue
+        if isinstance(part, str) and (part.startswith("function-") or "[" in part):
+            continue
+        out.append(part)
+    return tuple(out)
+
+
+def validation_errors(doc: YamlDocument, exc: ValidationError) -> list[str]:
+    lines = []
+    for err in exc.errors(include_url=False):
+        loc = _clean_loc(tuple(err["loc"]))
+        line = doc.line_for(loc)
+        where = f"{doc.path}:{line}" if line else str(doc.path)
+        lines.append(f"{where}: {format_loc(loc)}: {_message(err)}")
+    return lines
+
+
+def parse_config(doc: YamlDocument) -> OpsConfig:
+    if not isinstance(doc.data, dict):
+        raise ConfigError(f"{doc.path}:1: expected a mapping at the top level")
+    base = doc.path.resolve().parent
+    try:
+        cfg = OpsConfig.model_validate(doc.data, context={"base_dir": base})
+    except ValidationError as exc:
+        msgs = validation_errors(doc, exc)
+        more = f" (and {len(msgs) - 1} more)" if len(msgs) > 1 else ""
+        err = ConfigError(msgs[0] + more)
+        err.all_messages = msgs  # type: ignore[attr-defined]
+        raise err from None
+    if not cfg.state_dir.is_absolute():
+        cfg.state_dir = (base / cfg.state_dir).resolve()
+    cfg.duty.log_key_file = _rel(base, cfg.duty.log_key_file)
+    cfg.duty.export_dir = _rel(base, cfg.duty.export_dir)
+    for h in cfg.hosts:
+        h.key_file = _rel(base, h.key_file)
+        h.known_hosts = _rel(base, h.known_hosts)
+    if cfg.daemon.export is not None and not cfg.daemon.export.directory.is_absolute():
+        cfg.daemon.export.directory = cfg.state_dir / cfg.daemon.export.directory
+    cfg._source = doc.path
+    cfg._doc = doc
+    return cfg
+
+
+def _rel(base: Path, p: Path | None) -> Path | None:
+    if p is None:
+        return None
+    p = Path(os.path.expanduser(str(p)))
+    return p if p.is_absolute() else (base / p)
+
+
+def load_config(path: str | os.PathLike | None = None) -> OpsConfig:
+    """Load, validate and post-validate (domain hooks) the config at ``path``."""
+    doc = load_yaml(resolve_config_path(path))
+    cfg = parse_config(doc)
+    for hook in _post_validators():
+        hook(cfg)
+    return cfg
+
+
+_POST_VALIDATORS = ("opsctl.inspection.validate", "opsctl.power.validate")
+
+
+def _post_validators():
+    """Domain checks that need domain knowledge (check registry, profile tables).
+
+    Each domain may ship a ``validate`` module with ``validate_config(cfg)`` that raises
+    ConfigError using ``cfg.where(loc)``; absent modules are simply skipped.
+    """
+    import importlib
+    import importlib.util
+
+    hooks = []
+    for name in _POST_VALIDATORS:
+        if importlib.util.find_spec(name) is not None:
+            hooks.append(importlib.import_module(name).validate_config)
+    return hooks

@@ -1,0 +1,30 @@
+"""Site identity and the people who work the room."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from opsctl.core.config.base import Section
+
+Role = Literal["operator", "engineer", "supervisor", "manager"]
+
+
+class Site(Section):
+    name: str = Field(min_length=1)
+    room: str | None = None
+    timezone: str = "UTC"
+    address: str | None = None
+
+
+class Person(Section):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$",
+                      description="login-style short name used on the command line")
+    full_name: str | None = None
+    team: str | None = None
+    roles: list[Role] = Field(default_factory=lambda: ["operator"])
+    lead: bool = Field(False, description="may lead a shift")
+    email: str | None = None
+    phone: str | None = None
+    unix_user: str | None = Field(None, description="login mapped to this person for role checks")
