@@ -37,13 +37,13 @@ changes = sa.Table(
     sa.Column("before", sa.JSON, nullable=True),
     sa.Column("after", sa.JSON, nullable=True),
     sa.Column("detail", sa.JSON, nullable=True),
+    sa.Index("ix_changes_domain_started", "domain", "started_at"),
 )
 
 
 def _v1(conn: Connection) -> None:
     kv.create(conn)
     changes.create(conn)
-    sa.Index("ix_changes_domain_started", changes.c.domain, changes.c.started_at).create(conn)
 
 
 MIGRATIONS = [_v1]
