@@ -168,3 +168,11 @@ def test_console_script_config_check_example():
     proc = subprocess.run(["opsctl", "config", "check", str(EXAMPLE)], capture_output=True,
                           text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_configuration_reference_in_step_with_schema():
+    from opsctl.core.config.reference import render_markdown
+
+    committed = (ROOT / "docs" / "configuration.md").read_text()
+    assert committed == render_markdown(), (
+        "docs/configuration.md is stale: run `opsctl config reference > docs/configuration.md`")

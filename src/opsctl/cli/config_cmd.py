@@ -65,3 +65,11 @@ def schema() -> None:
     from opsctl.core.config.models import OpsConfig
 
     click.echo(json.dumps(OpsConfig.model_json_schema(), indent=2))
+
+
+@config.command("reference")
+def reference() -> None:
+    """Print the configuration reference (Markdown) generated from the schema."""
+    from opsctl.core.config.reference import render_markdown
+
+    click.echo(render_markdown(), nl=False)
