@@ -1,0 +1,62 @@
+"""The duty domain's entry points for other domains and the daemon (see docs/DEVNOTES.md).
+
+Imports of the heavier duty modules happen inside the functions: storage, power and
+inspection call ``record_event`` on hot paths and should not pay for roster code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from opsctl.handover.chain import NewEntry, append, key_for_config
+
+
+def record_event(store, *, category: str, text: str, severity: str | None = None,
+                 source: str, pending: bool = False, author: str = "opsctl",
+                 details: dict[str, Any] | None = None, key: bytes | None = None,
+                 cfg=None) -> int:
+    """Append an entry to the duty log; returns its sequence number.
+
+    ``category``: incident|call|patrol|change|note; ``severity``: minor|major|critical.
+    The log is keyed (HMAC) when ``duty.log_key_file`` is configured: pass ``cfg`` (or the
+    ``key`` bytes); without either, the key file recorded in the store by any earlier
+    opsctl command run with that config is used, so the chain never silently loses its key.
+    """
+    if key is None and cfg is not None:
+        key = key_for_config(cfg)
+    entry = NewEntry(text=text, category=category, severity=severity, source=source,
+                     author=author, pending=pending, details=details)
+    entry.validate()
+    with store.write() as conn:
+        return append(conn, entry, key)
+
+
+def export(cfg, store, start: dt.date, end: dt.date, formats, outdir) -> Path:
+    """Write the duty log, handovers and inspection summaries for [start, end] to
+    ``outdir`` in each format, plus a manifest; returns the manifest path."""
+    from opsctl.handover.export import export as _export
+
+    return _export(cfg, store, start, end, list(formats), Path(outdir))
+
+
+def roster_reminder(cfg, store, today: dt.date) -> str | None:
+    """A reminder text when next month's roster is not approved by the deadline day."""
+    from opsctl.handover.roster import roster_reminder as _reminder
+
+    return _reminder(cfg, store, today)
+
+
+def purge_expired(cfg, store, today: dt.date) -> int:
+    """Purge log entries older than the retention period; returns how many went."""
+    from opsctl.handover.dutylog import purge_expired as _purge
+
+    return _purge(cfg, store, today)
+
+
+def shift_changes(cfg, store, start: dt.datetime, end: dt.datetime):
+    """Shift changes in [start, end): list of (datetime, outgoing names, incoming names)."""
+    from opsctl.handover.roster import shift_changes as _changes
+
+    return _changes(cfg, store, start, end)

@@ -1,0 +1,327 @@
+"""The hash chain of the duty log: canonical form, hashing, appending, verifying.
+
+Each entry's hash covers its whole content *and* the previous entry's hash, so any
+edit, deletion or insertion made behind opsctl's back breaks the chain at that point.
+With ``duty.log_key_file`` configured the hash is an HMAC-SHA256 keyed by a secret kept
+outside the store, so someone who can write the database still cannot forge entries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from opsctl.core.errors import StoreError, UsageError
+from opsctl.handover.schema import duty_log, duty_meta
+
+GENESIS = "0" * 64
+CATEGORIES = ("incident", "call", "patrol", "change", "note")
+SEVERITIES = ("minor", "major", "critical")
+KINDS = ("entry", "amend", "close", "review", "handover", "roster", "purge")
+ALG_PLAIN = "sha256"
+ALG_HMAC = "hmac-sha256"
+
+# Column order of the canonical form; changing it would invalidate every stored chain.
+FIELDS = ("seq", "ts", "kind", "category", "severity", "text", "source", "author",
+          "pending", "ref_seq", "details", "alg", "prev_hash")
+
+_META_KEYFILE = "log_key_file"
+_META_HEAD = "head"
+
+
+def canonical_details(details: dict | None) -> str | None:
+    if details is None:
+        return None
+    return json.dumps(details, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                      default=str)
+
+
+def canonical(values: tuple) -> bytes:
+    """The bytes that are hashed: a JSON array in FIELDS order (fast and unambiguous)."""
+    return json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def entry_hash(values: tuple, alg: str, key: bytes | None) -> str:
+    data = canonical(values)
+    if alg == ALG_HMAC:
+        if key is None:
+            raise StoreError("the duty log is keyed (HMAC) but no key is available",
+                             hint="set duty.log_key_file to the key file")
+        return hmac.new(key, data, hashlib.sha256).hexdigest()
+    return hashlib.sha256(data).hexdigest()
+
+
+def now_utc() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+
+
+# -- the key ----------------------------------------------------------------------------
+def read_key(path: Path | str) -> bytes:
+    p = Path(path)
+    try:
+        key = p.read_bytes().strip()
+    except FileNotFoundError:
+        raise StoreError(f"duty log key file {p} does not exist",
+                         hint="create it with: head -c 32 /dev/urandom | base64 > FILE; "
+                              "chmod 600 FILE") from None
+    except PermissionError:
+        raise StoreError(f"cannot read duty log key file {p}: permission denied") from None
+    if len(key) < 16:
+        raise StoreError(f"duty log key file {p} is too short (need at least 16 bytes)")
+    return key
+
+
+def key_for_config(cfg) -> bytes | None:
+    path = getattr(getattr(cfg, "duty", None), "log_key_file", None)
+    return read_key(path) if path else None
+
+
+def bind_config(cfg, store) -> bytes | None:
+    """Remember where the key lives so callers that only hold the store (other domains'
+    ``record_event``) keep the chain keyed; returns the key (or None when unkeyed)."""
+    key = key_for_config(cfg)
+    path = str(cfg.duty.log_key_file) if key is not None else None
+    with store.read() as conn:
+        current = _meta_get(conn, _META_KEYFILE)
+    if path is not None and current != path:
+        with store.write() as conn:
+            _meta_put(conn, _META_KEYFILE, path)
+    return key
+
+
+def _meta_get(conn: Connection, name: str) -> str | None:
+    row = conn.execute(sa.select(duty_meta.c.value).where(duty_meta.c.key == name)).first()
+    return row.value if row else None
+
+
+def _meta_put(conn: Connection, name: str, value: str) -> None:
+    if conn.execute(duty_meta.update().where(duty_meta.c.key == name)
+                    .values(value=value)).rowcount == 0:
+        conn.execute(duty_meta.insert().values(key=name, value=value))
+
+
+# -- appending --------------------------------------------------------------------------
+@dataclass
+class NewEntry:
+    text: str
+    category: str = "note"
+    kind: str = "entry"
+    severity: str | None = None
+    source: str = "cli"
+    author: str = "opsctl"
+    pending: bool = False
+    ref_seq: int | None = None
+    details: dict | None = field(default=None)
+
+    def validate(self) -> None:
+        if self.category not in CATEGORIES:
+            raise UsageError(f"unknown category {self.category!r}: expected "
+                             + ", ".join(CATEGORIES))
+        if self.severity is not None and self.severity not in SEVERITIES:
+            raise UsageError(f"unknown severity {self.severity!r}: expected "
+                             + ", ".join(SEVERITIES))
+        if self.kind not in KINDS:
+            raise UsageError(f"unknown entry kind {self.kind!r}")
+        if not self.text or not self.text.strip():
+            raise UsageError("a duty log entry needs a text")
+
+
+def append(conn: Connection, entry: NewEntry, key: bytes | None = None,
+           *, ts: str | None = None) -> int:
+    """Append one entry inside the caller's write transaction; returns its seq.
+
+    Must run inside ``store.write()`` (BEGIN IMMEDIATE): reading the head and inserting
+    the next entry then happen under SQLite's write lock, so concurrent writers queue up
+    and sequence numbers stay gapless and unique.
+    """
+    entry.validate()
+    last = conn.execute(sa.select(duty_log.c.seq, duty_log.c.hash, duty_log.c.alg)
+                        .order_by(duty_log.c.seq.desc()).limit(1)).first()
+    if key is None:
+        path = _meta_get(conn, _META_KEYFILE)
+        if path:
+            key = read_key(path)
+    if last is not None and last.alg == ALG_HMAC and key is None:
+        raise StoreError("the duty log is keyed (HMAC) but no key is available",
+                         hint="set duty.log_key_file to the key file")
+    seq = (last.seq + 1) if last else _first_seq(conn)
+    prev = last.hash if last else _anchor_hash(conn)
+    alg = ALG_HMAC if key is not None else ALG_PLAIN
+    values = (seq, ts or now_utc(), entry.kind, entry.category, entry.severity,
+              entry.text, entry.source, entry.author, 1 if entry.pending else 0,
+              entry.ref_seq, canonical_details(entry.details), alg, prev)
+    digest = entry_hash(values, alg, key)
+    row = dict(zip(FIELDS, values, strict=True))
+    row["hash"] = digest
+    conn.execute(duty_log.insert().values(**row))
+    _meta_put(conn, _META_HEAD, f"{seq}:{digest}")
+    return seq
+
+
+def append_many(conn: Connection, entries: list[tuple[NewEntry, str | None]],
+                key: bytes | None = None) -> list[int]:
+    """Append several entries in one transaction (bulk import, benchmarks)."""
+    return [append(conn, e, key, ts=ts) for e, ts in entries]
+
+
+def _first_seq(conn: Connection) -> int:
+    # An empty table after a purge of everything continues after the purged range.
+    head = _meta_get(conn, _META_HEAD)
+    return int(head.split(":")[0]) + 1 if head else 1
+
+
+def _anchor_hash(conn: Connection) -> str:
+    head = _meta_get(conn, _META_HEAD)
+    return head.split(":", 1)[1] if head else GENESIS
+
+
+# -- verifying --------------------------------------------------------------------------
+@dataclass
+class VerifyResult:
+    ok: bool
+    entries: int
+    first_seq: int | None
+    last_seq: int | None
+    head_hash: str | None
+    problem: str | None = None  # altered | deleted | inserted | truncated | unkeyed
+    bad_seq: int | None = None
+    message: str = ""
+    keyed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "entries": self.entries, "first_seq": self.first_seq,
+                "last_seq": self.last_seq, "head_hash": self.head_hash,
+                "problem": self.problem, "bad_seq": self.bad_seq, "message": self.message,
+                "keyed": self.keyed}
+
+
+def verify(store, key: bytes | None = None) -> VerifyResult:
+    """Walk the whole chain; report the first entry that was altered, deleted or inserted.
+
+    Reads through the raw DB-API cursor: 100 000 entries must verify in well under 2 s,
+    and SQLAlchemy's row objects would cost more than the hashing itself.
+    """
+    cols = ", ".join(FIELDS + ("hash",))
+    with store.read() as conn:
+        head = _meta_get(conn, _META_HEAD)
+        raw = conn.connection.dbapi_connection
+        cur = raw.cursor()
+        cur.execute(f"SELECT {cols} FROM duty_log ORDER BY seq")  # noqa: S608 - constant
+        rows = cur.fetchall()
+        cur.close()
+    return verify_rows(rows, head, key)
+
+
+def verify_rows(rows: list[tuple], head: str | None, key: bytes | None) -> VerifyResult:
+    n = len(rows)
+    res = VerifyResult(ok=True, entries=n, first_seq=rows[0][0] if rows else None,
+                       last_seq=rows[-1][0] if rows else None,
+                       head_hash=rows[-1][-1] if rows else None, keyed=key is not None)
+
+    def fail(problem: str, seq: int | None, msg: str) -> VerifyResult:
+        res.ok, res.problem, res.bad_seq, res.message = False, problem, seq, msg
+        return res
+
+    if not rows:
+        if head:
+            return fail("deleted", int(head.split(":")[0]),
+                        f"the log is empty but its head is entry {head.split(':')[0]}: "
+                        "entries were deleted")
+        res.message = "empty log"
+        return res
+
+    prev_hash, expected = _start_of_chain(rows)
+    if isinstance(prev_hash, VerifyResult):  # pragma: no cover - typed escape hatch
+        return prev_hash
+    if expected is None:
+        return fail("deleted", 1, f"entries 1..{rows[0][0] - 1} are missing and no purge "
+                                  "anchor accounts for them: entries were deleted")
+    seen_hmac = False
+    sha256 = hashlib.sha256
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    hmac_new = hmac.new
+    for i, row in enumerate(rows):
+        seq = row[0]
+        if seq != expected:
+            if seq > expected:
+                missing = f"{expected}" if seq == expected + 1 else f"{expected}..{seq - 1}"
+                return fail("deleted", expected, f"entry {missing} missing: deleted")
+            return fail("inserted", seq, f"entry {seq} out of order: inserted")
+        alg = row[11]
+        data = dumps(row[:13]).encode()
+        if alg == ALG_HMAC:
+            if key is None:
+                return fail("unkeyed", seq, f"entry {seq} is keyed (HMAC) but no key is "
+                                            "configured: set duty.log_key_file to verify")
+            seen_hmac = True
+            digest = hmac_new(key, data, sha256).hexdigest()
+        elif alg == ALG_PLAIN:
+            if seen_hmac:
+                return fail("altered", seq, f"entry {seq} is not keyed although earlier "
+                                            "entries are: altered or inserted")
+            digest = sha256(data).hexdigest()
+        else:
+            return fail("altered", seq, f"entry {seq} has an unknown hash algorithm: altered")
+        nxt = rows[i + 1] if i + 1 < n else None
+        if digest != row[13]:
+            if nxt is not None and nxt[12] == prev_hash:
+                return fail("inserted", seq, f"entry {seq} does not belong to the chain "
+                                             "(its neighbours link to each other): inserted")
+            return fail("altered", seq, f"entry {seq} does not match its hash: altered")
+        if row[12] != prev_hash:
+            if nxt is not None and nxt[12] == prev_hash:
+                return fail("inserted", seq, f"entry {seq} does not link to entry {seq - 1}"
+                                             ": inserted")
+            return fail("altered", seq - 1, f"entry {seq} does not link to entry {seq - 1}"
+                                            f": entry {seq - 1} altered")
+        prev_hash = row[13]
+        expected = seq + 1
+    if key is not None and not seen_hmac:
+        return fail("unkeyed", rows[0][0], "a key is configured but no entry is keyed: "
+                                          "the chain was rewritten without the key")
+    if head:
+        hseq, _, hhash = head.partition(":")
+        if int(hseq) > rows[-1][0]:
+            return fail("deleted", rows[-1][0] + 1,
+                        f"entries {rows[-1][0] + 1}..{hseq} missing at the end: deleted")
+        if int(hseq) == rows[-1][0] and hhash != rows[-1][13]:
+            return fail("altered", rows[-1][0], f"entry {hseq} does not match the recorded "
+                                                "head: altered")
+    res.message = f"{n} entries intact ({rows[0][0]}..{rows[-1][0]})"
+    return res
+
+
+def _start_of_chain(rows: list[tuple]) -> tuple[str, int | None]:
+    """The hash the first stored entry must link to, and its expected seq.
+
+    After a purge the chain starts mid-way; the newest purge anchor records the purged
+    range and the last purged hash, which the first remaining entry must link to.
+    """
+    first = rows[0][0]
+    if first == 1:
+        return GENESIS, 1
+    anchor = None
+    for row in rows:
+        if row[2] == "purge" and row[10]:
+            try:
+                d = json.loads(row[10])
+            except ValueError:
+                continue
+            if anchor is None or d.get("purged_to", 0) > anchor.get("purged_to", 0):
+                anchor = d
+    if anchor is None or anchor.get("purged_to") != first - 1:
+        return GENESIS, None
+    return anchor.get("last_hash", GENESIS), first
+
+
+def file_mode_ok(path: Path) -> bool:
+    return (os.stat(path).st_mode & 0o007) == 0
