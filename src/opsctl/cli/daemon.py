@@ -4,7 +4,215 @@ from __future__ import annotations
 
 import click
 
+from opsctl.cli.context import AppContext, pass_app
+from opsctl.cli.options import dry_run_option
+
 
 @click.group()
 def daemon() -> None:
     """The scheduler daemon and its systemd units."""
+
+
+@daemon.command("run")
+@pass_app
+def run(app: AppContext) -> None:
+    """Run the daemon in the foreground (what systemd's opsctld.service starts).
+
+    SIGHUP reloads the config (a broken one is rejected, the old one keeps running);
+    SIGTERM stops cleanly. Speaks the systemd notify protocol when $NOTIFY_SOCKET is set.
+    """
+    import logging
+    import os
+    import sys
+
+    from opsctl.core.logsetup import setup_logging
+    from opsctl.daemon.service import Daemon
+
+    setup_logging(app.verbose, daemon=True)
+    cfg = app.cfg
+    rc = Daemon(cfg, app.config_path).run()
+    if rc == 3:
+        # A job ignored the stop: do not let a stuck worker thread hold the exit hostage.
+        logging.shutdown()
+        sys.stderr.flush()
+        os._exit(0)
+
+
+@daemon.command("status")
+@pass_app
+def status(app: AppContext) -> None:
+    """Is the daemon running; jobs with next/last run and result; open events."""
+    from opsctl.daemon.status import full_status
+
+    data = full_status(app.cfg, app.store)
+    if app.json:
+        app.out.json(data)
+        return
+    d = data["daemon"]
+    if d.get("running"):
+        state = f"running (pid {d.get('pid')}, since {d.get('started_at')})"
+    elif d.get("stale"):
+        state = f"NOT running — last heartbeat {d.get('heartbeat_at')} from pid {d.get('pid')} " \
+                "(crashed or hung)"
+    elif d.get("stopped_at"):
+        state = f"stopped at {d['stopped_at']}"
+    else:
+        state = "never started"
+    pairs = [("daemon", state)]
+    if d.get("running"):
+        pairs += [("status", d.get("status")), ("block devices", d.get("udev")),
+                  ("config", d.get("config"))]
+        if d.get("metrics"):
+            pairs.append(("metrics", f"http://{d['metrics']}/metrics"))
+        if d.get("reload_error"):
+            pairs.append(("last reload", f"FAILED: {d['reload_error']}"))
+    app.out.kv(pairs, title="opsctl daemon")
+    _jobs_table(app, data["jobs"])
+    if data["open_events"]:
+        app.out.table(["id", "severity", "source", "message", "since", "count"],
+                      [(e["id"], e["severity"], e["source"], e["message"], e["first_seen"],
+                        e["count"]) for e in data["open_events"]],
+                      title="open events (acknowledge: opsctl daemon ack ID)")
+    else:
+        app.out.info("no open events")
+    if data["delivery_failures"]:
+        app.out.table(["at", "target", "event", "purpose", "error"],
+                      [(f["at"], f["target"], f["event_id"], f["purpose"], f["error"])
+                       for f in data["delivery_failures"]],
+                      title="failed alert deliveries (last 24 h)")
+
+
+def _jobs_table(app: AppContext, rows: list[dict]) -> None:
+    app.out.table(
+        ["job", "schedule", "next run", "last run", "result", "ok/failed/missed"],
+        [(r["id"], r["schedule"], r["next_run"], r["last_run"],
+          (r["last_status"] or "-") + (f": {r['last_error']}" if r["last_error"] else ""),
+          f"{r['runs_ok']}/{r['runs_failed']}/{r['runs_missed']}") for r in rows],
+        title="jobs")
+
+
+@daemon.command("jobs")
+@click.option("--history", "history", metavar="JOB", help="Show the last runs of one job.")
+@click.option("--limit", default=20, show_default=True, help="Runs shown with --history.")
+@pass_app
+def jobs(app: AppContext, history: str | None, limit: int) -> None:
+    """The jobs the config defines, with their schedule and stored state."""
+    from opsctl.daemon.status import job_rows, last_runs
+
+    if history:
+        from opsctl.daemon.jobs import job_by_id
+
+        job_by_id(app.cfg, history)
+        rows = last_runs(app.store, history, limit)
+        if app.json:
+            app.out.json(rows)
+            return
+        app.out.table(["run", "trigger", "slot", "started", "finished", "status", "result"],
+                      [(r["id"], r["trigger"], r["scheduled_for"], r["started_at"],
+                        r["finished_at"], r["status"], r["summary"] or r["error"]) for r in rows],
+                      title=f"runs of {history}")
+        return
+    rows = job_rows(app.cfg, app.store)
+    if app.json:
+        app.out.json(rows)
+        return
+    _jobs_table(app, rows)
+
+
+@daemon.command("run-job")
+@click.argument("job_id", metavar="ID")
+@pass_app
+def run_job(app: AppContext, job_id: str) -> None:
+    """Run one job now, as the daemon would (recorded; alerts are sent). Exit 1 if it fails."""
+    import sys
+
+    from opsctl.core.runner import Runner
+    from opsctl.daemon.alerts import AlertPipeline
+    from opsctl.daemon.jobs import JobContext, execute, job_by_id
+
+    spec = job_by_id(app.cfg, job_id)
+    pipeline = AlertPipeline(app.cfg, app.store)
+    try:
+        ctx = JobContext(app.cfg, app.store, pipeline, Runner())
+        status, text = execute(ctx, spec, "manual")
+        if not pipeline.drain(timeout=120):
+            app.out.warn("some alert deliveries were still running at exit")
+    finally:
+        pipeline.close(timeout=1)
+    if app.json:
+        app.out.json({"job": job_id, "status": status, "result": text})
+    else:
+        app.out.info(f"{job_id}: {status}: {text}")
+    if status == "failed":
+        sys.exit(1)
+
+
+@daemon.command("ack")
+@click.argument("event_id", metavar="EVENT", type=int)
+@click.option("--by", metavar="NAME", help="Who acknowledges [default: the calling user].")
+@pass_app
+def ack(app: AppContext, event_id: int, by: str | None) -> None:
+    """Acknowledge an alert event: stops its escalation, noted in the duty log."""
+    from opsctl.core.identity import current_user
+    from opsctl.daemon.alerts import ack as do_ack
+
+    row = do_ack(app.store, event_id, by or current_user())
+    if app.json:
+        app.out.json(row)
+    else:
+        app.out.info(f"event #{row['id']} acknowledged by {row['acked_by']} at "
+                     f"{row['acked_at']}: {row['message']}")
+
+
+@daemon.command("install-units")
+@dry_run_option
+@click.option("--prefix", metavar="DIR", help="Unit directory [default: /etc/systemd/system].")
+@click.option("--bin", "bin_path", metavar="PATH",
+              help="opsctl executable for ExecStart [default: the one running now].")
+@pass_app
+def install_units(app: AppContext, dry_run: bool, prefix: str | None,
+                  bin_path: str | None) -> None:
+    """Install opsctld.service and the inspection/export timers (and their schedules)."""
+    import os
+    import shutil
+    import sys
+    from pathlib import Path
+
+    from opsctl.core.errors import ConfigError, OpsError
+    from opsctl.daemon.units import enable_commands, plan_install
+
+    bin_path = bin_path or shutil.which("opsctl") or os.path.abspath(sys.argv[0])
+    try:
+        cfg = app.cfg
+        config = str(Path(cfg.source).resolve())
+    except ConfigError as exc:
+        raise OpsError(f"install-units needs a valid config: {exc.message}") from None
+    try:
+        planned = plan_install(cfg, prefix, os.path.abspath(bin_path), config)
+    except ValueError as exc:
+        raise OpsError(str(exc)) from None
+    written = []
+    for f in planned:
+        if not dry_run:
+            try:
+                f.path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = f.path.with_name(f".{f.path.name}.tmp")
+                tmp.write_text(f.text)
+                tmp.chmod(f.mode)
+                tmp.replace(f.path)
+            except PermissionError:
+                raise OpsError(f"cannot write {f.path}: permission denied",
+                               hint="run as root or pass --prefix") from None
+        written.append(str(f.path))
+    cmds = enable_commands(cfg)
+    if app.json:
+        app.out.json({"dry_run": dry_run, "files": [{"path": str(f.path), "text": f.text}
+                                                     for f in planned], "next": cmds})
+        return
+    for f in planned:
+        if dry_run:
+            app.out.info(f"--- would write {f.path}")
+            click.echo(f.text)
+        else:
+            app.out.info(f"wrote {f.path}")
+    app.out.info("next:\n  " + "\n  ".join(cmds))

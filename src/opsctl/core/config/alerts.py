@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationInfo, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from opsctl.core.config.base import Section, with_secrets
 
@@ -23,6 +24,7 @@ class EmailTarget(Section):
     sender: str
     to: list[str] = Field(min_length=1)
     timeout: float = Field(10.0, gt=0)
+    ca_file: str | None = Field(None, description="CA bundle for TLS (default: the system's)")
 
     @model_validator(mode="before")
     @classmethod
@@ -69,3 +71,15 @@ class AlertSettings(Section):
     dedup_minutes: int = Field(30, ge=0)
     rate_limit_per_hour: int = Field(30, ge=1)
     retries: int = Field(3, ge=0)
+    retry_delay: float = Field(2.0, ge=0, description="seconds before the first retry (doubles)")
+    reminder_targets: list[str] = Field(
+        default_factory=list,
+        description="targets for shift-change and roster reminders (email goes to the people)")
+
+    @field_validator("after_hours")
+    @classmethod
+    def _hhmm(cls, value: tuple[str, str]) -> tuple[str, str]:
+        for v in value:
+            if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", v):
+                raise ValueError(f"expected HH:MM, got {v!r}")
+        return value

@@ -18,8 +18,18 @@ class ExportJob(Section):
 
 class DaemonSettings(Section):
     poll_interval: float = Field(60.0, gt=0, description="seconds between SNMP polls")
-    watchdog: bool = True
+    raid_interval: float = Field(300.0, gt=0, description="seconds between RAID health checks")
+    watchdog: bool = Field(True, description="send WATCHDOG=1 when systemd asks for it")
     udev: bool = Field(True, description="watch block-device events with pyudev")
+    udev_ignore: list[str] = Field(
+        default_factory=lambda: ["loop*", "ram*", "zram*", "sr*", "dm-*"],
+        description="device names (glob) whose add/remove events are not alerts")
+    housekeeping_interval: float = Field(
+        60.0, gt=0, description="seconds between escalation and handover-reminder checks")
+    heartbeat_interval: float = Field(10.0, gt=0, description="seconds between heartbeats")
+    stop_timeout: float = Field(10.0, gt=0, description="seconds a stop waits for running jobs")
+    inspector: str = Field("opsctl-daemon", description="inspector name on scheduled records")
+    run_retention_days: int = Field(90, ge=1, description="daemon run history kept this long")
     retention_schedule: str = Field("15 3 * * *", description="cron expression")
     roster_reminder_schedule: str = Field("0 9 * * *", description="cron expression")
     export: ExportJob | None = Field(default_factory=ExportJob)

@@ -1,0 +1,376 @@
+"""The one alert pipeline every event goes through (power, inspections, RAID, udev).
+
+emit(event):
+  1. dedup — the same event (source, kind, subject) seen again within ``dedup_minutes``
+     of its last sighting only bumps a counter: no new duty-log entry, no new alert;
+  2. duty log — a new event is written into the duty log (``handover.api.record_event``);
+  3. rate limit — more than ``rate_limit_per_hour`` alerts in the last hour: the event is
+     kept (status ``suppressed``) but not sent;
+  4. delivery — to the targets of the route for its severity (plus the after-hours targets
+     outside working hours), each target in its own worker with its own timeout and
+     retries, so one dead SMTP server never delays the webhook. Every attempt is recorded.
+Escalation: an open event whose route sets ``escalate_after_minutes`` and that nobody
+acknowledged (``opsctl daemon ack``) in time is sent to ``escalate_to``, once.
+
+Everything is in the store, so dedup windows, acknowledgements and escalations survive a
+daemon restart.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import datetime as dt
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from opsctl.core.errors import NotFoundError
+from opsctl.core.runner import Runner
+from opsctl.core.store import Store
+from opsctl.daemon import timeutil
+from opsctl.daemon.schema import deliveries, events
+from opsctl.daemon.targets import DeliveryError, send
+
+log = logging.getLogger("opsctl.daemon.alerts")
+
+SEVERITIES = ("minor", "major", "critical")
+
+
+@dataclass
+class Event:
+    source: str
+    kind: str
+    severity: str
+    message: str
+    subject: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def dedup_key(self) -> str:
+        return f"{self.source}:{self.kind}:{self.subject or ''}"
+
+
+def normalise_severity(value: Any) -> str:
+    """Map whatever a producer calls it (Status, 'crit', 'warning'…) onto the three levels."""
+    text = getattr(value, "name", str(value)).lower()
+    return {"critical": "critical", "crit": "critical", "major": "major", "error": "major",
+            "warning": "minor", "warn": "minor", "minor": "minor", "info": "minor",
+            "ok": "minor"}.get(text, "major")
+
+
+def is_after_hours(cfg, when: dt.datetime) -> bool:
+    start_s, end_s = cfg.alerts.after_hours
+    local = when.astimezone(timeutil.site_zone(cfg)).time()
+    start = dt.time.fromisoformat(start_s)
+    end = dt.time.fromisoformat(end_s)
+    if start == end:
+        return False
+    if start < end:
+        return start <= local < end
+    return local >= start or local < end
+
+
+def route_for(cfg, severity: str):
+    for route in cfg.alerts.routes:
+        if route.severity == severity:
+            return route
+    return None
+
+
+def targets_for(cfg, severity: str, when: dt.datetime) -> list[str]:
+    route = route_for(cfg, severity)
+    if route is None:
+        return []
+    names = list(route.targets)
+    if is_after_hours(cfg, when):
+        names += [n for n in route.after_hours_targets if n not in names]
+    return names
+
+
+class AlertPipeline:
+    def __init__(self, cfg, store: Store, *, runner: Runner | None = None,
+                 clock=timeutil.utcnow, max_workers: int = 8):
+        self.cfg = cfg
+        self.store = store
+        self.runner = runner or Runner()
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._pool = cf.ThreadPoolExecutor(max_workers=max_workers,
+                                           thread_name_prefix="opsctl-alert")
+        self._pending: set[cf.Future] = set()
+        self._stopping = threading.Event()
+
+    def configure(self, cfg) -> None:
+        """A reloaded config: new targets and routes apply to the next event."""
+        self.cfg = cfg
+
+    # -- events ----------------------------------------------------------------------------
+    def emit(self, event: Event) -> int | None:
+        """Record and announce ``event``; returns its id, or None when it was a duplicate."""
+        event.severity = normalise_severity(event.severity)
+        now = self.clock()
+        with self._lock:
+            eid, status = self._record(event, now)
+        if eid is None:
+            return None
+        seq = self._duty_log(event, eid)
+        if seq is not None:
+            with self.store.write() as conn:
+                conn.execute(events.update().where(events.c.id == eid).values(duty_seq=seq))
+        if status == "suppressed":
+            log.warning("alert rate limit (%d/hour) reached: event #%d %s not sent",
+                        self.cfg.alerts.rate_limit_per_hour, eid, event.message)
+            return eid
+        names = targets_for(self.cfg, event.severity, now)
+        if not names:
+            log.info("event #%d (%s) has no alert targets for severity %s", eid,
+                     event.message, event.severity)
+        payload = self._payload(event, eid, now, "alert")
+        for name in names:
+            self._submit(name, payload, eid, "alert")
+        return eid
+
+    def _record(self, event: Event, now: dt.datetime) -> tuple[int | None, str]:
+        window = dt.timedelta(minutes=self.cfg.alerts.dedup_minutes)
+        with self.store.write() as conn:
+            if window:
+                row = conn.execute(
+                    sa.select(events.c.id, events.c.last_seen, events.c.count)
+                    .where(events.c.dedup_key == event.dedup_key,
+                           events.c.status != "closed")
+                    .order_by(events.c.id.desc()).limit(1)).first()
+                if row is not None and timeutil.parse(row.last_seen) >= now - window:
+                    conn.execute(events.update().where(events.c.id == row.id).values(
+                        last_seen=timeutil.iso(now), count=row.count + 1))
+                    log.info("duplicate of event #%d suppressed: %s", row.id, event.message)
+                    return None, "duplicate"
+            hour_ago = timeutil.iso(now - dt.timedelta(hours=1))
+            recent = conn.execute(
+                sa.select(sa.func.count()).select_from(events)
+                .where(events.c.first_seen >= hour_ago, events.c.status != "suppressed")
+            ).scalar_one()
+            status = "suppressed" if recent >= self.cfg.alerts.rate_limit_per_hour else "open"
+            eid = conn.execute(events.insert().values(
+                dedup_key=event.dedup_key, source=event.source, kind=event.kind,
+                subject=event.subject, severity=event.severity, message=event.message,
+                details=event.details or None, first_seen=timeutil.iso(now),
+                last_seen=timeutil.iso(now), count=1, status=status,
+            )).inserted_primary_key[0]
+        log.warning("event #%d %s [%s/%s]: %s", eid, event.severity, event.source,
+                    event.kind, event.message)
+        return eid, status
+
+    def _duty_log(self, event: Event, eid: int) -> int | None:
+        try:
+            from opsctl.handover.api import record_event
+        except ImportError:
+            log.error("duty log unavailable (opsctl.handover.api missing): event #%d not "
+                      "written to the duty log", eid)
+            return None
+        try:
+            return record_event(
+                self.store, category="incident", text=f"{event.message} (event #{eid})",
+                severity=event.severity, source=f"daemon/{event.source}",
+                pending=event.severity == "critical", author="opsctl-daemon",
+                details={"event_id": eid, "kind": event.kind, "subject": event.subject,
+                         **(event.details or {})})
+        except Exception as exc:  # noqa: BLE001 - the alert must still go out
+            log.error("writing event #%d to the duty log failed: %s", eid, exc)
+            return None
+
+    def _payload(self, event: Event, eid: int | None, now: dt.datetime, purpose: str) -> dict:
+        return {
+            "id": eid, "purpose": purpose, "site": self.cfg.site.name, "room": self.cfg.site.room,
+            "source": event.source, "kind": event.kind, "severity": event.severity,
+            "subject": event.subject, "message": event.message, "details": event.details,
+            "first_seen": timeutil.iso(now), "sent_at": timeutil.iso(self.clock()),
+        }
+
+    # -- acknowledgement and escalation -----------------------------------------------------
+    def check_escalations(self) -> list[int]:
+        """Send still-unacknowledged events past their route's deadline to escalate_to."""
+        now = self.clock()
+        escalated: list[int] = []
+        with self.store.read() as conn:
+            rows = conn.execute(sa.select(events).where(
+                events.c.status == "open", events.c.escalated_at.is_(None))).fetchall()
+        for row in rows:
+            route = route_for(self.cfg, row.severity)
+            if route is None or not route.escalate_after_minutes or not route.escalate_to:
+                continue
+            due = timeutil.parse(row.first_seen) + dt.timedelta(
+                minutes=route.escalate_after_minutes)
+            if now < due:
+                continue
+            with self.store.write() as conn:
+                claimed = conn.execute(events.update().where(
+                    events.c.id == row.id, events.c.status == "open",
+                    events.c.escalated_at.is_(None)).values(
+                        escalated_at=timeutil.iso(now))).rowcount
+            if not claimed:
+                continue  # acknowledged meanwhile, or another process got there first
+            ev = Event(row.source, row.kind, row.severity, row.message, row.subject,
+                       row.details or {})
+            payload = self._payload(ev, row.id, timeutil.parse(row.first_seen), "escalation")
+            log.warning("event #%d not acknowledged within %d min: escalating to %s", row.id,
+                        route.escalate_after_minutes, ", ".join(route.escalate_to))
+            self._duty_note(f"event #{row.id} not acknowledged within "
+                            f"{route.escalate_after_minutes} min, escalated to "
+                            f"{', '.join(route.escalate_to)}: {row.message}", row.severity)
+            for name in route.escalate_to:
+                self._submit(name, payload, row.id, "escalation")
+            escalated.append(row.id)
+        return escalated
+
+    def _duty_note(self, text: str, severity: str | None = None) -> None:
+        try:
+            from opsctl.handover.api import record_event
+
+            record_event(self.store, category="call", text=text, severity=severity,
+                         source="daemon/alerts", author="opsctl-daemon")
+        except Exception as exc:  # noqa: BLE001 - a note must not stop the escalation
+            log.error("duty-log note failed: %s", exc)
+
+    # -- reminders --------------------------------------------------------------------------
+    def remind(self, message: str, people: list[str] = (), kind: str = "reminder") -> None:
+        """A notice (shift change, roster approval) to ``alerts.reminder_targets``.
+
+        Email targets send it to the named people's own addresses when they have one.
+        """
+        emails = []
+        for name in people:
+            try:
+                p = self.cfg.person(name)
+            except NotFoundError:
+                continue
+            if p.email:
+                emails.append(p.email)
+        ev = Event("daemon", kind, "minor", message, ",".join(people) or None,
+                   {"people": list(people)})
+        payload = self._payload(ev, None, self.clock(), "reminder")
+        for name in self.cfg.alerts.reminder_targets:
+            self._submit(name, payload, None, "reminder", recipients=emails or None)
+
+    # -- delivery ---------------------------------------------------------------------------
+    def _target(self, name: str):
+        for t in self.cfg.alerts.targets:
+            if t.name == name:
+                return t
+        return None
+
+    def _submit(self, name: str, payload: dict, eid: int | None, purpose: str,
+                recipients: list[str] | None = None) -> None:
+        target = self._target(name)
+        if target is None:
+            # validate.py rejects such configs; this only guards a config edited under us.
+            self._record_delivery(eid, name, purpose, 0, False, "unknown alert target")
+            log.error("alert target %r is not configured", name)
+            return
+        fut = self._pool.submit(self._deliver, target, payload, eid, purpose, recipients)
+        with self._lock:
+            self._pending.add(fut)
+        fut.add_done_callback(self._done)
+
+    def _done(self, fut: cf.Future) -> None:
+        with self._lock:
+            self._pending.discard(fut)
+
+    def _deliver(self, target, payload: dict, eid: int | None, purpose: str,
+                 recipients: list[str] | None) -> bool:
+        attempts = 0
+        error = None
+        delay = self.cfg.alerts.retry_delay
+        for attempt in range(self.cfg.alerts.retries + 1):
+            attempts = attempt + 1
+            try:
+                send(target, payload, recipients=recipients, runner=self.runner)
+                error = None
+                break
+            except DeliveryError as exc:
+                error = str(exc)
+            except Exception as exc:  # noqa: BLE001 - report, never kill the worker
+                error = f"{type(exc).__name__}: {exc}"
+            log.warning("alert to %s failed (attempt %d/%d): %s", target.name, attempts,
+                        self.cfg.alerts.retries + 1, error)
+            if attempt < self.cfg.alerts.retries and self._stopping.wait(delay):
+                break
+            delay *= 2
+        ok = error is None
+        if ok:
+            log.info("%s for event #%s delivered to %s", purpose, eid, target.name)
+        else:
+            log.error("%s for event #%s could not be delivered to %s: %s", purpose, eid,
+                      target.name, error)
+        self._record_delivery(eid, target.name, purpose, attempts, ok, error)
+        return ok
+
+    def _record_delivery(self, eid, name, purpose, attempts, ok, error) -> None:
+        try:
+            with self.store.write() as conn:
+                conn.execute(deliveries.insert().values(
+                    event_id=eid, target=name, purpose=purpose, at=timeutil.iso(self.clock()),
+                    attempts=attempts, ok=ok, error=error))
+        except Exception as exc:  # noqa: BLE001
+            log.error("recording a delivery failed: %s", exc)
+
+    def drain(self, timeout: float = 30.0) -> bool:
+        """Wait for in-flight deliveries; True when all finished in time."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                pending = list(self._pending)
+            if not pending:
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            cf.wait(pending, timeout=left)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop retrying, give in-flight sends ``timeout`` seconds, then let them go."""
+        self._stopping.set()
+        self.drain(timeout)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+# -- used by the CLI (no pipeline needed) ---------------------------------------------------
+def ack(store: Store, event_id: int, by: str) -> dict:
+    now = timeutil.iso(timeutil.utcnow())
+    with store.write() as conn:
+        row = conn.execute(sa.select(events).where(events.c.id == event_id)).first()
+        if row is None:
+            raise NotFoundError(f"no event #{event_id}",
+                                hint="see `opsctl daemon status` for open events")
+        if row.status == "acked":
+            return dict(row._mapping)
+        conn.execute(events.update().where(events.c.id == event_id).values(
+            status="acked", acked_at=now, acked_by=by))
+    try:
+        from opsctl.handover.api import record_event
+
+        record_event(store, category="call", text=f"event #{event_id} acknowledged by {by}: "
+                     f"{row.message}", source="daemon/ack", author=by)
+    except Exception as exc:  # noqa: BLE001 - the ack itself is what matters
+        log.warning("duty-log note for the acknowledgement failed: %s", exc)
+    with store.read() as conn:
+        return dict(conn.execute(sa.select(events).where(events.c.id == event_id)).first()
+                    ._mapping)
+
+
+def open_events(store: Store, limit: int = 50) -> list[dict]:
+    with store.read() as conn:
+        rows = conn.execute(sa.select(events).where(events.c.status.in_(("open", "suppressed")))
+                            .order_by(events.c.id.desc()).limit(limit))
+        return [dict(r._mapping) for r in rows]
+
+
+def recent_failures(store: Store, since: dt.datetime, limit: int = 20) -> list[dict]:
+    with store.read() as conn:
+        rows = conn.execute(sa.select(deliveries).where(
+            deliveries.c.ok.is_(False), deliveries.c.at >= timeutil.iso(since))
+            .order_by(deliveries.c.id.desc()).limit(limit))
+        return [dict(r._mapping) for r in rows]

@@ -1,0 +1,297 @@
+"""The daemon's jobs, built from the config: what runs, when, and what it does.
+
+Every job has a stable id (``inspection:<profile>``, ``poll``, ``raid``, ``escalation``,
+``handover-reminder``, ``roster-reminder``, ``duty-export``, ``retention``) so the store can
+keep its history across restarts and reloads. A job function takes a :class:`JobContext`
+and returns a one-line summary; raising marks the run failed (the daemon keeps going).
+Cross-domain work goes only through the documented ``*.api`` modules.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from opsctl.core import kvstate
+from opsctl.core.errors import NotFoundError, Status
+from opsctl.core.runner import Runner
+from opsctl.core.store import Store
+from opsctl.daemon import timeutil
+from opsctl.daemon.alerts import AlertPipeline, Event, normalise_severity
+from opsctl.daemon.cron import parse_cron
+
+log = logging.getLogger("opsctl.daemon.jobs")
+
+KV_NS = "daemon"
+
+
+@dataclass
+class JobContext:
+    cfg: Any
+    store: Store
+    alerts: AlertPipeline
+    runner: Runner
+    now: Callable[[], dt.datetime] = timeutil.utcnow
+
+
+@dataclass
+class JobSpec:
+    id: str
+    kind: str
+    schedule: str            # human form: "cron 0 9 * * *" or "every 60s"
+    func: Callable[..., str | None]
+    args: tuple = ()
+    cron: str | None = None  # the cron expression, for cron jobs
+    interval: float | None = None
+    extra: dict = field(default_factory=dict)
+
+    def trigger(self, zone):
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        if self.cron is not None:
+            return parse_cron(self.cron, zone)
+        return IntervalTrigger(seconds=self.interval, timezone=zone)
+
+
+# -- the jobs --------------------------------------------------------------------------------
+def job_inspection(ctx: JobContext, profile_name: str) -> str:
+    from opsctl.inspection.api import run_profile
+
+    profile = ctx.cfg.profile(profile_name)
+    record = run_profile(ctx.cfg, ctx.store, profile, ctx.cfg.daemon.inspector,
+                         answers=None, interactive=False)
+    status = record.status if isinstance(record.status, Status) else Status.parse(
+        str(getattr(record.status, "name", record.status)))
+    if status in (Status.WARNING, Status.CRITICAL):
+        ctx.alerts.emit(Event(
+            "inspection", f"status-{status.short}",
+            "critical" if status is Status.CRITICAL else "minor",
+            f"inspection {profile_name} (record #{record.id}) is {status.name}",
+            subject=profile_name, details={"record": record.id}))
+    return f"record #{record.id} {status.name}"
+
+
+def job_poll(ctx: JobContext) -> str:
+    from opsctl.power.api import poll_and_detect
+
+    readings, events = poll_and_detect(ctx.cfg, ctx.store)
+    for ev in events:
+        ctx.alerts.emit(Event("power", str(ev.kind), normalise_severity(ev.severity),
+                              str(ev.message), subject=getattr(ev, "device", None)))
+    down = [r.name for r in readings if not r.reachable]
+    text = f"{len(readings)} devices polled"
+    if down:
+        text += f", unreachable: {', '.join(down[:5])}" + ("…" if len(down) > 5 else "")
+    if events:
+        text += f", {len(events)} events"
+    return text
+
+
+def job_raid(ctx: JobContext) -> str:
+    """Compare every array with its last known state: degraded, rebuilt, gone."""
+    from opsctl.storage.api import raid_health
+
+    arrays = raid_health(ctx.runner)
+    before: dict = kvstate.get(ctx.store, KV_NS, "raid_state", {}) or {}
+    now: dict[str, dict] = {}
+    for a in arrays:
+        name = a["name"]
+        degraded = bool(a.get("degraded"))
+        state = str(a.get("state", ""))
+        now[name] = {"degraded": degraded, "state": state}
+        prev = before.get(name)
+        if degraded and (prev is None or not prev.get("degraded")):
+            ctx.alerts.emit(Event("raid", "degraded", "critical",
+                                  f"RAID array {name} ({a.get('level', '?')}) is degraded: {state}",
+                                  subject=name, details={"members": a.get("members")}))
+        elif not degraded and prev is not None and prev.get("degraded"):
+            ctx.alerts.emit(Event("raid", "rebuilt", "minor",
+                                  f"RAID array {name} is healthy again: {state}", subject=name))
+    for name in set(before) - set(now):
+        ctx.alerts.emit(Event("raid", "gone", "critical",
+                              f"RAID array {name} is no longer present", subject=name))
+    kvstate.put(ctx.store, KV_NS, "raid_state", now)
+    bad = [n for n, s in now.items() if s["degraded"]]
+    return f"{len(now)} arrays" + (f", degraded: {', '.join(bad)}" if bad else ", all healthy")
+
+
+def job_escalation(ctx: JobContext) -> str:
+    ids = ctx.alerts.check_escalations()
+    return f"escalated {', '.join(f'#{i}' for i in ids)}" if ids else "nothing to escalate"
+
+
+def job_handover_reminder(ctx: JobContext) -> str:
+    """Remind both people of a shift change ``reminder_minutes`` before it."""
+    from opsctl.handover.api import shift_changes
+
+    ho = ctx.cfg.duty.handover
+    zone = timeutil.site_zone(ctx.cfg)
+    now = ctx.now().astimezone(zone)
+    lead = dt.timedelta(minutes=ho.reminder_minutes)
+    changes = shift_changes(ctx.cfg, ctx.store, now, now + lead + dt.timedelta(minutes=1))
+    done: dict = kvstate.get(ctx.store, KV_NS, "reminded", {}) or {}
+    sent = 0
+    for when, outgoing, incoming in changes:
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=zone)
+        key = timeutil.iso(when)
+        if key in done or not (when - lead <= now < when):
+            continue
+        out_s = ", ".join(outgoing) or "nobody"
+        in_s = ", ".join(incoming) or "nobody"
+        arrive = (when - dt.timedelta(minutes=ho.arrive_early_minutes)).strftime("%H:%M")
+        ctx.alerts.remind(
+            f"shift change at {when.astimezone(zone):%H:%M}: {out_s} hand(s) over to {in_s} "
+            f"(incoming please arrive by {arrive})", people=[*outgoing, *incoming],
+            kind="handover-reminder")
+        done[key] = timeutil.iso(ctx.now())
+        sent += 1
+    # Keep only recent keys: the map must not grow for ever.
+    cutoff = timeutil.iso(ctx.now() - dt.timedelta(days=2))
+    done = {k: v for k, v in done.items() if k >= cutoff}
+    kvstate.put(ctx.store, KV_NS, "reminded", done)
+    return f"{sent} reminder(s) sent" if sent else "no shift change due"
+
+
+def job_roster_reminder(ctx: JobContext) -> str:
+    from opsctl.handover.api import roster_reminder
+
+    today = ctx.now().astimezone(timeutil.site_zone(ctx.cfg)).date()
+    text = roster_reminder(ctx.cfg, ctx.store, today)
+    if not text:
+        return "roster in order"
+    supervisors = [p.name for p in ctx.cfg.people if "supervisor" in p.roles]
+    ctx.alerts.remind(text, people=supervisors, kind="roster-reminder")
+    return text
+
+
+def job_export(ctx: JobContext) -> str:
+    from opsctl.handover.api import export
+
+    exp = ctx.cfg.daemon.export
+    today = ctx.now().astimezone(timeutil.site_zone(ctx.cfg)).date()
+    end = today - dt.timedelta(days=1)
+    start = today - dt.timedelta(days=exp.days)
+    manifest = export(ctx.cfg, ctx.store, start, end, list(exp.formats), exp.directory)
+    return f"exported {start}..{end}: {manifest}"
+
+
+def job_retention(ctx: JobContext) -> str:
+    from opsctl.daemon.schema import deliveries, runs
+    from opsctl.handover.api import purge_expired
+
+    today = ctx.now().astimezone(timeutil.site_zone(ctx.cfg)).date()
+    purged = purge_expired(ctx.cfg, ctx.store, today)
+    cutoff = timeutil.iso(ctx.now() - dt.timedelta(days=ctx.cfg.daemon.run_retention_days))
+    with ctx.store.write() as conn:
+        n_runs = conn.execute(runs.delete().where(runs.c.started_at < cutoff,
+                                                  runs.c.status != "running")).rowcount
+        n_del = conn.execute(deliveries.delete().where(deliveries.c.at < cutoff)).rowcount
+    return f"duty records purged: {purged}; daemon history pruned: {n_runs} runs, " \
+           f"{n_del} deliveries"
+
+
+# -- building the job list -------------------------------------------------------------------
+def build_jobs(cfg) -> dict[str, JobSpec]:
+    """The jobs this config asks for, by id (config order)."""
+    d = cfg.daemon
+    specs: list[JobSpec] = []
+    for profile in cfg.inspection.profiles:
+        if profile.schedule:
+            specs.append(JobSpec(f"inspection:{profile.name}", "inspection",
+                                 f"cron {profile.schedule}", job_inspection, (profile.name,),
+                                 cron=profile.schedule))
+    if cfg.devices:
+        specs.append(JobSpec("poll", "poll", f"every {d.poll_interval:g}s", job_poll,
+                             interval=d.poll_interval))
+    if os.path.exists("/proc/mdstat"):
+        specs.append(JobSpec("raid", "raid", f"every {d.raid_interval:g}s", job_raid,
+                             interval=d.raid_interval))
+    if any(r.escalate_after_minutes for r in cfg.alerts.routes):
+        specs.append(JobSpec("escalation", "escalation", f"every {d.housekeeping_interval:g}s",
+                             job_escalation, interval=d.housekeeping_interval))
+    if cfg.duty.roster.shifts and cfg.duty.handover.reminder_minutes > 0:
+        specs.append(JobSpec("handover-reminder", "reminder",
+                             f"every {d.housekeeping_interval:g}s", job_handover_reminder,
+                             interval=d.housekeeping_interval))
+    if d.roster_reminder_schedule:
+        specs.append(JobSpec("roster-reminder", "reminder", f"cron {d.roster_reminder_schedule}",
+                             job_roster_reminder, cron=d.roster_reminder_schedule))
+    if d.export is not None:
+        specs.append(JobSpec("duty-export", "export", f"cron {d.export.schedule}", job_export,
+                             cron=d.export.schedule))
+    if d.retention_schedule:
+        specs.append(JobSpec("retention", "retention", f"cron {d.retention_schedule}",
+                             job_retention, cron=d.retention_schedule))
+    return {s.id: s for s in specs}
+
+
+def job_by_id(cfg, job_id: str) -> JobSpec:
+    specs = build_jobs(cfg)
+    if job_id not in specs:
+        raise NotFoundError(f"unknown job {job_id!r} (jobs: {', '.join(specs) or 'none'})")
+    return specs[job_id]
+
+
+# -- run bookkeeping (shared by the daemon and `daemon run-job`) -----------------------------
+def start_run(store: Store, job_id: str, trigger: str,
+              scheduled_for: dt.datetime | None) -> int | None:
+    """Insert the 'running' row; None when this cron slot already has a run (no duplicate)."""
+    from opsctl.daemon.schema import runs
+
+    try:
+        with store.write() as conn:
+            return conn.execute(runs.insert().values(
+                job_id=job_id, scheduled_for=timeutil.iso(scheduled_for), trigger=trigger,
+                started_at=timeutil.iso(timeutil.utcnow()), status="running",
+                pid=os.getpid())).inserted_primary_key[0]
+    except sa.exc.IntegrityError:
+        return None
+
+
+def finish_run(store: Store, run_id: int, job_id: str, status: str, summary: str | None,
+               error: str | None, next_run: dt.datetime | None = None) -> None:
+    from opsctl.daemon.schema import jobs, runs
+
+    now = timeutil.iso(timeutil.utcnow())
+    with store.write() as conn:
+        conn.execute(runs.update().where(runs.c.id == run_id).values(
+            finished_at=now, status=status, summary=summary, error=error))
+        values = {"last_run": now, "last_status": status, "last_error": error}
+        if next_run is not None:
+            values["next_run"] = timeutil.iso(next_run)
+        conn.execute(jobs.update().where(jobs.c.job_id == job_id).values(**values))
+
+
+def execute(ctx: JobContext, spec: JobSpec, trigger: str,
+            scheduled_for: dt.datetime | None = None,
+            next_run: Callable[[], dt.datetime | None] | None = None) -> tuple[str, str | None]:
+    """Run one job with its bookkeeping; returns (status, summary-or-error). Never raises."""
+    run_id = start_run(ctx.store, spec.id, trigger, scheduled_for)
+    if run_id is None:
+        log.info("job %s: slot %s already ran; not repeating it", spec.id,
+                 timeutil.iso(scheduled_for))
+        return "skipped", "slot already ran"
+    try:
+        summary = spec.func(ctx, *spec.args)
+        status, error = "ok", None
+        log.info("job %s: %s", spec.id, summary)
+    except Exception as exc:  # noqa: BLE001 - a failing job must not stop the daemon
+        status, summary = "failed", None
+        error = f"{type(exc).__name__}: {exc}" if not str(exc).startswith(type(exc).__name__) \
+            else str(exc)
+        if hasattr(exc, "message"):
+            error = exc.message
+        log.error("job %s failed: %s", spec.id, error, exc_info=log.isEnabledFor(logging.DEBUG))
+    try:
+        finish_run(ctx.store, run_id, spec.id, status, summary, error,
+                   next_run() if next_run else None)
+    except Exception as exc:  # noqa: BLE001
+        log.error("recording the run of %s failed: %s", spec.id, exc)
+    return status, summary if status == "ok" else error

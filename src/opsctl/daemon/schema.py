@@ -1,0 +1,96 @@
+"""The daemon's tables: job state and run history, alert events and their deliveries.
+
+The daemon keeps nothing important in memory only: what ran when (so a restart neither
+repeats nor silently drops a scheduled run), open events (so acknowledgement and
+escalation survive a restart) and every delivery attempt (so a failing target shows up
+in ``opsctl daemon status``).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+COMPONENT = "daemon"
+metadata = sa.MetaData()
+
+# One row per job id the daemon has ever scheduled; updated as it runs.
+jobs = sa.Table(
+    "daemon_jobs",
+    metadata,
+    sa.Column("job_id", sa.String(128), primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("schedule", sa.String(128), nullable=False),
+    sa.Column("registered_at", sa.String(40), nullable=False),
+    sa.Column("next_run", sa.String(40), nullable=True),
+    sa.Column("last_run", sa.String(40), nullable=True),
+    sa.Column("last_status", sa.String(16), nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+)
+
+# Every run (and every run that could not happen: missed, abandoned by a crash).
+runs = sa.Table(
+    "daemon_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("job_id", sa.String(128), nullable=False),
+    # The cron slot this run serves (UTC ISO); NULL for interval jobs and manual runs.
+    sa.Column("scheduled_for", sa.String(40), nullable=True),
+    sa.Column("trigger", sa.String(16), nullable=False),  # schedule / catch-up / manual
+    sa.Column("started_at", sa.String(40), nullable=False),
+    sa.Column("finished_at", sa.String(40), nullable=True),
+    # running / ok / failed / missed / abandoned
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("summary", sa.Text, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("pid", sa.Integer, nullable=True),
+    sa.Index("ix_daemon_runs_job", "job_id", "id"),
+    sa.Index("ux_daemon_runs_slot", "job_id", "scheduled_for", unique=True,
+             sqlite_where=sa.text("scheduled_for IS NOT NULL")),
+)
+
+events = sa.Table(
+    "daemon_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("dedup_key", sa.String(255), nullable=False),
+    sa.Column("source", sa.String(32), nullable=False),   # power / inspection / raid / udev …
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("subject", sa.String(255), nullable=True),  # device, array, profile
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("details", sa.JSON, nullable=True),
+    sa.Column("first_seen", sa.String(40), nullable=False),
+    sa.Column("last_seen", sa.String(40), nullable=False),
+    sa.Column("count", sa.Integer, nullable=False, default=1),
+    sa.Column("duty_seq", sa.Integer, nullable=True),
+    # open / acked / suppressed (rate limit) / closed
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("acked_at", sa.String(40), nullable=True),
+    sa.Column("acked_by", sa.String(128), nullable=True),
+    sa.Column("escalated_at", sa.String(40), nullable=True),
+    sa.Index("ix_daemon_events_key", "dedup_key", "id"),
+    sa.Index("ix_daemon_events_status", "status"),
+)
+
+deliveries = sa.Table(
+    "daemon_deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.Integer, nullable=True),
+    sa.Column("target", sa.String(128), nullable=False),
+    sa.Column("purpose", sa.String(16), nullable=False),  # alert / escalation / reminder
+    sa.Column("at", sa.String(40), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("ok", sa.Boolean, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Index("ix_daemon_deliveries_at", "at"),
+)
+
+
+def _v1(conn: Connection) -> None:
+    metadata.create_all(conn)
+
+
+MIGRATIONS = [_v1]

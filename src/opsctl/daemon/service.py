@@ -1,0 +1,488 @@
+"""``opsctl daemon run``: the long-running scheduler systemd starts (Type=notify).
+
+Threads: the main thread only waits for signals (SIGHUP reload, SIGTERM/SIGINT stop);
+APScheduler's BackgroundScheduler runs the jobs on a small pool; an internal executor runs
+the watchdog ping and the heartbeat, so a pool full of slow jobs never starves them —
+but a hung scheduler loop does, which is exactly what systemd's watchdog must see.
+
+Restart safety: one daemon per state directory (an flock), every run recorded in the
+store, runs a crash interrupted marked ``abandoned`` (their slot is re-run if still in its
+grace window), cron slots missed while the daemon was down caught up once (coalesced) or
+recorded as ``missed``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from opsctl import __version__
+from opsctl.core import kvstate
+from opsctl.core.errors import OpsError
+from opsctl.core.runner import Runner
+from opsctl.core.store import Store
+from opsctl.daemon import timeutil
+from opsctl.daemon.alerts import AlertPipeline
+from opsctl.daemon.cron import fire_times_between
+from opsctl.daemon.jobs import KV_NS, JobContext, JobSpec, build_jobs, execute
+from opsctl.daemon.notify import Notifier, watchdog_interval
+from opsctl.daemon.schema import jobs as jobs_t
+from opsctl.daemon.schema import runs
+
+log = logging.getLogger("opsctl.daemon")
+
+LOCK_NAME = "opsctld.lock"
+MAX_MISSED_ROWS = 100
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class DaemonLock:
+    """One daemon per state directory; the kernel drops the lock if we are killed."""
+
+    def __init__(self, state_dir: Path):
+        self.path = Path(state_dir) / LOCK_NAME
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            other = os.read(fd, 32).decode(errors="replace").strip()
+            os.close(fd)
+            raise OpsError(f"another opsctl daemon is running on {self.path.parent}"
+                           + (f" (pid {other})" if other else "")) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+class Daemon:
+    def __init__(self, cfg, config_path: str | os.PathLike | None):
+        self.cfg = cfg
+        self.config_path = config_path
+        self.zone = timeutil.site_zone(cfg)
+        self.notifier = Notifier()
+        self.runner = Runner()
+        self.store: Store | None = None
+        self.alerts: AlertPipeline | None = None
+        self.scheduler = None
+        self.specs: dict[str, JobSpec] = {}
+        self.udev = None
+        self.metrics = None
+        self.started_at = timeutil.utcnow()
+        self._wake = threading.Event()
+        self._stop_requested = False
+        self._reload_requested = False
+        self._active: dict[str, int] = {}
+        self._active_cv = threading.Condition()
+        self._last_reload_error: str | None = None
+
+    # -- life cycle ------------------------------------------------------------------------
+    def run(self) -> int:
+        lock = DaemonLock(self.cfg.state_dir)
+        self.cfg.state_dir.mkdir(parents=True, exist_ok=True)
+        lock.acquire()
+        try:
+            self._startup()
+            self._install_signals()
+            self.notifier.ready(self.status_line())
+            log.info("opsctl daemon %s ready (pid %d): %s", __version__, os.getpid(),
+                     self.status_line())
+            while not self._stop_requested:
+                self._wake.wait(1.0)
+                self._wake.clear()
+                if self._reload_requested and not self._stop_requested:
+                    self._reload_requested = False
+                    self.reload()
+            return self._shutdown()
+        finally:
+            lock.release()
+
+    def _startup(self) -> None:
+        from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        self.store = Store.for_config(self.cfg)
+        self._mark_abandoned()
+        self.alerts = AlertPipeline(self.cfg, self.store, runner=self.runner)
+        self.scheduler = BackgroundScheduler(
+            timezone=self.zone,
+            executors={"default": ThreadPoolExecutor(4), "internal": ThreadPoolExecutor(2)},
+            job_defaults={"coalesce": True, "max_instances": 1,
+                          "misfire_grace_time": self.cfg.daemon.misfire_grace_seconds},
+        )
+        self.scheduler.add_listener(self._on_scheduler_event,
+                                    EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
+        self._apply_jobs(self.cfg, startup=True)
+        self._add_internal_jobs()
+        self.scheduler.start()
+        self._heartbeat()
+        self._start_udev()
+        self._start_metrics()
+
+    def _add_internal_jobs(self) -> None:
+        interval = watchdog_interval() if self.cfg.daemon.watchdog else None
+        if interval is not None and self.notifier.enabled:
+            # Fed from the scheduler's own loop: if the loop hangs, systemd restarts us.
+            self.scheduler.add_job(self.notifier.watchdog, "interval", seconds=interval,
+                                   id="_watchdog", executor="internal", misfire_grace_time=None,
+                                   replace_existing=True)
+            self.notifier.watchdog()
+            log.info("systemd watchdog: pinging every %.1fs", interval)
+        self.scheduler.add_job(self._heartbeat, "interval",
+                               seconds=self.cfg.daemon.heartbeat_interval, id="_heartbeat",
+                               executor="internal", replace_existing=True)
+
+    def _install_signals(self) -> None:
+        def on_term(signum, _frame):
+            log.info("received %s: stopping", signal.Signals(signum).name)
+            self._stop_requested = True
+            self._wake.set()
+
+        def on_hup(_signum, _frame):
+            self._reload_requested = True
+            self._wake.set()
+
+        signal.signal(signal.SIGTERM, on_term)
+        signal.signal(signal.SIGINT, on_term)
+        signal.signal(signal.SIGHUP, on_hup)
+
+    def request_stop(self) -> None:
+        self._stop_requested = True
+        self._wake.set()
+
+    def _shutdown(self) -> int:
+        self.notifier.stopping("stopping: waiting for running jobs")
+        log.info("stopping: no new jobs; waiting up to %gs for running ones",
+                 self.cfg.daemon.stop_timeout)
+        self.scheduler.shutdown(wait=False)
+        deadline = time.monotonic() + self.cfg.daemon.stop_timeout
+        with self._active_cv:
+            while self._active and time.monotonic() < deadline:
+                self._active_cv.wait(max(0.05, deadline - time.monotonic()))
+            unfinished = dict(self._active)
+        if unfinished:
+            log.warning("stopping with jobs still running (abandoned): %s",
+                        ", ".join(unfinished))
+            self._mark_abandoned(own=True)
+        if self.udev is not None:
+            self.udev.stop()
+        if self.metrics is not None:
+            self.metrics.stop()
+        self.alerts.close(timeout=min(5.0, self.cfg.daemon.stop_timeout))
+        self._write_process(running=False)
+        self.notifier.close()
+        log.info("stopped")
+        return 0 if not unfinished else 3
+
+    # -- jobs ------------------------------------------------------------------------------
+    def _apply_jobs(self, cfg, *, startup: bool = False) -> None:
+        """Make the scheduler's jobs match ``cfg``; unchanged jobs keep their next run."""
+        new = build_jobs(cfg)
+        old = self.specs
+        for job_id in set(old) - set(new):
+            if self.scheduler.get_job(job_id):
+                self.scheduler.remove_job(job_id)
+            log.info("job %s removed", job_id)
+        with self.store.write() as conn:
+            conn.execute(jobs_t.update().where(jobs_t.c.job_id.not_in(list(new)))
+                         .values(active=False, next_run=None))
+        self.specs = new
+        for spec in new.values():
+            trigger = spec.trigger(self.zone)
+            prev = old.get(spec.id)
+            if prev is not None and prev.schedule == spec.schedule and \
+                    self.scheduler.get_job(spec.id) is not None:
+                continue  # same schedule: keep its timing; the function reads the new cfg
+            self.scheduler.add_job(
+                self._scheduled, trigger, args=(spec.id,), id=spec.id, name=spec.id,
+                replace_existing=True, coalesce=True, max_instances=1,
+                misfire_grace_time=cfg.daemon.misfire_grace_seconds)
+            self._register(spec, trigger, catch_up=True)
+            if not startup:
+                log.info("job %s scheduled: %s", spec.id, spec.schedule)
+        self._save_next_runs()
+
+    def _register(self, spec: JobSpec, trigger, *, catch_up: bool) -> None:
+        now = timeutil.utcnow()
+        with self.store.write() as conn:
+            row = conn.execute(sa.select(jobs_t).where(jobs_t.c.job_id == spec.id)).first()
+            if row is None:
+                conn.execute(jobs_t.insert().values(
+                    job_id=spec.id, kind=spec.kind, schedule=spec.schedule,
+                    registered_at=timeutil.iso(now), active=True))
+                return
+            conn.execute(jobs_t.update().where(jobs_t.c.job_id == spec.id).values(
+                kind=spec.kind, schedule=spec.schedule, active=True))
+            last_slot = conn.execute(sa.select(sa.func.max(runs.c.scheduled_for)).where(
+                runs.c.job_id == spec.id)).scalar()
+        if not catch_up or spec.cron is None or row.schedule != spec.schedule:
+            return
+        after = timeutil.parse(last_slot) if last_slot else timeutil.parse(row.registered_at)
+        slots, more = fire_times_between(trigger, after, now, limit=MAX_MISSED_ROWS)
+        if not slots:
+            return
+        grace = dt.timedelta(seconds=self.cfg.daemon.misfire_grace_seconds)
+        latest = slots[-1]
+        within = now - latest <= grace
+        missed = slots[:-1] if within else slots
+        if missed:
+            self._record_missed(spec.id, missed, more,
+                                "coalesced into one catch-up run" if within
+                                else "daemon was not running")
+        if within:
+            log.info("job %s: catching up the run due at %s", spec.id,
+                     latest.astimezone(self.zone).strftime("%Y-%m-%d %H:%M:%S"))
+            self.scheduler.add_job(self._scheduled, "date", run_date=now,
+                                   args=(spec.id, "catch-up", latest), id=f"{spec.id}@catch-up",
+                                   replace_existing=True, misfire_grace_time=None)
+
+    def _record_missed(self, job_id: str, slots: list[dt.datetime], more: bool,
+                       why: str) -> None:
+        now = timeutil.iso(timeutil.utcnow())
+        with self.store.write() as conn:
+            for slot in slots:
+                conn.execute(runs.insert().prefix_with("OR IGNORE").values(
+                    job_id=job_id, scheduled_for=timeutil.iso(slot), trigger="schedule",
+                    started_at=now, finished_at=now, status="missed", summary=why,
+                    pid=os.getpid()))
+            conn.execute(jobs_t.update().where(jobs_t.c.job_id == job_id).values(
+                last_status="missed", last_error=why))
+        log.warning("job %s: %d%s run(s) missed (%s)", job_id, len(slots), "+" if more else "",
+                    why)
+
+    def _mark_abandoned(self, own: bool = False) -> None:
+        """Runs left 'running' by a dead process (or by us, at a forced stop)."""
+        with self.store.write() as conn:
+            rows = conn.execute(sa.select(runs.c.id, runs.c.pid, runs.c.scheduled_for).where(
+                runs.c.status == "running")).fetchall()
+            for r in rows:
+                if own and r.pid != os.getpid():
+                    continue
+                if not own and (r.pid == os.getpid() or pid_alive(r.pid)):
+                    continue
+                # The slot is released so a restart inside the grace window runs it again.
+                conn.execute(runs.update().where(runs.c.id == r.id).values(
+                    status="abandoned", finished_at=timeutil.iso(timeutil.utcnow()),
+                    scheduled_for=None,
+                    error=f"daemon (pid {r.pid}) stopped while the job ran"
+                          + (f"; slot {r.scheduled_for} released" if r.scheduled_for else "")))
+        if rows:
+            log.warning("%d interrupted run(s) marked abandoned", len(rows))
+
+    def _current_slot(self, spec: JobSpec) -> dt.datetime | None:
+        """The cron slot a scheduled run serves: the latest fire time not after now."""
+        if spec.cron is None:
+            return None
+        now = dt.datetime.now(dt.UTC)
+        trigger = spec.trigger(self.zone)
+        # Widening windows: a per-second cron is found in the first, a daily one in the last,
+        # without walking thousands of fire times.
+        for window in (2, 65, 3700, self.cfg.daemon.misfire_grace_seconds + 1):
+            slots, _ = fire_times_between(trigger, now - dt.timedelta(seconds=window), now,
+                                          limit=10000)
+            if slots:
+                return slots[-1].replace(microsecond=0)
+        return None
+
+    def _scheduled(self, job_id: str, trigger: str = "schedule",
+                   slot: dt.datetime | None = None) -> None:
+        spec = self.specs.get(job_id)
+        if spec is None:
+            return
+        if slot is None and trigger == "schedule":
+            slot = self._current_slot(spec)
+        with self._active_cv:
+            self._active[job_id] = self._active.get(job_id, 0) + 1
+        try:
+            ctx = JobContext(self.cfg, self.store, self.alerts, self.runner)
+            execute(ctx, spec, trigger, slot, next_run=lambda: self._next_run(job_id))
+        finally:
+            with self._active_cv:
+                self._active[job_id] -= 1
+                if not self._active[job_id]:
+                    del self._active[job_id]
+                self._active_cv.notify_all()
+
+    def _next_run(self, job_id: str) -> dt.datetime | None:
+        job = self.scheduler.get_job(job_id) if self.scheduler else None
+        # Jobs added before start() are "pending" and have no next_run_time yet.
+        return getattr(job, "next_run_time", None) if job is not None else None
+
+    def trigger_now(self, job_id: str) -> bool:
+        """Run a job as soon as possible (udev saw an md change → check RAID now)."""
+        job = self.scheduler.get_job(job_id) if self.scheduler else None
+        if job is None:
+            return False
+        job.modify(next_run_time=dt.datetime.now(self.zone))
+        self.scheduler.wakeup()
+        return True
+
+    def _on_scheduler_event(self, event) -> None:
+        from apscheduler.events import EVENT_JOB_MISSED
+
+        spec = self.specs.get(event.job_id)
+        if spec is None:
+            return
+        if event.code == EVENT_JOB_MISSED:
+            slot = event.scheduled_run_time
+            why = "scheduler woke too late (misfire grace exceeded)"
+        else:
+            slot = event.scheduled_run_times[-1]
+            why = "previous run still going (max_instances=1)"
+        if spec.cron is None:
+            log.info("job %s: run skipped: %s", spec.id, why)
+            return
+        try:
+            self._record_missed(spec.id, [slot], False, why)
+        except Exception as exc:  # noqa: BLE001 - a listener must not break the loop
+            log.error("recording a missed run failed: %s", exc)
+
+    # -- reload ----------------------------------------------------------------------------
+    def reload(self) -> bool:
+        from opsctl.core.config import load_config
+
+        log.info("SIGHUP: reloading %s", self.config_path or "the config")
+        self.notifier.send("RELOADING=1",
+                           f"MONOTONIC_USEC={int(time.clock_gettime(time.CLOCK_MONOTONIC) * 1e6)}")
+        try:
+            new = load_config(self.config_path)
+            if new.state_dir != self.cfg.state_dir:
+                raise OpsError(f"state_dir changed ({self.cfg.state_dir} -> {new.state_dir}); "
+                               "that needs a restart")
+            from opsctl.daemon.validate import validate_config
+
+            validate_config(new)
+        except OpsError as exc:
+            self._last_reload_error = exc.message
+            log.error("reload rejected, the previous config keeps running: %s", exc.message)
+            for extra in getattr(exc, "all_messages", [])[1:]:
+                log.error("  %s", extra)
+            self.notifier.send("READY=1", "STATUS=" + _one(
+                f"reload failed ({exc.message}); running the previous config"))
+            self._write_process(running=True)
+            return False
+        except Exception as exc:  # noqa: BLE001 - a reload must never kill the daemon
+            self._last_reload_error = f"{type(exc).__name__}: {exc}"
+            log.exception("reload failed unexpectedly; the previous config keeps running")
+            self.notifier.send("READY=1", "STATUS=reload failed; running the previous config")
+            return False
+        self.cfg = new
+        self.zone = timeutil.site_zone(new)
+        self.alerts.configure(new)
+        self._apply_jobs(new)
+        if self.udev is not None:
+            self.udev.ignore = list(new.daemon.udev_ignore)
+        self._last_reload_error = None
+        log.info("reloaded: %s", self.status_line())
+        self.notifier.send("READY=1", "STATUS=" + _one(self.status_line()))
+        self._write_process(running=True)
+        return True
+
+    # -- heartbeat and status ----------------------------------------------------------------
+    def _heartbeat(self) -> None:
+        try:
+            self._write_process(running=True)
+            self._save_next_runs()
+            self.notifier.status(self.status_line())
+        except Exception as exc:  # noqa: BLE001
+            log.error("heartbeat failed: %s", exc)
+
+    def _save_next_runs(self) -> None:
+        with self.store.write() as conn:
+            for job_id in self.specs:
+                nxt = self._next_run(job_id)
+                conn.execute(jobs_t.update().where(jobs_t.c.job_id == job_id)
+                             .values(next_run=timeutil.iso(nxt)))
+
+    def _write_process(self, *, running: bool) -> None:
+        now = timeutil.iso(timeutil.utcnow())
+        kvstate.put(self.store, KV_NS, "process", {
+            "pid": os.getpid(), "host": socket.gethostname(), "version": __version__,
+            "running": running, "started_at": timeutil.iso(self.started_at),
+            "heartbeat_at": now, "heartbeat_interval": self.cfg.daemon.heartbeat_interval,
+            "stopped_at": None if running else now,
+            "config": str(self.cfg.source) if self.cfg.source else None,
+            "jobs": list(self.specs), "udev": getattr(self.udev, "state", "off"),
+            "metrics": getattr(self.metrics, "address", None),
+            "reload_error": self._last_reload_error, "status": self.status_line(),
+        })
+
+    def status_line(self) -> str:
+        parts = [f"{len(self.specs)} jobs"]
+        nxt = [(self._next_run(j), j) for j in self.specs]
+        nxt = [(t, j) for t, j in nxt if t is not None]
+        if nxt:
+            t, j = min(nxt)
+            parts.append(f"next {j} at {t.astimezone(self.zone):%H:%M:%S}")
+        if self.store is not None:
+            from opsctl.daemon.schema import events
+
+            try:
+                with self.store.read() as conn:
+                    n = conn.execute(sa.select(sa.func.count()).select_from(events).where(
+                        events.c.status == "open")).scalar_one()
+                parts.append(f"{n} open events")
+            except OpsError:
+                pass
+        if self._last_reload_error:
+            parts.append("last reload FAILED")
+        return "; ".join(parts)
+
+    # -- udev and metrics ------------------------------------------------------------------
+    def _start_udev(self) -> None:
+        if not self.cfg.daemon.udev:
+            return
+        from opsctl.daemon.udevwatch import UdevWatcher
+
+        self.udev = UdevWatcher(self.alerts.emit, self._on_md_change,
+                                ignore=list(self.cfg.daemon.udev_ignore))
+        self.udev.start()
+
+    def _on_md_change(self, name: str) -> None:
+        if not self.trigger_now("raid"):
+            log.info("md change on %s but no RAID job scheduled (no /proc/mdstat at start)", name)
+
+    def _start_metrics(self) -> None:
+        listen = self.cfg.daemon.metrics_listen
+        if not listen:
+            return
+        try:
+            from opsctl.daemon.metrics import MetricsServer
+
+            self.metrics = MetricsServer(listen, self)
+            self.metrics.start()
+        except Exception as exc:  # noqa: BLE001 - metrics are optional, the daemon is not
+            log.error("metrics endpoint on %s not started: %s", listen, exc)
+            self.metrics = None
+
+
+def _one(text: str) -> str:
+    return " ".join(text.split())[:400]
