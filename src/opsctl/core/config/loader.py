@@ -111,7 +111,8 @@ def load_config(path: str | os.PathLike | None = None) -> OpsConfig:
     return cfg
 
 
-_POST_VALIDATORS = ("opsctl.inspection.validate", "opsctl.power.validate")
+_POST_VALIDATORS = ("opsctl.inspection.validate", "opsctl.power.validate",
+                    "opsctl.daemon.validate")
 
 
 def _post_validators():
