@@ -156,7 +156,7 @@ def ack(app: AppContext, event_id: int, by: str | None) -> None:
     from opsctl.core.identity import current_user
     from opsctl.daemon.alerts import ack as do_ack
 
-    row = do_ack(app.store, event_id, by or current_user())
+    row = do_ack(app.store, event_id, by or current_user(), cfg=app.cfg)
     if app.json:
         app.out.json(row)
     else:

@@ -177,7 +177,7 @@ class AlertPipeline:
                 severity=event.severity, source=f"daemon/{event.source}",
                 pending=event.severity == "critical", author="opsctl-daemon",
                 details={"event_id": eid, "kind": event.kind, "subject": event.subject,
-                         **(event.details or {})})
+                         **(event.details or {})}, cfg=self.cfg)
         except Exception as exc:  # noqa: BLE001 - the alert must still go out
             log.error("writing event #%d to the duty log failed: %s", eid, exc)
             return None
@@ -231,7 +231,7 @@ class AlertPipeline:
             from opsctl.handover.api import record_event
 
             record_event(self.store, category="call", text=text, severity=severity,
-                         source="daemon/alerts", author="opsctl-daemon")
+                         source="daemon/alerts", author="opsctl-daemon", cfg=self.cfg)
         except Exception as exc:  # noqa: BLE001 - a note must not stop the escalation
             log.error("duty-log note failed: %s", exc)
 
@@ -338,7 +338,7 @@ class AlertPipeline:
 
 
 # -- used by the CLI (no pipeline needed) ---------------------------------------------------
-def ack(store: Store, event_id: int, by: str) -> dict:
+def ack(store: Store, event_id: int, by: str, cfg=None) -> dict:
     now = timeutil.iso(timeutil.utcnow())
     with store.write() as conn:
         row = conn.execute(sa.select(events).where(events.c.id == event_id)).first()
@@ -353,7 +353,7 @@ def ack(store: Store, event_id: int, by: str) -> dict:
         from opsctl.handover.api import record_event
 
         record_event(store, category="call", text=f"event #{event_id} acknowledged by {by}: "
-                     f"{row.message}", source="daemon/ack", author=by)
+                     f"{row.message}", source="daemon/ack", author=by, cfg=cfg)
     except Exception as exc:  # noqa: BLE001 - the ack itself is what matters
         log.warning("duty-log note for the acknowledgement failed: %s", exc)
     with store.read() as conn:

@@ -79,6 +79,7 @@ class UdevWatcher:
             source = "udev" if os.path.isdir("/run/udev") else "kernel"
             monitor = pyudev.Monitor.from_netlink(context, source=source)
             monitor.filter_by("block")
+            monitor.start()  # bind now, not later in the observer thread: no early event lost
             self._observer = pyudev.MonitorObserver(monitor, callback=self._handle,
                                                     name="opsctl-udev")
             self._observer.daemon = True

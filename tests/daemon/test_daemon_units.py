@@ -1,0 +1,105 @@
+"""The shipped systemd units: generated from one source, verified by systemd-analyze,
+installable with `opsctl daemon install-units`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from daemon_support import base_config, opsctl, write_config
+
+from opsctl.daemon.units import cron_to_oncalendar, render
+
+ROOT = Path(__file__).resolve().parents[2]
+SYSTEMD_DIR = ROOT / "systemd"
+ANALYZE = shutil.which("systemd-analyze")
+needs_analyze = pytest.mark.skipif(ANALYZE is None, reason="systemd-analyze not installed")
+
+
+def test_shipped_files_match_the_generator():
+    for name, text in render().items():
+        assert (SYSTEMD_DIR / name).read_text() == text, f"systemd/{name} is stale"
+
+
+def test_daemon_unit_essentials():
+    unit = render()["opsctld.service"]
+    for line in ("Type=notify", "WatchdogSec=60s", "Restart=on-failure",
+                 "StateDirectory=opsctl", "ExecReload=/bin/kill -HUP $MAINPID",
+                 "ProtectSystem=full", "PrivateTmp=yes", "NoNewPrivileges=yes"):
+        assert line in unit.splitlines()
+    for name in ("opsctl-inspection@.timer", "opsctl-duty-export.timer"):
+        assert "Persistent=true" in render()[name].splitlines()
+
+
+@needs_analyze
+def test_units_pass_systemd_analyze_verify(tmp_path):
+    # ExecStart must name an existing executable at verify time: use the real opsctl.
+    exe = shutil.which("opsctl")
+    if exe is None:
+        pytest.skip("opsctl is not on PATH")
+    files = render(exe, "/etc/opsctl/opsctl.yaml")
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    # Template units are verified through an instance.
+    for ext in ("service", "timer"):
+        shutil.copy(tmp_path / f"opsctl-inspection@.{ext}",
+                    tmp_path / f"opsctl-inspection@daily-room.{ext}")
+    units = ["opsctld.service", "opsctl-duty-export.service", "opsctl-duty-export.timer",
+             "opsctl-inspection@daily-room.service", "opsctl-inspection@daily-room.timer"]
+    proc = subprocess.run([ANALYZE, "verify", "--man=no", *[str(tmp_path / u) for u in units]],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    # Unknown keys are only warnings for systemd: treat any complaint as a failure.
+    complaints = [ln for ln in proc.stderr.splitlines() if str(tmp_path) in ln or
+                  "opsctl" in ln]
+    assert complaints == [], proc.stderr
+
+
+@needs_analyze
+@pytest.mark.parametrize(("cron", "expected_next"), [
+    ("0 9 * * *", "09:00:00"),
+    ("0 8,20 * * *", None),
+    ("30 0 * * 1-5", "00:30:00"),
+    ("*/15 * * * *", None),
+    ("0 6 1 * *", "06:00:00"),
+])
+def test_cron_to_oncalendar_is_understood_by_systemd(cron, expected_next):
+    cal = cron_to_oncalendar(cron)
+    proc = subprocess.run([ANALYZE, "calendar", cal], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, (cal, proc.stderr)
+    if expected_next:
+        assert expected_next in proc.stdout
+    assert cron_to_oncalendar("0 9 * * 1-5").startswith("Mon,Tue,Wed,Thu,Fri ")
+
+
+def test_install_units_dry_run_and_prefix(tmp_path):
+    cfg = base_config(tmp_path, inspection={"profiles": [
+        {"name": "daily-room", "schedule": "0 9 * * *",
+         "items": [{"id": "q", "question": "ok?", "type": "yesno"}]},
+        {"name": "patrol", "schedule": "0 8,20 * * *",
+         "items": [{"id": "q", "question": "ok?", "type": "yesno"}]}]},
+        daemon={"export": {"schedule": "30 0 * * *"}})
+    path = write_config(tmp_path / "opsctl.yaml", cfg)
+    dest = tmp_path / "units"
+    proc = opsctl("-c", str(path), "daemon", "install-units", "--dry-run", "--prefix",
+                  str(dest), "--json")
+    assert proc.returncode == 0, proc.stderr
+    plan = json.loads(proc.stdout)
+    assert plan["dry_run"] and not dest.exists()
+    names = {Path(f["path"]).relative_to(dest).as_posix() for f in plan["files"]}
+    assert {"opsctld.service", "opsctl-inspection@.timer",
+            "opsctl-inspection@patrol.timer.d/schedule.conf",
+            "opsctl-duty-export.timer.d/schedule.conf"} <= names
+    proc = opsctl("-c", str(path), "daemon", "install-units", "--prefix", str(dest))
+    assert proc.returncode == 0, proc.stderr
+    unit = (dest / "opsctld.service").read_text()
+    assert f"-c {path.resolve()} daemon run" in unit
+    dropin = (dest / "opsctl-inspection@patrol.timer.d" / "schedule.conf").read_text()
+    assert "OnCalendar=*-*-* 08,20:00:00" in dropin
+    if ANALYZE:
+        check = subprocess.run([ANALYZE, "verify", "--man=no", str(dest / "opsctld.service")],
+                               capture_output=True, text=True, timeout=60)
+        assert check.returncode == 0, check.stderr
