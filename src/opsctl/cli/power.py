@@ -4,7 +4,298 @@ from __future__ import annotations
 
 import click
 
+from opsctl.cli.context import AppContext, pass_app
+
 
 @click.group()
 def power() -> None:
-    """UPS, switch and sensor monitoring over SNMP; shutdown plans."""
+    """UPS, switch and sensor monitoring over SNMP; shutdown plans.
+
+    \b
+    Check commands exit with the worst health: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+    """
+
+
+# -- rendering helpers (kept here: they are presentation, not domain logic) ----------------
+def _fmt_runtime(seconds) -> str | None:
+    if not isinstance(seconds, int | float):
+        return None
+    minutes = seconds / 60
+    return f"{minutes / 60:.1f} h" if minutes >= 120 else f"{minutes:.0f} min"
+
+
+def _key_values(r) -> str:
+    v = r.values
+    if not r.reachable:
+        return ""
+    parts: list[str] = []
+    if r.kind == "ups":
+        for label, key, unit in (("", "ups.status", ""), ("load", "ups.load", "%"),
+                                 ("charge", "battery.charge", "%")):
+            if key in v:
+                parts.append(f"{label + ' ' if label else ''}{v[key]}{unit}")
+        rt = _fmt_runtime(v.get("battery.runtime"))
+        if rt:
+            parts.append(f"runtime {rt}")
+    elif r.kind == "switch":
+        ports = v.get("ports") or []
+        up = sum(1 for p in ports if p.get("oper") == "up")
+        parts.append(f"ports {up}/{len(ports)} up")
+        if isinstance(v.get("device.uptime"), int | float):
+            parts.append(f"uptime {v['device.uptime'] / 86400:.1f} d")
+    else:
+        if "ambient.temperature" in v:
+            parts.append(f"{v['ambient.temperature']} °C")
+        if "ambient.humidity" in v:
+            parts.append(f"{v['ambient.humidity']} %RH")
+        for s in (v.get("sensors") or [])[:3]:
+            parts.append(f"{s.get('name')} {s.get('value')}{s.get('unit') or ''}")
+    return ", ".join(str(p) for p in parts)
+
+
+def _exit_with(ctx: click.Context, readings) -> None:
+    from opsctl.core.errors import worst
+
+    ctx.exit(int(worst(r.status for r in readings)) if readings else 0)
+
+
+def _notes_lines(app: AppContext, r) -> None:
+    if r.notes and app.verbose:
+        for n in r.notes:
+            app.out.print(f"  note: {n['message']}", markup=False)
+
+
+def _open_store(app: AppContext):
+    from opsctl.core.errors import StoreError
+
+    try:
+        return app.store
+    except StoreError as exc:
+        app.out.warn(f"no rates: {exc.message}")
+        return None
+
+
+# -- commands ----------------------------------------------------------------------------------
+@power.command("status")
+@click.option("--kind", type=click.Choice(["ups", "switch", "sensor"]), help="Only this kind.")
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@pass_app
+@click.pass_context
+def status_cmd(ctx: click.Context, app: AppContext, kind: str | None, names: tuple[str, ...]
+               ) -> None:
+    """Every device in one table: reachable, health and why, key values."""
+    from opsctl.power.api import poll
+
+    readings = poll(app.cfg, list(names) or None, kind=kind)
+    if app.json:
+        app.out.json([r.to_dict() for r in readings])
+    else:
+        if not readings:
+            app.out.info("no devices configured (devices: in the config)")
+        app.out.table(
+            ["device", "kind", "reachable", "health", "reason", "values"],
+            [(r.name, r.kind, r.reachable, r.status, r.reason, _key_values(r))
+             for r in readings],
+        )
+        for r in readings:
+            if r.notes and app.verbose:
+                app.out.print(f"{r.name}:", markup=False)
+                _notes_lines(app, r)
+    _exit_with(ctx, readings)
+
+
+UPS_ORDER = ("ups.status", "ups.alarm", "ups.load", "ups.realpower", "battery.charge",
+             "battery.runtime", "battery.voltage", "battery.current", "battery.temperature",
+             "input.voltage", "input.frequency", "output.voltage", "output.frequency",
+             "output.current", "ups.test.result", "device.mfr", "device.model",
+             "device.serial", "ups.id", "ups.firmware")
+UNITS = {"ups.load": "%", "battery.charge": "%", "battery.runtime": "s", "battery.voltage": "V",
+         "battery.current": "A", "battery.temperature": "°C", "input.voltage": "V",
+         "input.frequency": "Hz", "output.voltage": "V", "output.frequency": "Hz",
+         "output.current": "A", "ups.realpower": "W"}
+
+
+def _one(app: AppContext, name: str, kind: str, store=None):
+    from opsctl.core.errors import UsageError
+    from opsctl.power.api import poll
+
+    dev = app.cfg.device(name)
+    if dev.kind != kind:
+        raise UsageError(f"device {name!r} is a {dev.kind}, not a {kind} "
+                         f"(use: opsctl power {dev.kind if dev.kind != 'sensor' else 'status'} "
+                         f"{name})")
+    return dev, poll(app.cfg, [name], store=store)[0]
+
+
+@power.command("ups")
+@click.argument("name")
+@pass_app
+@click.pass_context
+def ups_cmd(ctx: click.Context, app: AppContext, name: str) -> None:
+    """All variables of one UPS (NUT names), with thresholds and the rules they break."""
+    from opsctl.power.rules import thresholds_for
+
+    dev, r = _one(app, name, "ups")
+    th = thresholds_for(app.cfg, dev)
+    if app.json:
+        app.out.json({**r.to_dict(), "thresholds": th.model_dump()})
+        _exit_with(ctx, [r])
+    app.out.kv([("device", f"{r.name} ({r.address})"), ("profile",
+                f"{r.profile or '-'} ({r.profile_reason or '-'})"),
+                ("health", r.status), ("reason", r.reason)], title=f"UPS {r.name}")
+    if r.reachable:
+        broken = {}
+        for f in r.findings:
+            if f.field:
+                broken.setdefault(f.field, []).append(f"{f.status.name}: {f.rule}")
+        keys = [k for k in UPS_ORDER if k in r.values] + sorted(
+            k for k in r.values if k not in UPS_ORDER and not isinstance(r.values[k], list))
+        rows = []
+        for k in keys:
+            val = r.values[k]
+            shown = f"{val} {UNITS.get(k, '')}".strip()
+            if k == "battery.runtime":
+                shown += f" ({_fmt_runtime(val)})"
+            rows.append((k, shown, "; ".join(broken.get(k, [])) or ""))
+        app.out.table(["variable", "value", "rule broken"], rows)
+        app.out.print(
+            f"thresholds: load warn ≥ {th.load_warn:g} %, crit ≥ {th.load_crit:g} %; runtime "
+            f"warn < {th.runtime_warn_min:g} min, crit < {th.runtime_crit_min:g} min; charge "
+            f"warn < {th.charge_warn:g} %, crit < {th.charge_crit:g} %", markup=False)
+        if r.missing:
+            app.out.print("not provided by this device: " + ", ".join(r.missing), markup=False)
+        if r.notes:
+            app.out.print("data quality:", markup=False)
+            for n in r.notes:
+                app.out.print(f"  {n['message']}", markup=False)
+    _exit_with(ctx, [r])
+
+
+@power.command("switch")
+@click.argument("name")
+@click.option("--ports", "show_ports", is_flag=True, help="List every port.")
+@pass_app
+@click.pass_context
+def switch_cmd(ctx: click.Context, app: AppContext, name: str, show_ports: bool) -> None:
+    """Uptime, ports (status, speed, errors, 64-bit counters, rates), sensors of a switch.
+
+    Rates need a previous sample: the last `opsctl power poll` stored in the store.
+    """
+    app.cfg.device(name)  # unknown name first, before opening the store
+    dev, r = _one(app, name, "switch", store=_open_store(app))
+    if app.json:
+        app.out.json(r.to_dict())
+        _exit_with(ctx, [r])
+    v = r.values
+    app.out.kv([("device", f"{r.name} ({r.address})"),
+                ("description", v.get("device.description")),
+                ("uptime", f"{v['device.uptime'] / 86400:.2f} days"
+                 if isinstance(v.get("device.uptime"), int | float) else None),
+                ("profile", f"{r.profile or '-'} ({r.profile_reason or '-'})"),
+                ("health", r.status), ("reason", r.reason)], title=f"switch {r.name}")
+    ports = v.get("ports") or []
+    if ports and (show_ports or any(f.field == "ports" for f in r.findings)):
+        shown = ports if show_ports else [
+            p for p in ports if p.get("admin") == "up" and p.get("oper") != "up"]
+        app.out.table(
+            ["if", "name", "alias", "admin", "oper", "speed", "in err/disc", "out err/disc",
+             "in octets", "out octets", "in bps", "out bps"],
+            [(p.get("index"), p.get("name") or p.get("descr"), p.get("alias"), p.get("admin"),
+              p.get("oper"), _speed(p), f"{p.get('in_errors', '-')}/{p.get('in_discards', '-')}",
+              f"{p.get('out_errors', '-')}/{p.get('out_discards', '-')}",
+              p.get("in_octets", p.get("in_octets32")),
+              p.get("out_octets", p.get("out_octets32")), _bps(p.get("in_bps")),
+              _bps(p.get("out_bps"))) for p in shown],
+            title="ports" if show_ports else "ports that should be up")
+    sensors = v.get("sensors") or []
+    if sensors:
+        app.out.table(["sensor", "kind", "value", "status"],
+                      [(s.get("name"), s.get("kind"), f"{s.get('value')} {s.get('unit') or ''}"
+                        .strip(), s.get("oper")) for s in sensors], title="sensors")
+    for f in r.findings:
+        app.out.print(f"{f.status.name}: {f.message}", markup=False)
+    if r.notes and (app.verbose or show_ports):
+        for n in r.notes:
+            app.out.print(f"note: {n['message']}", markup=False)
+    _exit_with(ctx, [r])
+
+
+def _speed(p) -> str | None:
+    hs = p.get("high_speed")
+    if isinstance(hs, int) and hs:
+        return f"{hs / 1000:g}G" if hs >= 1000 else f"{hs}M"
+    sp = p.get("speed")
+    return f"{sp / 1e6:g}M" if isinstance(sp, int) and sp else None
+
+
+def _bps(v) -> str | None:
+    if not isinstance(v, int | float):
+        return None
+    for unit, div in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if v >= div:
+            return f"{v / div:.2f}{unit}"
+    return f"{v:.0f}"
+
+
+@power.command("poll")
+@pass_app
+@click.pass_context
+def poll_cmd(ctx: click.Context, app: AppContext) -> None:
+    """Poll every device once, store the readings, and report events since the last poll."""
+    from opsctl.power.api import poll_and_detect
+
+    readings, events = poll_and_detect(app.cfg, app.store)
+    if app.json:
+        app.out.json({"readings": [r.to_dict() for r in readings],
+                      "events": [e.to_dict() for e in events]})
+    else:
+        app.out.table(["device", "kind", "reachable", "health", "reason"],
+                      [(r.name, r.kind, r.reachable, r.status, r.reason) for r in readings],
+                      title="poll")
+        if events:
+            app.out.table(["event", "device", "severity", "message"],
+                          [(e.kind, e.device, e.severity, e.message) for e in events],
+                          title="events since the last poll")
+        else:
+            app.out.info("no events since the last poll")
+    _exit_with(ctx, readings)
+
+
+@power.command("events")
+@click.option("-n", "--limit", default=20, show_default=True, type=click.IntRange(1, 10000))
+@pass_app
+def events_cmd(app: AppContext, limit: int) -> None:
+    """The most recent power events recorded by `opsctl power poll` (newest first)."""
+    from opsctl.power.api import recent_events
+
+    evs = recent_events(app.store, limit)
+    if app.json:
+        app.out.json(evs)
+        return
+    app.out.table(["at", "event", "device", "severity", "message"],
+                  [(e["at"], e["kind"], e["device"], e["severity"], e["message"]) for e in evs])
+
+
+@power.command("profiles")
+@pass_app
+def profiles_cmd(app: AppContext) -> None:
+    """The profiles opsctl knows (what `profile:` accepts besides auto)."""
+    from opsctl.power.profiles import registry
+
+    profs = registry.all_profiles()
+    rows = [{"name": p.name, "kind": p.kind, "description": p.description,
+             "sys_object_ids": list(p.sys_object_ids), "fields": p.field_names(),
+             "tables": [t.name for t in p.tables], "includes": list(p.includes),
+             "tested_with": list(p.tested_with)} for p in profs.values()]
+    if app.json:
+        app.out.json(rows)
+        return
+    app.out.table(["profile", "kind", "description", "tested with"],
+                  [(r["name"], r["kind"], r["description"], "; ".join(r["tested_with"]))
+                   for r in sorted(rows, key=lambda r: (r["kind"], r["name"]))])
+
+
+# Shutdown / restore plans live in their own module (owned by the power-plans work).
+from opsctl.cli.power_plans import register as _register_plans  # noqa: E402
+
+_register_plans(power)

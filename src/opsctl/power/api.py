@@ -1,0 +1,76 @@
+"""The power domain's entry points for other domains (inspection, daemon); see DEVNOTES.
+
+- ``poll(cfg, names=None) -> list[DeviceReading]``: read devices now, rules applied.
+- ``poll_and_detect(cfg, store) -> (readings, events)``: poll everything, compare with
+  the previous stored poll, store readings and events.
+- ``last_readings(store) -> list[dict]``: the last stored poll (``DeviceReading.to_dict``).
+
+All are synchronous and thread-safe; they share the process's one SNMP engine. None of
+them raises for a device that cannot be read: that device is ``reachable=False`` with
+``error``/``error_kind``. ``NotFoundError`` is raised for an unknown device name.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from opsctl.power.model import DeviceReading, Event, Finding
+
+__all__ = ["DeviceReading", "Event", "Finding", "poll", "poll_and_detect", "last_readings",
+           "recent_events"]
+
+
+def poll(cfg, names: Sequence[str] | None = None, *, kind: str | None = None,
+         store=None) -> list[DeviceReading]:
+    """Read the named devices (all when ``names`` is None). With ``store``, port rates
+    are computed against each device's last stored reading (nothing is written)."""
+    from opsctl.power.poller import poll_devices, select_devices
+
+    readings = poll_devices(cfg, select_devices(cfg, names, kind))
+    if store is not None:
+        from opsctl.power.history import latest_per_device
+
+        _add_rates(readings, latest_per_device(store, [r.name for r in readings]))
+    return readings
+
+
+def _add_rates(readings: list[DeviceReading], previous: dict[str, dict[str, Any]]) -> None:
+    from opsctl.power.profiles.base import Notes
+    from opsctl.power.rates import apply_rates
+
+    for r in readings:
+        prev = previous.get(r.name)
+        if r.kind != "switch" or not r.reachable or not prev or not prev.get("reachable"):
+            continue
+        notes = Notes()
+        apply_rates(r.values, prev.get("values"), notes)
+        r.notes.extend(n.to_dict() for n in notes)
+
+
+def poll_and_detect(cfg, store) -> tuple[list[DeviceReading], list[Event]]:
+    """One poll of every device, stored, with the events since the previous poll."""
+    from opsctl.power.events import detect
+    from opsctl.power.history import latest_per_device, save_poll
+    from opsctl.power.poller import poll_devices
+
+    t0 = time.monotonic()
+    readings = poll_devices(cfg, list(cfg.devices))
+    previous = latest_per_device(store, [r.name for r in readings])
+    _add_rates(readings, previous)
+    events = detect(previous, readings)
+    save_poll(store, readings, events, time.monotonic() - t0)
+    return readings, events
+
+
+def last_readings(store) -> list[dict[str, Any]]:
+    from opsctl.power.history import last_poll
+
+    return last_poll(store)
+
+
+def recent_events(store, limit: int = 50) -> list[dict[str, Any]]:
+    from opsctl.power.history import recent_events as _recent
+
+    return _recent(store, limit)

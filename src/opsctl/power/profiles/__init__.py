@@ -1,0 +1,1 @@
+"""UPS, switch and sensor profiles as data tables; see base.py and docs/power.md."""

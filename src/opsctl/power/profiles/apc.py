@@ -1,0 +1,77 @@
+"""APC PowerNet-MIB (NUT: ``apcc``): high-precision objects first, integer ones second."""
+
+from __future__ import annotations
+
+from opsctl.power.profiles.base import Field, Profile, Source, oid_join
+
+APC = "1.3.6.1.4.1.318"
+UPS = "1.3.6.1.4.1.318.1.1.1"
+
+
+def o(suffix: str) -> str:
+    return oid_join(UPS, suffix)
+
+
+# upsBasicOutputStatus (PowerNet-MIB) -> NUT tokens (NUT apc-mib.c: apcc_pwr_info)
+OUTPUT_STATUS = {
+    1: "", 2: "OL", 3: "OB", 4: "OL BOOST", 5: "OFF", 6: "BYPASS", 7: "OFF", 8: "OFF",
+    9: "BYPASS", 10: "BYPASS", 11: "OFF", 12: "OL TRIM", 13: "OL", 14: "OL", 15: "OL",
+    16: "BYPASS", 17: "OL", 18: "OL", 19: "OL",
+}
+# upsBasicBatteryStatus: unknown(1), batteryNormal(2), batteryLow(3),
+# batteryInFaultCondition(4)
+BATTERY_STATUS = {2: "", 3: "LB", 4: "RB"}
+# upsAdvBatteryReplaceIndicator: noBatteryNeedsReplacing(1), batteryNeedsReplacing(2)
+REPLACE = {1: "", 2: "RB"}
+# upsAdvTestDiagnosticsResults
+TEST_RESULT = {1: "Ok", 2: "Failed", 3: "Invalid test", 4: "Test in progress"}
+
+FIELDS = (
+    Field("device.model", (Source(o("1.1.1.0")),), "string", description="upsBasicIdentModel"),
+    Field("ups.id", (Source(o("1.1.2.0")),), "string", description="upsBasicIdentName"),
+    Field("ups.firmware", (Source(o("1.2.1.0")),), "string"),
+    Field("device.serial", (Source(o("1.2.3.0")),), "string"),
+    Field("ups.status", (Source(o("4.1.1.0"), enum=OUTPUT_STATUS),), "flags",
+          unknown_values=(1,), description="upsBasicOutputStatus"),
+    Field("ups.status", (Source(o("2.1.1.0"), enum=BATTERY_STATUS),), "flags",
+          unknown_values=(1,), description="upsBasicBatteryStatus"),
+    Field("ups.status", (Source(o("2.2.4.0"), enum=REPLACE),), "flags",
+          description="upsAdvBatteryReplaceIndicator"),
+    Field("battery.charge", (Source(o("2.3.1.0"), 0.1, note="upsHighPrecBatteryCapacity"),
+                             Source(o("2.2.1.0"), note="upsAdvBatteryCapacity")),
+          unit="%", minimum=0, maximum=100),
+    Field("battery.temperature", (Source(o("2.3.2.0"), 0.1), Source(o("2.2.2.0"))),
+          unit="°C", minimum=-40, maximum=100),
+    Field("battery.runtime", (Source(o("2.2.3.0"), 0.01, note="TimeTicks"),), unit="s",
+          minimum=0, maximum=60 * 60 * 24 * 7, description="upsAdvBatteryRunTimeRemaining"),
+    Field("battery.voltage", (Source(o("2.3.4.0"), 0.1), Source(o("2.2.8.0"))), unit="V",
+          minimum=0, maximum=1000),
+    Field("input.voltage", (Source(o("3.3.1.0"), 0.1), Source(o("3.2.1.0"))), unit="V",
+          minimum=0, maximum=1000),
+    Field("input.frequency", (Source(o("3.3.4.0"), 0.1), Source(o("3.2.4.0"))), unit="Hz",
+          minimum=0, maximum=100),
+    Field("output.voltage", (Source(o("4.3.1.0"), 0.1), Source(o("4.2.1.0"))), unit="V",
+          minimum=0, maximum=1000),
+    Field("output.frequency", (Source(o("4.3.2.0"), 0.1), Source(o("4.2.2.0"))), unit="Hz",
+          minimum=0, maximum=100),
+    Field("ups.load", (Source(o("4.3.3.0"), 0.1), Source(o("4.2.3.0"))), unit="%",
+          minimum=0, maximum=250),
+    Field("output.current", (Source(o("4.3.4.0"), 0.1), Source(o("4.2.4.0"))), unit="A",
+          minimum=0, maximum=10000),
+    Field("ups.test.result", (Source(o("7.2.3.0"), enum=TEST_RESULT),), "enum"),
+)
+
+PROFILES = [
+    Profile(
+        name="apc",
+        kind="ups",
+        description="APC PowerNet-MIB (Smart-UPS, Symmetra with AP96xx cards)",
+        # Product OIDs (318.1.3.x: Smart-UPS, Symmetra...) and the UPS MIB subtree.
+        sys_object_ids=(oid_join(APC, "1.3"), oid_join(APC, "1.1.1")),
+        probe_oids=(o("1.1.1.0"), o("4.1.1.0"), o("2.2.1.0"), o("2.3.1.0")),
+        fields=FIELDS,
+        constants={"device.mfr": "APC"},
+        priority=10,
+        tested_with=("snmpsim recording of a Smart-UPS 3000 (tests/fixtures/snmp/apc-smartups)",),
+    ),
+]

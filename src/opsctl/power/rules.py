@@ -1,0 +1,206 @@
+"""The room's rules applied to a reading: thresholds -> findings -> health.
+
+Defaults come from the machine-room regulations (``power.ups_thresholds``: load below
+60 %, runtime 6-8 h) and each device may override them (``devices[].thresholds``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opsctl.core.errors import Status, worst
+from opsctl.power.model import DeviceReading, Finding
+
+# ups.status tokens that make a UPS unhealthy by themselves.
+STATUS_RULES: dict[str, tuple[Status, str]] = {
+    "OB": (Status.CRITICAL, "on battery"),
+    "LB": (Status.CRITICAL, "low battery"),
+    "OVER": (Status.CRITICAL, "overload"),
+    "OFF": (Status.CRITICAL, "output off"),
+    "RB": (Status.WARNING, "replace battery"),
+    "BYPASS": (Status.WARNING, "on bypass"),
+}
+FAILED_TESTS = ("fail", "error", "warning")
+
+
+def thresholds_for(cfg, device) -> Any:
+    return device.thresholds if device.thresholds is not None else cfg.power.ups_thresholds
+
+
+def _fmt_min(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min"
+
+
+def ups_findings(r: DeviceReading, th) -> list[Finding]:
+    v = r.values
+    out: list[Finding] = []
+    for token in r.ups_status:
+        if token in STATUS_RULES:
+            st, text = STATUS_RULES[token]
+            out.append(Finding(st, text, "ups.status", v.get("ups.status"),
+                               f"ups.status has {token}"))
+    alarm = v.get("ups.alarm")
+    if alarm:
+        out.append(Finding(Status.WARNING, f"alarms present: {alarm}", "ups.alarm", alarm,
+                           "ups.alarm present"))
+    load = v.get("ups.load")
+    if isinstance(load, int | float):
+        if load >= th.load_crit:
+            out.append(Finding(Status.CRITICAL, f"load {load:g} % >= {th.load_crit:g} %",
+                               "ups.load", load, f"ups.load >= {th.load_crit:g}"))
+        elif load >= th.load_warn:
+            out.append(Finding(Status.WARNING, f"load {load:g} % >= {th.load_warn:g} %",
+                               "ups.load", load, f"ups.load >= {th.load_warn:g}"))
+    rt = v.get("battery.runtime")
+    if isinstance(rt, int | float):
+        if rt < th.runtime_crit_min * 60:
+            out.append(Finding(Status.CRITICAL, f"runtime {_fmt_min(rt)} < "
+                               f"{th.runtime_crit_min:g} min", "battery.runtime", rt,
+                               f"battery.runtime < {th.runtime_crit_min:g} min"))
+        elif rt < th.runtime_warn_min * 60:
+            out.append(Finding(Status.WARNING, f"runtime {_fmt_min(rt)} < "
+                               f"{th.runtime_warn_min:g} min", "battery.runtime", rt,
+                               f"battery.runtime < {th.runtime_warn_min:g} min"))
+    ch = v.get("battery.charge")
+    if isinstance(ch, int | float):
+        if ch < th.charge_crit:
+            out.append(Finding(Status.CRITICAL, f"charge {ch:g} % < {th.charge_crit:g} %",
+                               "battery.charge", ch, f"battery.charge < {th.charge_crit:g}"))
+        elif ch < th.charge_warn:
+            out.append(Finding(Status.WARNING, f"charge {ch:g} % < {th.charge_warn:g} %",
+                               "battery.charge", ch, f"battery.charge < {th.charge_warn:g}"))
+    temp = v.get("battery.temperature")
+    if isinstance(temp, int | float):
+        if temp > th.temperature_crit:
+            out.append(Finding(Status.CRITICAL, f"battery {temp:g} °C > "
+                               f"{th.temperature_crit:g} °C", "battery.temperature", temp,
+                               f"battery.temperature > {th.temperature_crit:g}"))
+        elif temp > th.temperature_warn:
+            out.append(Finding(Status.WARNING, f"battery {temp:g} °C > "
+                               f"{th.temperature_warn:g} °C", "battery.temperature", temp,
+                               f"battery.temperature > {th.temperature_warn:g}"))
+    test = v.get("ups.test.result")
+    if isinstance(test, str) and any(w in test.lower() for w in FAILED_TESTS):
+        out.append(Finding(Status.WARNING, f"last self-test: {test}", "ups.test.result", test,
+                           "ups.test.result failed"))
+    if not any(k in v for k in ("ups.status", "ups.load", "battery.charge", "battery.runtime")):
+        out.append(Finding(Status.UNKNOWN, "no UPS status, load, charge or runtime readable "
+                           f"with profile {r.profile}", None, None, "UPS data present"))
+    return out
+
+
+def range_findings(label: str, fieldname: str, value: Any, rng, unit: str) -> list[Finding]:
+    if rng is None or not isinstance(value, int | float):
+        return []
+    for bound, st, op in ((rng.crit_high, Status.CRITICAL, ">"), (rng.crit_low, Status.CRITICAL,
+                                                                  "<"),
+                          (rng.warn_high, Status.WARNING, ">"), (rng.warn_low, Status.WARNING,
+                                                                 "<")):
+        if bound is None:
+            continue
+        if (op == ">" and value > bound) or (op == "<" and value < bound):
+            return [Finding(st, f"{label} {value:g}{unit} {op} {bound:g}{unit}", fieldname, value,
+                            f"{fieldname} {op} {bound:g}")]
+    return []
+
+
+def _port_matches(port: dict[str, Any], wanted: str) -> bool:
+    return wanted in (str(port.get("index")), port.get("name"), port.get("descr"),
+                      port.get("alias"))
+
+
+def switch_findings(r: DeviceReading, device, cfg) -> list[Finding]:
+    out: list[Finding] = []
+    ports = r.values.get("ports") or []
+    expected = list(device.expected_up_ports)
+    if expected:
+        for want in expected:
+            match = [p for p in ports if _port_matches(p, want)]
+            if not match:
+                out.append(Finding(Status.WARNING, f"expected port {want} not found",
+                                   "ports", want, "expected_up_ports"))
+                continue
+            p = match[0]
+            if p.get("oper") != "up":
+                out.append(Finding(Status.WARNING, f"port {_pname(p)} is {p.get('oper', '?')} "
+                                   f"(admin {p.get('admin', '?')}), should be up", "ports",
+                                   _pname(p), "expected_up_ports"))
+    else:
+        for p in ports:
+            if p.get("admin") == "up" and p.get("oper") in ("down", "lowerLayerDown"):
+                out.append(Finding(Status.WARNING, f"port {_pname(p)} admin up, oper "
+                                   f"{p.get('oper')}", "ports", _pname(p), "admin up => oper up"))
+    out.extend(sensor_findings(r.values.get("sensors") or [], device.temperature,
+                               device.humidity))
+    return out
+
+
+def _pname(p: dict[str, Any]) -> str:
+    return str(p.get("name") or p.get("descr") or p.get("index"))
+
+
+def sensor_findings(sensors: list[dict[str, Any]], temp_range, hum_range) -> list[Finding]:
+    out: list[Finding] = []
+    for s in sensors:
+        name = s.get("name")
+        if s.get("oper") == "nonoperational":
+            st = Status.CRITICAL if s.get("kind") in ("psu", "fan") else Status.WARNING
+            out.append(Finding(st, f"sensor {name} nonoperational", "sensors", name,
+                               "sensor operational"))
+            continue
+        if s.get("kind") in ("psu", "fan", "status") and s.get("value") is False:
+            out.append(Finding(Status.CRITICAL if s["kind"] != "status" else Status.WARNING,
+                               f"{s['kind']} {name} failed", "sensors", name, f"{s['kind']} ok"))
+        if s.get("kind") == "temperature":
+            out.extend(range_findings(f"temperature {name}", "sensors", s.get("value"),
+                                      temp_range, " °C"))
+        if s.get("kind") == "humidity":
+            out.extend(range_findings(f"humidity {name}", "sensors", s.get("value"),
+                                      hum_range, " %"))
+    return out
+
+
+def env_findings(r: DeviceReading, device, cfg) -> list[Finding]:
+    trange = device.temperature or cfg.power.temperature
+    hrange = device.humidity or cfg.power.humidity
+    out = range_findings("temperature", "ambient.temperature",
+                         r.values.get("ambient.temperature"), trange, " °C")
+    out += range_findings("humidity", "ambient.humidity", r.values.get("ambient.humidity"),
+                          hrange, " %")
+    out += sensor_findings(r.values.get("sensors") or [], trange, hrange)
+    if not any(k in r.values for k in ("ambient.temperature", "ambient.humidity")) \
+            and not r.values.get("sensors"):
+        out.append(Finding(Status.UNKNOWN, f"no sensor values readable with profile "
+                           f"{r.profile}", None, None, "sensor data present"))
+    return out
+
+
+# Note codes that mean a value the device sent was unusable (not merely absent).
+BAD_DATA = ("bad-type", "out-of-range", "unknown-enum")
+
+
+def data_quality_findings(r: DeviceReading) -> list[Finding]:
+    bad = [n for n in r.notes if n.get("code") in BAD_DATA]
+    if not bad:
+        return []
+    fields = ", ".join(dict.fromkeys(str(n.get("field")) for n in bad))
+    return [Finding(Status.WARNING, f"unusable values from the device: {fields}",
+                    "data-quality", len(bad), "values well-formed")]
+
+
+def evaluate(r: DeviceReading, device, cfg) -> None:
+    """Fill ``findings``, ``status`` and ``reason`` of a reading in place."""
+    if not r.reachable:
+        r.findings = [Finding(Status.UNKNOWN, r.error or "not reachable", None, None,
+                              "device answers")]
+    elif r.kind == "ups":
+        r.findings = ups_findings(r, thresholds_for(cfg, device))
+    elif r.kind == "switch":
+        r.findings = switch_findings(r, device, cfg)
+    else:
+        r.findings = env_findings(r, device, cfg)
+    if r.reachable:
+        r.findings += data_quality_findings(r)
+    r.status = worst(f.status for f in r.findings) if r.findings else Status.OK
+    bad = [f for f in r.findings if f.status == r.status] if r.findings else []
+    r.reason = "; ".join(f.message for f in bad) if bad else "ok"

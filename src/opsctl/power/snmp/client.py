@@ -1,0 +1,354 @@
+"""The SNMP client: one pysnmp engine per process on one private event loop.
+
+pysnmp 7 is asyncio-only and its engine binds its UDP transport to the loop it first
+ran on, so calling ``asyncio.run`` per request (or per poll) would either rebuild the
+engine or break it. Instead a single background thread runs one event loop holding the
+one :class:`SnmpEngine`; synchronous callers (the CLI, the daemon's scheduler threads)
+submit coroutines to it with :func:`run`. Concurrency is bounded by the caller (see
+:mod:`opsctl.power.poller`); timeouts and retries are per device.
+
+Errors never escape as pysnmp exceptions: every failure becomes :class:`SnmpError` with
+a ``kind`` (timeout, dns, unreachable, auth, protocol, config) and a message that never
+contains a community or key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from opsctl.power.snmp.values import MISSING, Raw, from_pysnmp, is_under, oid_str, oid_tuple
+
+log = logging.getLogger("opsctl.power.snmp")
+
+T = TypeVar("T")
+
+# Varbinds per GET PDU: small enough for the 484-octet v1 minimum on old cards is not
+# achievable with 40, but every agent seen in practice takes 40 and tooBig is handled.
+MAX_VARBINDS = 40
+BULK_REPETITIONS = 25
+
+
+class SnmpError(Exception):
+    """A device could not be read. ``kind`` is one of: timeout, dns, unreachable, auth,
+    protocol, config."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where and how to reach one agent. Secrets stay inside; ``label`` is safe to print."""
+
+    host: str
+    port: int = 161
+    version: str = "2c"
+    community: str | None = None
+    user: str | None = None
+    security_level: str = "authPriv"
+    auth_protocol: str = "SHA"
+    auth_key: str | None = None
+    priv_protocol: str = "AES"
+    priv_key: str | None = None
+    context: str = ""
+    timeout: float = 2.0
+    retries: int = 1
+
+    @property
+    def label(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def __repr__(self) -> str:  # never show secrets, even in a debugger or a log line
+        return f"Target({self.label}, v{self.version})"
+
+    @classmethod
+    def from_device(cls, dev) -> Target:
+        """Build from a config ``Device`` (opsctl.core.config.devices)."""
+        from opsctl.core.config.secrets import reveal
+
+        s = dev.snmp
+        return cls(
+            host=dev.host, port=dev.port, version=s.version, community=reveal(s.community),
+            user=s.user, security_level=s.security_level, auth_protocol=s.auth_protocol,
+            auth_key=reveal(s.auth_key), priv_protocol=s.priv_protocol,
+            priv_key=reveal(s.priv_key), context=s.context, timeout=dev.timeout,
+            retries=dev.retries,
+        )
+
+
+# -- the one loop and engine ----------------------------------------------------------------
+class _Service:
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, name="opsctl-snmp", daemon=True)
+        self.thread.start()
+        self._engine = None
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def engine(self):
+        # Created on the service loop the first time it is needed (import cost ~0.3 s).
+        if self._engine is None:
+            from pysnmp.hlapi.v3arch.asyncio import SnmpEngine
+
+            self._engine = SnmpEngine()
+        return self._engine
+
+
+_service: _Service | None = None
+_service_lock = threading.Lock()
+
+
+def _get_service() -> _Service:
+    global _service
+    with _service_lock:
+        if _service is None:
+            _service = _Service()
+        return _service
+
+
+def run(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+    """Run ``coro`` on the SNMP loop from synchronous code and return its result."""
+    svc = _get_service()
+    if threading.current_thread() is svc.thread:
+        raise RuntimeError("opsctl.power.snmp.client.run() called from the SNMP loop itself")
+    fut = asyncio.run_coroutine_threadsafe(coro, svc.loop)
+    return fut.result(timeout)
+
+
+def engine():
+    """The process's SnmpEngine; only call from coroutines running under :func:`run`."""
+    return _get_service().engine()
+
+
+# -- credentials and transport ----------------------------------------------------------------
+_AUTH = {
+    "MD5": "USM_AUTH_HMAC96_MD5", "SHA": "USM_AUTH_HMAC96_SHA",
+    "SHA224": "USM_AUTH_HMAC128_SHA224", "SHA256": "USM_AUTH_HMAC192_SHA256",
+    "SHA384": "USM_AUTH_HMAC256_SHA384", "SHA512": "USM_AUTH_HMAC384_SHA512",
+}
+_PRIV = {
+    "DES": "USM_PRIV_CBC56_DES", "3DES": "USM_PRIV_CBC168_3DES", "AES": "USM_PRIV_CFB128_AES",
+    "AES128": "USM_PRIV_CFB128_AES", "AES192": "USM_PRIV_CFB192_AES",
+    "AES256": "USM_PRIV_CFB256_AES",
+}
+
+
+def _auth_data(t: Target):
+    import pysnmp.hlapi.v3arch.asyncio as h
+
+    if t.version in ("1", "2c"):
+        # The community doubles as the LCD entry name; hash it so two devices with
+        # different communities never share (or reveal) an entry.
+        return h.CommunityData(t.community or "public", mpModel=0 if t.version == "1" else 1)
+    if not t.user:
+        raise SnmpError("config", "SNMPv3 needs a user")
+    kw: dict[str, Any] = {}
+    if t.security_level in ("authNoPriv", "authPriv"):
+        kw["authKey"] = t.auth_key
+        kw["authProtocol"] = getattr(h, _AUTH[t.auth_protocol])
+    if t.security_level == "authPriv":
+        kw["privKey"] = t.priv_key
+        kw["privProtocol"] = getattr(h, _PRIV[t.priv_protocol])
+    return h.UsmUserData(t.user, **kw)
+
+
+async def _transport(t: Target):
+    import pysnmp.hlapi.v3arch.asyncio as h
+    from pysnmp.error import PySnmpError
+
+    try:
+        return await h.UdpTransportTarget.create((t.host, t.port), timeout=t.timeout,
+                                                 retries=t.retries)
+    except PySnmpError as exc:
+        text = str(exc)
+        if "Name or service not known" in text or "nodename nor servname" in text \
+                or "No address associated" in text or "Temporary failure" in text:
+            raise SnmpError("dns", f"cannot resolve host {t.host!r}") from None
+        raise SnmpError("unreachable", f"bad address {t.host}:{t.port}") from None
+
+
+def _error_from_indication(ind, t: Target) -> SnmpError:
+    from pysnmp.proto import errind
+
+    tries = t.retries + 1
+    if isinstance(ind, errind.RequestTimedOut):
+        # Agents drop requests they cannot authenticate instead of answering: say so.
+        why = ("a wrong community is also ignored silently" if t.version != "3" else
+               "a wrong SNMPv3 priv key is also ignored silently")
+        return SnmpError("timeout", f"no response from {t.label} "
+                                    f"(timeout {t.timeout:g}s x {tries} tries; {why})")
+    if isinstance(ind, errind.WrongDigest | errind.AuthenticationFailure
+                  | errind.AuthenticationError):
+        return SnmpError("auth", f"SNMPv3 authentication failure at {t.label} "
+                                 "(wrong auth key or auth protocol)")
+    if isinstance(ind, errind.UnknownUserName | errind.UnknownSecurityName):
+        return SnmpError("auth", f"SNMPv3 authentication failure at {t.label} "
+                                 f"(unknown user {t.user!r})")
+    if isinstance(ind, errind.DecryptionError):
+        return SnmpError("auth", f"SNMPv3 authentication failure at {t.label} "
+                                 "(privacy: wrong priv key or priv protocol)")
+    if isinstance(ind, errind.UnsupportedSecurityLevel):
+        return SnmpError("auth", f"SNMPv3 authentication failure at {t.label} "
+                                 f"(security level {t.security_level} not accepted)")
+    if isinstance(ind, errind.NotInTimeWindow):
+        return SnmpError("auth", f"SNMPv3 not in time window at {t.label}")
+    if isinstance(ind, errind.UnknownCommunityName):
+        return SnmpError("auth", f"community rejected by {t.label}")
+    return SnmpError("protocol", f"SNMP error from {t.label}: {ind}")
+
+
+def _vb_pairs(var_binds) -> list[tuple[str, Raw]]:
+    out = []
+    for vb in var_binds:
+        name, val = vb[0], vb[1]
+        out.append((oid_str(name.asTuple() if hasattr(name, "asTuple") else name),
+                    from_pysnmp(val)))
+    return out
+
+
+# -- operations ------------------------------------------------------------------------------
+class Session:
+    """One device's request context on the SNMP loop (created inside a coroutine)."""
+
+    def __init__(self, target: Target):
+        self.target = target
+        self._auth = None
+        self._transport = None
+        self.requests = 0
+
+    async def _open(self):
+        if self._transport is None:
+            import pysnmp.hlapi.v3arch.asyncio as h
+
+            self._auth = _auth_data(self.target)
+            self._transport = await _transport(self.target)
+            self._ctx = h.ContextData(contextName=self.target.context)
+        return self._auth, self._transport
+
+    async def get(self, oids: Sequence[str]) -> dict[str, Raw]:
+        """GET ``oids``; absent objects come back as ``MISSING``, never as an error."""
+        result: dict[str, Raw] = {}
+        todo = list(dict.fromkeys(oids))
+        for i in range(0, len(todo), MAX_VARBINDS):
+            result.update(await self._get_chunk(todo[i:i + MAX_VARBINDS]))
+        return result
+
+    async def _get_chunk(self, oids: list[str]) -> dict[str, Raw]:
+        import pysnmp.hlapi.v3arch.asyncio as h
+
+        auth, transport = await self._open()
+        result: dict[str, Raw] = {}
+        pending = list(oids)
+        while pending:
+            self.requests += 1
+            try:
+                ind, status, index, vbs = await h.get_cmd(
+                    engine(), auth, transport, self._ctx,
+                    *[h.ObjectType(h.ObjectIdentity(oid_tuple(o))) for o in pending],
+                    lookupMib=False)
+            except SnmpError:
+                raise
+            except OSError as exc:
+                raise SnmpError("unreachable", f"{self.target.label}: {exc.strerror}") from None
+            except Exception as exc:  # noqa: BLE001 - pysnmp raises bare PySnmpError & co.
+                raise SnmpError("protocol", f"{self.target.label}: {type(exc).__name__}: "
+                                            f"{exc}") from None
+            if ind:
+                raise _error_from_indication(ind, self.target)
+            if status:
+                code = int(status)
+                # v1 noSuchName (2) names the one bad OID: drop it and ask for the rest.
+                if code == 2 and 0 < int(index) <= len(pending):
+                    bad = pending.pop(int(index) - 1)
+                    result[bad] = MISSING
+                    continue
+                if code == 1 and len(pending) > 1:  # tooBig: split
+                    half = len(pending) // 2
+                    result.update(await self._get_chunk(pending[:half]))
+                    pending = pending[half:]
+                    continue
+                if code in (2, 5, 6):  # noSuchName/genErr/noAccess on one varbind
+                    if len(pending) == 1:
+                        result[pending[0]] = MISSING
+                        break
+                    # Ask one by one to find which OID the agent dislikes.
+                    for o in pending:
+                        result.update(await self._get_chunk([o]))
+                    break
+                raise SnmpError("protocol", f"{self.target.label}: SNMP error-status "
+                                            f"{status.prettyPrint()} at index {int(index)}")
+            for oid, raw in _vb_pairs(vbs):
+                result[oid] = raw
+            for o in pending:
+                result.setdefault(o, MISSING)
+            break
+        return result
+
+    async def walk(self, bases: Sequence[str], max_rows: int = 10000) -> dict[str, dict[str, Raw]]:
+        """Walk several table columns at once (GETBULK on v2c/v3, GETNEXT on v1).
+
+        Returns ``{base: {index_suffix: Raw}}``; a column the agent lacks is empty.
+        """
+        import pysnmp.hlapi.v3arch.asyncio as h
+
+        auth, transport = await self._open()
+        out: dict[str, dict[str, Raw]] = {b: {} for b in bases}
+        cursor = {b: b for b in bases}
+        active = list(bases)
+        while active:
+            self.requests += 1
+            vbs_in = [h.ObjectType(h.ObjectIdentity(oid_tuple(cursor[b]))) for b in active]
+            try:
+                if self.target.version == "1":
+                    ind, status, index, vbs = await h.next_cmd(
+                        engine(), auth, transport, self._ctx, *vbs_in, lookupMib=False)
+                    reps = 1
+                else:
+                    reps = max(1, min(BULK_REPETITIONS, 60 // len(active)))
+                    ind, status, index, vbs = await h.bulk_cmd(
+                        engine(), auth, transport, self._ctx, 0, reps, *vbs_in,
+                        lookupMib=False)
+            except OSError as exc:
+                raise SnmpError("unreachable", f"{self.target.label}: {exc.strerror}") from None
+            except Exception as exc:  # noqa: BLE001
+                raise SnmpError("protocol", f"{self.target.label}: {type(exc).__name__}: "
+                                            f"{exc}") from None
+            if ind:
+                raise _error_from_indication(ind, self.target)
+            if status:
+                if int(status) == 2:  # v1 end of MIB
+                    break
+                raise SnmpError("protocol", f"{self.target.label}: walk error-status "
+                                            f"{status.prettyPrint()}")
+            pairs = _vb_pairs(vbs)
+            if not pairs:
+                break
+            done: set[str] = set()
+            width = len(active)
+            for i, (oid, raw) in enumerate(pairs):
+                b = active[i % width]
+                if b in done:
+                    continue
+                if raw.missing or not is_under(oid, b) or oid == b:
+                    done.add(b)
+                    continue
+                if oid_tuple(oid) <= oid_tuple(cursor[b]):
+                    # Agent loops (oid not increasing): stop this column, keep what we have.
+                    done.add(b)
+                    continue
+                out[b][oid[len(b) + 1:]] = raw
+                cursor[b] = oid
+                if len(out[b]) >= max_rows:
+                    done.add(b)
+            active = [b for b in active if b not in done]
+        return out
