@@ -1,0 +1,229 @@
+"""Running a profile: automatic checks concurrently (each with its own time budget),
+manual items from answers or the inspector, then one append-only record and follow-ups.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import datetime as dt
+import logging
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
+
+from opsctl.core.errors import NotFoundError, OpsError, Status, worst
+from opsctl.inspection.answers import Answer, AnswerSet, display, grade, match_answers
+from opsctl.inspection.model import InspectionRecord, ItemResult
+
+log = logging.getLogger("opsctl.inspection")
+
+ProgressFn = Callable[[ItemResult, int, int], None]
+
+
+def _is_manual(item) -> bool:
+    from opsctl.core.config.inspection import ManualItem
+
+    return isinstance(item, ManualItem)
+
+
+def _run_check(cfg, store, item, seq: int, started: dict[int, float]) -> ItemResult:
+    """One automatic check; never raises (a broken check is UNKNOWN, not a lost run)."""
+    from opsctl.inspection import registry
+    from opsctl.inspection.checks.base import CheckResult, ParamError
+    from opsctl.inspection.context import CheckContext, RemoteRunner, local_runner
+
+    started[seq] = time.monotonic()
+    t0 = started[seq]
+    res: CheckResult
+    timeout = cfg.inspection.check_timeout
+    try:
+        cls = registry.get(item.check)
+        params = cls.resolve(item.params)
+        timeout = params.get("timeout") or timeout
+        if item.host:
+            host_cfg = cfg.host(item.host)
+            runner: Any = RemoteRunner(host_cfg, default_timeout=timeout)
+        else:
+            runner = local_runner(timeout)
+        ctx = CheckContext(cfg=cfg, store=store, runner=runner, item_id=item.id,
+                           timeout=timeout, host=item.host)
+        res = cls().run(ctx, params)
+    except (ParamError, NotFoundError) as exc:
+        res = CheckResult.unknown(f"bad item: {exc}")
+    except OpsError as exc:
+        res = CheckResult.unknown(str(exc))
+    except Exception as exc:  # noqa: BLE001 - a bug in one check must not lose the run
+        log.exception("check %s (%s) failed", item.id, item.check)
+        res = CheckResult.unknown(f"check failed: {type(exc).__name__}: {exc}")
+    return ItemResult(seq=seq, item_id=item.id, kind="check", status=res.status,
+                      message=res.message, title=item.title or item.check, check=item.check,
+                      target=item.host, value=res.value, duration=time.monotonic() - t0,
+                      details=res.details)
+
+
+def _timeout_for(cfg, item) -> float:
+    raw = item.params.get("timeout") if isinstance(item.params, dict) else None
+    if isinstance(raw, int | float) and not isinstance(raw, bool) and raw > 0:
+        return float(raw)
+    return cfg.inspection.check_timeout
+
+
+def previous_answers(store, profile_name: str) -> dict[str, dict[str, Any]]:
+    """Each manual item's answer in the last run of the profile that answered it."""
+    import sqlalchemy as sa
+
+    from opsctl.inspection.schema import items, runs
+
+    out: dict[str, dict[str, Any]] = {}
+    with store.read() as conn:
+        q = (sa.select(items.c.item_id, items.c.answer, items.c.note, runs.c.started_at)
+             .join(runs, runs.c.id == items.c.run_id)
+             .where(runs.c.profile == profile_name, items.c.kind == "manual",
+                    items.c.skipped.is_(False))
+             .order_by(runs.c.started_ts.desc()).limit(500))
+        for row in conn.execute(q):
+            if row.item_id not in out:
+                out[row.item_id] = {"answer": row.answer, "note": row.note,
+                                    "when": row.started_at[:16].replace("T", " ")}
+    return out
+
+
+def _manual_result(item, seq: int, answer: Answer | None, invalid: str | None) -> ItemResult:
+    base = dict(seq=seq, item_id=item.id, kind="manual", title=item.question)
+    if invalid is not None:
+        return ItemResult(status=Status.UNKNOWN, message=f"invalid answer: {invalid}",
+                          skipped=True, **base)
+    if answer is None or answer.value is None:
+        note = answer.note if answer else None
+        if not item.required:
+            return ItemResult(status=Status.OK, message="not answered (optional item)",
+                              skipped=True, note=note, **base)
+        return ItemResult(status=Status.UNKNOWN, message="not answered (skipped)",
+                          skipped=True, note=note, **base)
+    status, message = grade(item, answer.value)
+    return ItemResult(status=status, message=message, value=display(answer.value),
+                      answer=answer.value, note=answer.note, **base)
+
+
+def run_profile(cfg, store, profile, inspector: str, answers: dict | AnswerSet | None = None,
+                interactive: bool = False, *, prompter=None, progress: ProgressFn | None = None,
+                source: str = "cli", followups: bool = True) -> InspectionRecord:
+    """Run ``profile`` (a name or a profile object) and store its record.
+
+    ``answers``: a raw mapping (as read from an answers file) or a matched AnswerSet.
+    ``interactive``: ask the inspector (``prompter``, default the terminal) for manual
+    items the answers do not cover. Unanswered required items are UNKNOWN, never passed.
+    """
+    if isinstance(profile, str):
+        profile = cfg.profile(profile)
+    aset = answers if isinstance(answers, AnswerSet) else match_answers(profile, answers)
+    started_at = dt.datetime.now().astimezone()
+    items = list(enumerate(profile.items, 1))
+    checks = [(seq, it) for seq, it in items if not _is_manual(it)]
+    manual = [(seq, it) for seq, it in items if _is_manual(it)]
+    results: dict[int, ItemResult] = {}
+    total = len(items)
+    done = 0
+
+    started: dict[int, float] = {}
+    pool = cf.ThreadPoolExecutor(max_workers=max(1, min(cfg.inspection.concurrency,
+                                                        len(checks) or 1)),
+                                 thread_name_prefix="inspect")
+    futures = {pool.submit(_run_check, cfg, store, it, seq, started): (seq, it)
+               for seq, it in checks}
+    try:
+        # Manual items while the checks run: the inspector answers, the machine measures.
+        if interactive and manual:
+            from opsctl.inspection.prompt import TtyPrompter
+
+            prompter = prompter or TtyPrompter()
+            prev = previous_answers(store, profile.name)
+            todo = [(seq, it) for seq, it in manual if it.id not in aset.answers]
+            if todo:
+                prompter.intro(profile, len(todo))
+            for n, (_seq, it) in enumerate(todo, 1):
+                ans = prompter.ask(it, n, len(todo), prev.get(it.id))
+                if ans is not None:
+                    aset.answers[it.id] = ans
+                    aset.invalid.pop(it.id, None)
+        for seq, it in manual:
+            results[seq] = _manual_result(it, seq, aset.answers.get(it.id),
+                                          aset.invalid.get(it.id))
+            done += 1
+            if progress:
+                progress(results[seq], done, total)
+        pending = set(futures)
+        while pending:
+            finished, pending = cf.wait(pending, timeout=0.05,
+                                        return_when=cf.FIRST_COMPLETED)
+            for fut in finished:
+                seq, _ = futures[fut]
+                results[seq] = fut.result()
+                done += 1
+                if progress:
+                    progress(results[seq], done, total)
+            now = time.monotonic()
+            for fut in list(pending):
+                seq, it = futures[fut]
+                budget = _timeout_for(cfg, it)
+                if seq in started and now - started[seq] > budget + 0.5:
+                    # The thread is abandoned; its tool calls carry their own timeouts.
+                    pending.discard(fut)
+                    results[seq] = ItemResult(
+                        seq=seq, item_id=it.id, kind="check", status=Status.UNKNOWN,
+                        message=f"timed out after {budget:g} s", title=it.title or it.check,
+                        check=it.check, target=it.host, duration=now - started[seq])
+                    done += 1
+                    if progress:
+                        progress(results[seq], done, total)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    finished_at = dt.datetime.now().astimezone()
+    ordered = [results[seq] for seq, _ in items]
+    record = InspectionRecord(
+        profile=profile.name, inspector=inspector, host=socket.gethostname(),
+        started_at=started_at, finished_at=finished_at,
+        status=worst(r.status for r in ordered), items=ordered, source=source,
+        problems=list(aset.problems))
+    from opsctl.inspection import records
+
+    records.save(store, record)
+    if followups:
+        open_followups(cfg, store, record)
+    return record
+
+
+def open_followups(cfg, store, record: InspectionRecord) -> None:
+    """One pending duty-log entry per failing item, so the handover carries it."""
+    failing = record.failing
+    if not failing:
+        return
+    try:
+        from opsctl.handover.api import record_event
+    except ImportError as exc:
+        log.warning("no follow-ups opened: duty log unavailable (%s)", exc)
+        record.problems.append(f"follow-ups not opened: duty log unavailable ({exc})")
+        return
+    from opsctl.inspection import records
+
+    for it in failing:
+        crit = it.status == Status.CRITICAL
+        where = f" on {it.target}" if it.target else ""
+        text = (f"Inspection #{record.id} ({record.profile}, {record.inspector}): "
+                f"{it.item_id}{where} {it.status.name}: {it.message}"
+                + (f" — note: {it.note}" if it.note else ""))
+        entry: dict[str, Any] = {"item_id": it.item_id}
+        try:
+            entry["seq"] = record_event(
+                store, category="incident" if crit else "patrol", text=text,
+                severity="major" if crit else "minor", source="inspection", pending=True,
+                author=record.inspector, cfg=cfg,
+                details={"inspection_id": record.id, "profile": record.profile,
+                         "item": it.item_id, "status": it.status.name, "value": it.value})
+        except Exception as exc:  # noqa: BLE001 - the record stands even if the log fails
+            log.warning("follow-up for %s not opened: %s", it.item_id, exc)
+            entry["error"] = str(exc)
+        record.followups.append(entry)
+    records.save_followups(store, record)
+

@@ -1,0 +1,262 @@
+"""Inspection reports: per-run details, runs per day and month per profile, the items
+failing most often, and missed patrols (a day with fewer runs of a profile than its
+``runs_per_day``). Days are calendar days in the site's time zone."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from collections import Counter, defaultdict
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from opsctl.core.errors import Status
+
+
+def site_tz(cfg) -> dt.tzinfo:
+    try:
+        return ZoneInfo(cfg.site.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return dt.datetime.now().astimezone().tzinfo or dt.UTC
+
+
+def day_bounds(cfg, start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """[start 00:00, end+1 00:00) in the site's time zone."""
+    tz = site_tz(cfg)
+    return (dt.datetime.combine(start, dt.time(), tz),
+            dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tz))
+
+
+def build(cfg, store, start: dt.date, end: dt.date, profile: str | None = None,
+          now: dt.datetime | None = None) -> dict[str, Any]:
+    from opsctl.inspection.records import find
+
+    tz = site_tz(cfg)
+    now = (now or dt.datetime.now(dt.UTC)).astimezone(tz)
+    lo, hi = day_bounds(cfg, start, end)
+    recs = find(store, start=lo, end=hi, profile=profile, with_items=True)
+    for r in recs:  # shown in the site's time, like the days they are counted in
+        r.started_at, r.finished_at = r.started_at.astimezone(tz), r.finished_at.astimezone(tz)
+    required = {p.name: p.runs_per_day for p in cfg.inspection.profiles}
+    names = sorted({r.profile for r in recs} | {p for p, n in required.items() if n > 0})
+    if profile is not None:
+        names = [profile]
+
+    by_day: dict[tuple[str, dt.date], list] = defaultdict(list)
+    for r in recs:
+        by_day[(r.profile, r.started_at.astimezone(tz).date())].append(r)
+
+    # Days before the first inspection ever recorded are not "missed": records had not
+    # begun (a fresh install would otherwise report every past day).
+    begun = first_run_date(store, tz)
+    per_day, missed = [], []
+    day = max(start, begun) if begun else end + dt.timedelta(days=1)
+    while day <= end:
+        if day > now.date():
+            break
+        for name in names:
+            runs = by_day.get((name, day), [])
+            need = required.get(name, 0)
+            today = day == now.date()
+            row = {"date": day.isoformat(), "profile": name, "runs": len(runs),
+                   "required": need,
+                   "status": _worst_name(runs) if runs else None,
+                   "missed": bool(need and len(runs) < need and not today),
+                   "in_progress": today}
+            per_day.append(row)
+            if row["missed"]:
+                missed.append({"date": row["date"], "profile": name, "runs": len(runs),
+                               "required": need})
+        day += dt.timedelta(days=1)
+
+    per_month: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    for r in recs:
+        key = (r.started_at.astimezone(tz).strftime("%Y-%m"), r.profile)
+        per_month[key]["runs"] += 1
+        per_month[key][r.status.name] += 1
+    months = [{"month": m, "profile": p, "runs": c["runs"],
+               **{s.name: c[s.name] for s in Status}}
+              for (m, p), c in sorted(per_month.items())]
+    months_missed = Counter((m["date"][:7], m["profile"]) for m in missed)
+    for m in months:
+        m["missed_days"] = months_missed.get((m["month"], m["profile"]), 0)
+
+    fails: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in recs:
+        for it in r.items:
+            if it.status not in (Status.WARNING, Status.CRITICAL):
+                continue
+            f = fails.setdefault((r.profile, it.item_id), {
+                "profile": r.profile, "item": it.item_id, "title": it.title,
+                "failures": 0, "WARNING": 0, "CRITICAL": 0, "last": None,
+                "last_message": None})
+            f["failures"] += 1
+            f[it.status.name] += 1
+            f["last"] = r.started_at.isoformat(timespec="seconds")
+            f["last_message"] = it.message
+    failing = sorted(fails.values(), key=lambda f: (-f["failures"], f["profile"], f["item"]))
+
+    return {
+        "site": cfg.site.name, "room": getattr(cfg.site, "room", None),
+        "timezone": str(tz), "from": start.isoformat(), "to": end.isoformat(),
+        "profile": profile,
+        "generated_at": now.isoformat(timespec="seconds"),
+        "summary": {"runs": len(recs),
+                    "by_status": {s.name: sum(1 for r in recs if r.status == s)
+                                  for s in Status},
+                    "missed_patrols": len(missed)},
+        "per_day": per_day, "per_month": months, "missed_patrols": missed,
+        "failing_items": failing[:20],
+        "runs": [r.to_dict() for r in recs],
+    }
+
+
+def first_run_date(store, tz: dt.tzinfo) -> dt.date | None:
+    import sqlalchemy as sa
+
+    from opsctl.inspection.schema import runs
+
+    with store.read() as conn:
+        ts = conn.execute(sa.select(sa.func.min(runs.c.started_ts))).scalar()
+    return None if ts is None else dt.datetime.fromtimestamp(ts, tz).date()
+
+
+def _worst_name(runs) -> str:
+    from opsctl.core.errors import worst
+
+    return worst(r.status for r in runs).name
+
+
+# -- Markdown ------------------------------------------------------------------------------
+def _md_cell(v: Any) -> str:
+    if v is None:
+        return "-"
+    text = _plain(v)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _plain(v: Any) -> str:
+    if isinstance(v, dict):
+        return ", ".join(f"{k}={_plain(x)}" for k, x in v.items())
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
+def _md_table(headers: list[str], rows: list[list[Any]]) -> list[str]:
+    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+    return out + [""]
+
+
+def sections(data: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any]]]]:
+    """The report's tables (title, headers, rows), shared by every format but JSON."""
+    out = []
+    s = data["summary"]
+    out.append(("Summary", ["runs", *s["by_status"].keys(), "missed patrols"],
+                [[s["runs"], *s["by_status"].values(), s["missed_patrols"]]]))
+    out.append(("Missed patrols", ["date", "profile", "runs", "required"],
+                [[m["date"], m["profile"], m["runs"], m["required"]]
+                 for m in data["missed_patrols"]]))
+    out.append(("Runs per day", ["date", "profile", "runs", "required", "worst", "note"],
+                [[d["date"], d["profile"], d["runs"], d["required"], d["status"],
+                  "MISSED" if d["missed"] else ("today" if d["in_progress"] else "")]
+                 for d in data["per_day"]]))
+    out.append(("Runs per month", ["month", "profile", "runs", "OK", "WARNING", "CRITICAL",
+                                   "UNKNOWN", "missed days"],
+                [[m["month"], m["profile"], m["runs"], m["OK"], m["WARNING"], m["CRITICAL"],
+                  m["UNKNOWN"], m["missed_days"]] for m in data["per_month"]]))
+    out.append(("Items failing most often", ["profile", "item", "failures", "WARNING",
+                                             "CRITICAL", "last", "last message"],
+                [[f["profile"], f["item"], f["failures"], f["WARNING"], f["CRITICAL"],
+                  f["last"], f["last_message"]] for f in data["failing_items"]]))
+    return out
+
+
+def _run_rows(run: dict[str, Any]) -> list[list[Any]]:
+    return [[it["id"], it["status"], it["value"] if it["kind"] == "check" else it["answer"],
+             it["message"], it["note"], it["target"]] for it in run["items"]]
+
+
+RUN_HEADERS = ["item", "status", "value / answer", "message", "note", "host"]
+
+
+def _run_title(run: dict[str, Any]) -> str:
+    return (f"#{run['id']} {run['profile']} — {run['started_at']} — {run['inspector']} "
+            f"on {run['host']} — {run['status']}")
+
+
+def render_md(data: dict[str, Any]) -> str:
+    lines = [f"# Inspection report: {data['site']}"
+             + (f" ({data['room']})" if data.get("room") else ""), "",
+             f"Period {data['from']} to {data['to']} ({data['timezone']})"
+             + (f", profile {data['profile']}" if data.get("profile") else "")
+             + f"; generated {data['generated_at']}.", ""]
+    for title, headers, rows in sections(data):
+        lines += [f"## {title}", ""]
+        lines += _md_table(headers, rows) if rows else ["none", ""]
+    lines += ["## Runs", ""]
+    if not data["runs"]:
+        lines += ["none", ""]
+    for run in data["runs"]:
+        lines += [f"### {_run_title(run)}", ""]
+        if run["problems"]:
+            lines += [f"- problem: {p}" for p in run["problems"]] + [""]
+        lines += _md_table(RUN_HEADERS, _run_rows(run))
+        if run["followups"]:
+            lines += ["Follow-ups: " + ", ".join(
+                f"{f['item_id']} → duty log #{f['seq']}" if f.get("seq") is not None
+                else f"{f['item_id']} (not opened: {f.get('error')})"
+                for f in run["followups"]), ""]
+    return "\n".join(lines)
+
+
+_STATUS_CSS = {"OK": "ok", "WARNING": "warn", "CRITICAL": "crit", "UNKNOWN": "unknown",
+               "MISSED": "crit"}
+
+
+def _html_table(headers: list[str], rows: list[list[Any]]) -> str:
+    if not rows:
+        return "<p>none</p>"
+    out = ["<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+           + "</tr></thead><tbody>"]
+    for row in rows:
+        cells = []
+        for c in row:
+            text = "-" if c is None else _plain(c)
+            cls = _STATUS_CSS.get(text)
+            cells.append(f'<td class="{cls}">{html.escape(text)}</td>' if cls
+                         else f"<td>{html.escape(text)}</td>")
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    return "".join(out) + "</tbody></table>"
+
+
+def render_html(data: dict[str, Any]) -> str:
+    e = html.escape
+    title = f"Inspection report: {data['site']}"
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{e(title)}</title>",
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;"
+        "margin-bottom:1em}td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}"
+        ".ok{color:#070}.warn{color:#a60}.crit{color:#c00;font-weight:bold}"
+        ".unknown{color:#808}</style></head><body>",
+        f"<h1>{e(title)}</h1>",
+        f"<p>Period {e(data['from'])} to {e(data['to'])} ({e(data['timezone'])})"
+        + (f", profile {e(data['profile'])}" if data.get("profile") else "")
+        + f"; generated {e(data['generated_at'])}.</p>",
+    ]
+    for sec_title, headers, rows in sections(data):
+        parts += [f"<h2>{e(sec_title)}</h2>", _html_table(headers, rows)]
+    parts.append("<h2>Runs</h2>")
+    if not data["runs"]:
+        parts.append("<p>none</p>")
+    for run in data["runs"]:
+        parts.append(f"<h3>{e(_run_title(run))}</h3>")
+        for p in run["problems"]:
+            parts.append(f"<p>problem: {e(p)}</p>")
+        parts.append(_html_table(RUN_HEADERS, _run_rows(run)))
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
