@@ -295,6 +295,87 @@ def profiles_cmd(app: AppContext) -> None:
                    for r in sorted(rows, key=lambda r: (r["kind"], r["name"]))])
 
 
+@power.command("probe")
+@click.argument("host")
+@click.option("--port", default=161, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--community", default="public", show_default=True,
+              help="SNMP v1/v2c community (see also --community-env).")
+@click.option("--community-env", metavar="VAR", help="Read the community from $VAR.")
+@click.option("--snmp-version", "version", type=click.Choice(["1", "2c"]), default="2c",
+              show_default=True, help="Community-based version (--v3 switches to v3).")
+@click.option("--v3", "v3_user", metavar="USER", help="Use SNMPv3 with this user.")
+@click.option("--security-level", type=click.Choice(["noAuthNoPriv", "authNoPriv", "authPriv"]),
+              default="authPriv", show_default=True)
+@click.option("--auth-protocol", type=click.Choice(["MD5", "SHA", "SHA224", "SHA256", "SHA384",
+                                                    "SHA512"]), default="SHA", show_default=True)
+@click.option("--auth-key-file", metavar="PATH", help="v3 auth key, read from a file.")
+@click.option("--auth-key-env", metavar="VAR", help="v3 auth key, read from $VAR.")
+@click.option("--priv-protocol", type=click.Choice(["DES", "3DES", "AES", "AES128", "AES192",
+                                                    "AES256"]), default="AES", show_default=True)
+@click.option("--priv-key-file", metavar="PATH", help="v3 privacy key, read from a file.")
+@click.option("--priv-key-env", metavar="VAR", help="v3 privacy key, read from $VAR.")
+@click.option("--kind", type=click.Choice(["ups", "switch", "sensor"]),
+              help="Only consider profiles of this kind.")
+@click.option("--timeout", default=2.0, show_default=True, type=click.FloatRange(0.1, 60))
+@click.option("--retries", default=1, show_default=True, type=click.IntRange(0, 10))
+@pass_app
+@click.pass_context
+def probe_cmd(ctx: click.Context, app: AppContext, host: str, port: int, community: str,
+              community_env: str | None, version: str, v3_user: str | None,
+              security_level: str, auth_protocol: str, auth_key_file: str | None,
+              auth_key_env: str | None, priv_protocol: str, priv_key_file: str | None,
+              priv_key_env: str | None, kind: str | None, timeout: float, retries: int) -> None:
+    """Identify an unknown UPS, switch or sensor: which profile matches and why, what it
+    reads, what is missing. Needs no config. Exit 0 when a profile matches, 1 when the
+    agent answers but nothing matches or it does not answer.
+
+    \b
+    Keys are never taken on the command line (they would show in `ps`): use
+    --auth-key-file/--auth-key-env and --priv-key-file/--priv-key-env.
+    """
+    from opsctl.power.probe import KINDS, probe_target, secret_from
+
+    community = secret_from(community_env, None, "--community-env") or community
+    report, snippet = probe_target(
+        host=host, port=port, version="3" if v3_user else version, community=community,
+        user=v3_user, security_level=security_level, auth_protocol=auth_protocol,
+        auth_key=secret_from(auth_key_env, auth_key_file, "--auth-key"),
+        priv_protocol=priv_protocol,
+        priv_key=secret_from(priv_key_env, priv_key_file, "--priv-key"),
+        kinds=(kind,) if kind else KINDS, timeout=timeout, retries=retries)
+    if app.json:
+        app.out.json({**report.to_dict(), "config": snippet})
+        ctx.exit(0 if report.profile else 1)
+    s = report.system
+    app.out.kv([("address", report.address), ("sysDescr", s.get("descr")),
+                ("sysObjectID", s.get("object_id")), ("sysName", s.get("name")),
+                ("uptime", f"{s['uptime_s'] / 86400:.2f} days" if "uptime_s" in s else None),
+                ("profile", f"{report.profile} ({report.kind})" if report.profile else "none"),
+                ("why", report.reason)], title=f"probe {report.address}")
+    app.out.table(
+        ["profile", "kind", "sysObjectID", "probe objects", "tables", "match"],
+        [(c.profile, c.kind, c.sys_object_id_match or "",
+          f"{len(c.probe_hits)}/{c.probe_total}" if c.probe_total else "",
+          ", ".join(c.tables_present), "yes" if c.matches else "")
+         for c in report.candidates], title="candidates")
+    if report.profile:
+        rows = [(k, v if not isinstance(v, list) else f"{len(v)} rows")
+                for k, v in report.values.items()]
+        app.out.table(["variable", "value"], rows, title=f"values read with {report.profile}")
+        if report.missing:
+            app.out.print("not provided by this device: " + ", ".join(report.missing),
+                          markup=False)
+        if report.notes:
+            app.out.print("data quality:", markup=False)
+            for n in report.notes:
+                app.out.print(f"  {n['message']}", markup=False)
+        import yaml
+
+        app.out.print("config:\n" + yaml.safe_dump({"devices": [snippet]}, sort_keys=False),
+                      markup=False)
+    ctx.exit(0 if report.profile else 1)
+
+
 # Shutdown / restore plans live in their own module (owned by the power-plans work).
 from opsctl.cli.power_plans import register as _register_plans  # noqa: E402
 

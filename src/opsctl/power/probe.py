@@ -78,7 +78,12 @@ class ProbeReport:
         """A ``devices:`` entry that reads this device (without secrets)."""
         if self.profile is None:
             return None
-        entry: dict[str, Any] = {"name": "CHANGE-ME", "kind": self.kind, "host": host}
+        import re
+
+        name = str(self.system.get("name") or "")
+        if not re.fullmatch(r"[A-Za-z0-9._-]+", name):
+            name = "CHANGE-ME"
+        entry: dict[str, Any] = {"name": name, "kind": self.kind, "host": host}
         if port != 161:
             entry["port"] = port
         entry["profile"] = self.profile
@@ -179,3 +184,69 @@ def _why(c: Candidate) -> str:
     if c.tables_present:
         parts.append("tables present: " + ", ".join(c.tables_present))
     return "; ".join(parts)
+
+
+def secret_from(env: str | None, path: str | None, what: str) -> str | None:
+    """A secret from ``$env`` or a file (first line, stripped); never from argv."""
+    import os
+    from pathlib import Path
+
+    from opsctl.core.errors import UsageError
+
+    if env:
+        if env not in os.environ:
+            raise UsageError(f"{what}-env: environment variable {env} is not set")
+        return os.environ[env]
+    if path:
+        try:
+            text = Path(path).expanduser().read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"{what}-file: cannot read {path}: {exc.strerror}") from None
+        lines = text.splitlines()
+        return lines[0].strip() if lines else ""
+    return None
+
+
+def probe_target(*, host: str, port: int = 161, version: str = "2c",
+                 community: str | None = "public", user: str | None = None,
+                 security_level: str = "authPriv", auth_protocol: str = "SHA",
+                 auth_key: str | None = None, priv_protocol: str = "AES",
+                 priv_key: str | None = None, kinds: Sequence[str] = KINDS,
+                 timeout: float = 2.0, retries: int = 1
+                 ) -> tuple[ProbeReport, dict[str, Any] | None]:
+    """Synchronous probe for the CLI: returns the report and a ``devices:`` entry.
+
+    Raises ``UsageError`` for incomplete v3 credentials and ``DeviceError`` (exit 1)
+    when the agent does not answer, with the reason (timeout, DNS, authentication)."""
+    from opsctl.core.errors import DeviceError, UsageError
+    from opsctl.power.snmp.client import SnmpError, run
+
+    if version == "3":
+        if security_level != "noAuthNoPriv" and not auth_key:
+            raise UsageError(f"SNMPv3 {security_level} needs an auth key "
+                             "(--auth-key-file or --auth-key-env)")
+        if security_level == "authPriv" and not priv_key:
+            raise UsageError("SNMPv3 authPriv needs a privacy key "
+                             "(--priv-key-file or --priv-key-env)")
+        for what, key in (("auth", auth_key), ("priv", priv_key)):
+            if key is not None and len(key) < 8:
+                raise UsageError(f"SNMPv3 {what} key must be at least 8 characters")
+    target = Target(host=host, port=port, version=version, community=community, user=user,
+                    security_level=security_level, auth_protocol=auth_protocol,
+                    auth_key=auth_key, priv_protocol=priv_protocol, priv_key=priv_key,
+                    timeout=timeout, retries=retries)
+    try:
+        report = run(probe(target, kinds))
+    except SnmpError as exc:
+        raise DeviceError(f"probe {target.label}: {exc.message}") from None
+    snippet = report.config_snippet(host, port)
+    if snippet is not None:
+        if version == "3":
+            snippet["snmp"] = {"version": "3", "user": user, "security_level": security_level,
+                               "auth_protocol": auth_protocol, "auth_key_file": "CHANGE-ME",
+                               "priv_protocol": priv_protocol, "priv_key_file": "CHANGE-ME"}
+        else:
+            snippet["snmp"] = {"version": version, "community_env": "CHANGE-ME"}
+        snippet["timeout"] = timeout
+        snippet["retries"] = retries
+    return report, snippet
