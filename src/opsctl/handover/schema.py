@@ -46,9 +46,70 @@ duty_meta = sa.Table(
 )
 
 
+# One generated roster per month. The generated slots never change afterwards: leave
+# and swaps are separate request records applied on top (the effective roster).
+duty_roster = sa.Table(
+    "duty_roster",
+    metadata,
+    sa.Column("month", sa.String(7), primary_key=True),  # YYYY-MM
+    sa.Column("pattern", sa.String(16), nullable=False),
+    sa.Column("generated_at", sa.String(40), nullable=False),
+    sa.Column("generated_by", sa.String(128), nullable=False),
+    sa.Column("slots", sa.JSON, nullable=False),
+    sa.Column("approved_by", sa.String(128), nullable=True),
+    sa.Column("approved_at", sa.String(40), nullable=True),
+)
+
+duty_request = sa.Table(
+    "duty_request",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(8), nullable=False),  # leave | swap
+    sa.Column("person", sa.String(64), nullable=False),
+    sa.Column("other", sa.String(64), nullable=True),  # swap partner or leave cover
+    sa.Column("start_date", sa.String(10), nullable=False),
+    sa.Column("end_date", sa.String(10), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),  # pending | approved | rejected
+    sa.Column("requested_at", sa.String(40), nullable=False),
+    sa.Column("decided_by", sa.String(64), nullable=True),
+    sa.Column("decided_at", sa.String(40), nullable=True),
+    sa.Column("decision_note", sa.Text, nullable=True),
+)
+
+# A handover's working state; every step is also written to the duty log, which is the
+# tamper-evident record (this row is the convenient view of it).
+duty_handover = sa.Table(
+    "duty_handover",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("outgoing", sa.String(64), nullable=False),
+    sa.Column("incoming", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(12), nullable=False),  # open | suspended | complete | void
+    sa.Column("started_at", sa.String(40), nullable=False),
+    sa.Column("since_seq", sa.Integer, nullable=False),  # log entries after this are read
+    sa.Column("start_seq", sa.Integer, nullable=True),  # the log entry opening it
+    sa.Column("items", sa.JSON, nullable=False),  # root seq -> decision
+    sa.Column("inventory", sa.JSON, nullable=False),  # item name -> count record
+    sa.Column("snapshot", sa.JSON, nullable=True),
+    sa.Column("alarms", sa.JSON, nullable=True),
+    sa.Column("suspensions", sa.JSON, nullable=False),
+    sa.Column("signed_out_at", sa.String(40), nullable=True),
+    sa.Column("signed_in_at", sa.String(40), nullable=True),
+    sa.Column("completed_at", sa.String(40), nullable=True),
+    sa.Column("end_seq", sa.Integer, nullable=True),
+)
+
+
 def _v1(conn: Connection) -> None:
     duty_log.create(conn)
     duty_meta.create(conn)
 
 
-MIGRATIONS = [_v1]
+def _v2(conn: Connection) -> None:
+    duty_roster.create(conn)
+    duty_request.create(conn)
+    duty_handover.create(conn)
+
+
+MIGRATIONS = [_v1, _v2]

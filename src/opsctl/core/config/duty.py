@@ -31,8 +31,15 @@ class RosterSettings(Section):
     max_shift_hours: float = Field(8.0, gt=0)
     max_hours_per_month: float = Field(200.0, gt=0)
     approval_deadline_day: int = Field(25, ge=1, le=28)
+    reminder_days_before: int = Field(
+        3, ge=0, description="start reminding this many days before the approval deadline")
     request_notice_days: int = Field(1, ge=0)
     staffed_posts: list[str] = Field(default_factory=lambda: ["console"])
+    role_rotation_days: int = Field(
+        30, ge=0, description="3+2: teams move to the next position (A→B→…→E) every N days "
+                              "(a 5-position cycle); 0 keeps positions fixed")
+    day_shift: str | None = Field(
+        None, description="3+2: the shift teams D and E join (default: 'day' or the first)")
 
 
 class InventoryItem(Section):

@@ -1,0 +1,306 @@
+"""Exports of the duty log, handovers and inspection summaries for a date range.
+
+Output is deterministic (same records, same bytes: no generation time in the files),
+each file is written atomically (temp file, fsync, rename) with owner/group-only
+permissions, and a manifest lists the SHA-256 of every file plus the head of the hash
+chain, so a reader can check that nothing was altered and tie the export to the log.
+If anything fails, no file of the export is left behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import html
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from opsctl.core.errors import OpsError, StoreError, UsageError
+from opsctl.handover import chain
+from opsctl.handover.schema import duty_handover
+from opsctl.handover.timeutil import day_range_utc, local_midnight, site_tz
+
+FORMATS = ("csv", "json", "md", "html")
+FILE_MODE = 0o640
+LOG_COLUMNS = ("seq", "time_utc", "local_time", "kind", "category", "severity", "author",
+               "source", "pending", "ref_seq", "text", "details", "prev_hash", "hash")
+HANDOVER_COLUMNS = ("id", "outgoing", "incoming", "state", "started_at", "signed_out_at",
+                    "signed_in_at", "completed_at", "items", "inventory", "suspensions")
+INSPECTION_COLUMNS = ("id", "profile", "inspector", "started_at", "status", "counts")
+
+
+def _redact(text: str | None) -> str | None:
+    if text is None:
+        return None
+    from opsctl.core.logsetup import redact
+
+    return redact(text)
+
+
+# -- collecting -------------------------------------------------------------------------
+def collect(cfg, store, start: dt.date, end: dt.date) -> dict[str, Any]:
+    lo, hi = day_range_utc(cfg, start, end)
+    tz = site_tz(cfg)
+    with store.read() as conn:
+        raw = conn.connection.dbapi_connection
+        cur = raw.cursor()
+        cur.execute("SELECT seq, ts, kind, category, severity, author, source, pending, "
+                    "ref_seq, text, details, prev_hash, hash FROM duty_log "
+                    "WHERE ts >= ? AND ts < ? ORDER BY seq", (lo, hi))
+        rows = cur.fetchall()
+        cur.close()
+        hrows = conn.execute(sa.select(duty_handover).where(
+            duty_handover.c.started_at >= lo, duty_handover.c.started_at < hi)
+            .order_by(duty_handover.c.id)).all()
+    log = []
+    fromiso = dt.datetime.fromisoformat
+    for (seq, ts, kind, cat, sev, author, source, pending, ref, text, details, prev,
+         digest) in rows:
+        log.append({"seq": seq, "time_utc": ts,
+                    "local_time": fromiso(ts).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"),
+                    "kind": kind, "category": cat, "severity": sev, "author": author,
+                    "source": source, "pending": pending, "ref_seq": ref,
+                    "text": _redact(text), "details": _redact(details),
+                    "prev_hash": prev, "hash": digest})
+    handovers = [{c: getattr(r, c) for c in HANDOVER_COLUMNS} for r in hrows]
+    return {"from": str(start), "to": str(end), "site": cfg.site.name,
+            "duty_log": log, "handovers": handovers,
+            "inspections": _inspections(store, local_midnight(cfg, start),
+                                        local_midnight(cfg, end + dt.timedelta(days=1)))}
+
+
+def _inspections(store, lo: dt.datetime, hi: dt.datetime) -> list[dict]:
+    import importlib
+    import importlib.util
+
+    if importlib.util.find_spec("opsctl.inspection.api") is None:
+        return []
+    api = importlib.import_module("opsctl.inspection.api")
+    if not hasattr(api, "runs_between"):
+        return []
+    out = []
+    for r in api.runs_between(store, lo, hi):
+        out.append({c: r.get(c) for c in INSPECTION_COLUMNS})
+    return sorted(out, key=lambda r: (str(r["started_at"]), r["id"] or 0))
+
+
+# -- rendering --------------------------------------------------------------------------
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, dict | list):
+        return json.dumps(v, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return str(v)
+
+
+def _csv(columns: tuple[str, ...], rows: list[dict]) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(columns)
+    w.writerows([_cell(r[c]) for c in columns] for r in rows)
+    return buf.getvalue().encode()
+
+
+def _md_table(columns: tuple[str, ...], rows: list[dict]) -> str:
+    def esc(v: Any) -> str:
+        return _cell(v).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(esc(r[c]) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _html_table(columns: tuple[str, ...], rows: list[dict]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "\n".join("<tr>" + "".join(f"<td>{html.escape(_cell(r[c]))}</td>" for c in columns)
+                     + "</tr>" for r in rows)
+    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
+
+
+_MD_LOG = ("seq", "local_time", "kind", "category", "severity", "author", "pending",
+           "ref_seq", "text")
+
+
+def render(data: dict[str, Any], fmt: str) -> dict[str, bytes]:
+    """suffix -> bytes; the main document has suffix '' (csv has companions)."""
+    title = f"Duty log {data['site']} {data['from']} .. {data['to']}"
+    if fmt == "csv":
+        return {"": _csv(LOG_COLUMNS, data["duty_log"]),
+                ".handovers": _csv(HANDOVER_COLUMNS, data["handovers"]),
+                ".inspections": _csv(INSPECTION_COLUMNS, data["inspections"])}
+    if fmt == "json":
+        return {"": (json.dumps(data, sort_keys=True, ensure_ascii=False, indent=1)
+                     + "\n").encode()}
+    if fmt == "md":
+        parts = [f"# {title}", "", f"## Duty log ({len(data['duty_log'])} entries)", "",
+                 _md_table(_MD_LOG, data["duty_log"]), "",
+                 f"## Handovers ({len(data['handovers'])})", "",
+                 _md_table(HANDOVER_COLUMNS[:8], data["handovers"]), "",
+                 f"## Inspections ({len(data['inspections'])})", "",
+                 _md_table(INSPECTION_COLUMNS, data["inspections"]), ""]
+        return {"": "\n".join(parts).encode()}
+    if fmt == "html":
+        t = html.escape(title)
+        parts = [
+            "<!DOCTYPE html>", "<html><head><meta charset=\"utf-8\">",
+            f"<title>{t}</title></head><body>", f"<h1>{t}</h1>",
+            f"<h2>Duty log ({len(data['duty_log'])} entries)</h2>",
+            _html_table(_MD_LOG, data["duty_log"]),
+            f"<h2>Handovers ({len(data['handovers'])})</h2>",
+            _html_table(HANDOVER_COLUMNS[:8], data["handovers"]),
+            f"<h2>Inspections ({len(data['inspections'])})</h2>",
+            _html_table(INSPECTION_COLUMNS, data["inspections"]),
+            "</body></html>", ""]
+        return {"": "\n".join(parts).encode()}
+    raise UsageError(f"unknown export format {fmt!r}: expected " + ", ".join(FORMATS))
+
+
+# -- writing ----------------------------------------------------------------------------
+class _Staged:
+    """Files written to temporaries first and renamed into place together."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[Path, Path]] = []
+        self.done: list[Path] = []
+
+    def add(self, path: Path, data: bytes) -> None:
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        try:
+            os.fchmod(fd, FILE_MODE)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            tmp.unlink(missing_ok=True)
+            raise
+        os.close(fd)
+        self.pending.append((tmp, path))
+
+    def commit(self) -> None:
+        for tmp, path in self.pending:
+            os.replace(tmp, path)
+            self.done.append(path)
+        dirs = {p.parent for _, p in self.pending}
+        for d in dirs:
+            fd = os.open(d, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        self.pending = []
+
+    def abort(self) -> None:
+        for tmp, _ in self.pending:
+            tmp.unlink(missing_ok=True)
+        for path in self.done:
+            path.unlink(missing_ok=True)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def export(cfg, store, start: dt.date, end: dt.date, formats: list[str], outdir: Path,
+           *, main_file: Path | None = None) -> Path:
+    """Write the export; returns the manifest path. ``main_file`` (one format only)
+    names the main document instead of the default ``duty-FROM_TO.EXT`` in ``outdir``."""
+    if not formats:
+        raise UsageError("no export format given")
+    for f in formats:
+        if f not in FORMATS:
+            raise UsageError(f"unknown export format {f!r}: expected " + ", ".join(FORMATS))
+    if main_file is not None and len(formats) != 1:
+        raise UsageError("-o FILE takes one format")
+    if main_file is not None:
+        outdir = main_file.parent
+        base = main_file.name[: -len(main_file.suffix)] if main_file.suffix else main_file.name
+    else:
+        base = f"duty-{start}_{end}"
+    try:
+        outdir.mkdir(parents=True, exist_ok=True, mode=0o750)
+    except OSError as exc:
+        raise OpsError(f"cannot create export directory {outdir}: {exc.strerror}") from None
+    data = collect(cfg, store, start, end)
+    res = chain.verify(store, chain.key_for_config(cfg))
+    staged = _Staged()
+    files = []
+    try:
+        for fmt in formats:
+            for suffix, blob in render(data, fmt).items():
+                if main_file is not None and not suffix:
+                    path = main_file
+                else:
+                    path = outdir / f"{base}{suffix}.{fmt}"
+                staged.add(path, blob)
+                files.append({"name": path.name, "sha256": _sha256(blob), "bytes": len(blob)})
+        manifest = {
+            "manifest_version": 1, "site": cfg.site.name, "from": str(start), "to": str(end),
+            "entries": len(data["duty_log"]), "handovers": len(data["handovers"]),
+            "inspections": len(data["inspections"]),
+            "first_seq": data["duty_log"][0]["seq"] if data["duty_log"] else None,
+            "last_seq": data["duty_log"][-1]["seq"] if data["duty_log"] else None,
+            "chain_head": {"seq": res.last_seq, "hash": res.head_hash, "intact": res.ok,
+                           "keyed": res.keyed, "problem": res.message if not res.ok else None},
+            "files": sorted(files, key=lambda f: f["name"]),
+        }
+        mpath = outdir / f"{base}.manifest.json"
+        staged.add(mpath, (json.dumps(manifest, sort_keys=True, indent=1) + "\n").encode())
+        staged.commit()
+    except OSError as exc:
+        staged.abort()
+        raise OpsError(f"export failed, nothing written: {exc.strerror or exc}: "
+                       f"{exc.filename or outdir}") from None
+    except BaseException:
+        staged.abort()
+        raise
+    return mpath
+
+
+def verify_export(manifest_path: Path, store=None, key: bytes | None = None) -> list[str]:
+    """Problems found (empty: the export is intact and, with a store, matches the log)."""
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        files = manifest["files"]
+    except FileNotFoundError:
+        raise UsageError(f"no manifest {manifest_path}") from None
+    except (ValueError, KeyError, TypeError):
+        return [f"{manifest_path}: not a valid export manifest"]
+    problems = []
+    for f in files:
+        p = manifest_path.parent / f["name"]
+        try:
+            digest = _sha256(p.read_bytes())
+        except FileNotFoundError:
+            problems.append(f"{f['name']}: missing")
+            continue
+        if digest != f["sha256"]:
+            problems.append(f"{f['name']}: SHA-256 does not match the manifest (altered)")
+    head = manifest.get("chain_head") or {}
+    if store is not None and head.get("seq"):
+        from opsctl.handover.schema import duty_log
+
+        with store.read() as conn:
+            row = conn.execute(sa.select(duty_log.c.hash)
+                               .where(duty_log.c.seq == head["seq"])).first()
+        if row is not None and row.hash != head["hash"]:
+            problems.append(f"chain head entry {head['seq']} differs from the log "
+                            "(the log or the export was altered)")
+    if head and head.get("intact") is False:
+        problems.append(f"the log's chain was already broken when exported: "
+                        f"{head.get('problem')}")
+    return problems
+
+
+def default_outdir(cfg) -> Path:
+    if cfg.duty.export_dir is not None:
+        return Path(cfg.duty.export_dir)
+    raise StoreError("no export directory: give -o FILE or set duty.export_dir")

@@ -1,0 +1,42 @@
+"""Who may do what in the duty domain (SPEC §6): supervisors approve, review, sign off."""
+
+from __future__ import annotations
+
+from opsctl.core.errors import SafetyError, UsageError
+from opsctl.core.identity import current_user, person_for_user
+
+
+def person(cfg, name: str | None):
+    if not name or not name.strip():
+        raise UsageError("a person's name is required")
+    return cfg.person(name)
+
+
+def acting_person(cfg, name: str | None) -> str:
+    """The person an action is recorded for: --by NAME, else the caller's mapped person,
+    else the unix login (so automatic entries still say who)."""
+    if name:
+        p = person(cfg, name)
+        _caller_may_act_as(cfg, p.name)
+        return p.name
+    p = person_for_user(cfg)
+    return p.name if p is not None else current_user()
+
+
+def require_role(cfg, name: str | None, role: str, action: str) -> str:
+    if not name:
+        raise UsageError(f"{action} needs --by NAME (a {role})")
+    p = person(cfg, name)
+    if role not in p.roles:
+        raise SafetyError(f"{p.name} may not {action}: needs the {role} role "
+                          f"(has {', '.join(p.roles)})")
+    _caller_may_act_as(cfg, p.name)
+    return p.name
+
+
+def _caller_may_act_as(cfg, name: str) -> None:
+    # A configured person cannot act (or sign) as someone else; root and service accounts
+    # that map to no person are trusted to name the person at the console.
+    me = person_for_user(cfg)
+    if me is not None and me.name != name:
+        raise SafetyError(f"you are {me.name}; you cannot act as {name}")

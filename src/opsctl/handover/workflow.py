@@ -1,0 +1,432 @@
+"""The shift handover: start, accept/refuse open items, count inventory, snapshot,
+suspend/resume, sign by both people.
+
+The ``duty_handover`` row is the working state; every step is also written to the duty
+log so the tamper-evident record holds the whole handover.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from opsctl.core.errors import NotFoundError, SafetyError, UsageError
+from opsctl.handover import chain, dutylog
+from opsctl.handover.chain import NewEntry
+from opsctl.handover.people import person
+from opsctl.handover.schema import duty_handover, duty_log
+
+log = logging.getLogger("opsctl.handover")
+
+ACTIVE = ("open", "suspended")
+
+
+@dataclass
+class Handover:
+    id: int
+    outgoing: str
+    incoming: str
+    state: str
+    started_at: str
+    since_seq: int
+    start_seq: int | None
+    items: dict[str, dict]
+    inventory: dict[str, dict]
+    snapshot: dict | None
+    alarms: dict | None
+    suspensions: list[dict]
+    signed_out_at: str | None
+    signed_in_at: str | None
+    completed_at: str | None
+    end_seq: int | None
+
+    @classmethod
+    def from_row(cls, r) -> Handover:
+        return cls(**{c: getattr(r, c) for c in cls.__dataclass_fields__})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {c: getattr(self, c) for c in self.__dataclass_fields__}
+
+
+# -- what blocks a handover -------------------------------------------------------------
+def storage_activity(store) -> str | None:
+    if importlib.util.find_spec("opsctl.storage.api") is not None:
+        api = importlib.import_module("opsctl.storage.api")
+        if hasattr(api, "storage_busy"):
+            return api.storage_busy(store)
+    from opsctl.core.store_schema import changes
+
+    with store.read() as conn:
+        row = conn.execute(sa.select(changes).where(changes.c.status == "running")
+                           .order_by(changes.c.id)).first()
+    if row is None:
+        return None
+    return f"{row.domain} operation in progress: {row.action} {row.target or ''}".rstrip()
+
+
+def blockers(cfg, store, *, for_sign: bool = False) -> list[str]:
+    out: list[str] = []
+    busy = storage_activity(store)
+    if busy:
+        out.append(busy)
+    items = dutylog.open_items(store)
+    for it in items:
+        e = it.latest
+        if e.category == "incident" and e.severity == "critical":
+            out.append(f"critical incident {it.root} is open: {e.text}")
+    for it in items:
+        if not it.status_note and not (it.latest.category == "incident"
+                                       and it.latest.severity == "critical"):
+            out.append(f"open item {it.root} has no status note (why it is still open): "
+                       f"amend it with --status")
+    last = _last_complete(store)
+    since = last.end_seq if last and last.end_seq else 0
+    with store.read() as conn:
+        bad = conn.execute(sa.select(duty_log.c.seq).where(
+            duty_log.c.seq > since, duty_log.c.kind.in_(("entry", "amend")),
+            duty_log.c.category == "incident", duty_log.c.severity.is_(None))).all()
+    for r in bad:
+        out.append(f"incident entry {r.seq} has no severity: amend it")
+    if not for_sign:
+        cur = _active(store)
+        if cur is not None:
+            out.append(f"handover {cur.id} ({cur.outgoing} -> {cur.incoming}) is still "
+                       f"{cur.state}")
+    return out
+
+
+# -- reading ----------------------------------------------------------------------------
+def _active(store) -> Handover | None:
+    with store.read() as conn:
+        row = conn.execute(sa.select(duty_handover).where(duty_handover.c.state.in_(ACTIVE))
+                           .order_by(duty_handover.c.id.desc())).first()
+    return Handover.from_row(row) if row else None
+
+
+def _last_complete(store) -> Handover | None:
+    with store.read() as conn:
+        row = conn.execute(sa.select(duty_handover).where(duty_handover.c.state == "complete")
+                           .order_by(duty_handover.c.id.desc())).first()
+    return Handover.from_row(row) if row else None
+
+
+def get(store, hid: int | None = None) -> Handover:
+    if hid is None:
+        cur = _active(store)
+        if cur is None:
+            raise NotFoundError("no handover in progress",
+                                hint="start one: opsctl duty handover start --from A --to B")
+        return cur
+    with store.read() as conn:
+        row = conn.execute(sa.select(duty_handover).where(duty_handover.c.id == hid)).first()
+    if row is None:
+        raise NotFoundError(f"no handover {hid}")
+    return Handover.from_row(row)
+
+
+def list_all(store) -> list[Handover]:
+    with store.read() as conn:
+        return [Handover.from_row(r) for r in conn.execute(
+            sa.select(duty_handover).order_by(duty_handover.c.id))]
+
+
+def briefing(cfg, store, h: Handover) -> dict[str, Any]:
+    """What the incoming person reads: entries since the last handover, open items,
+    latest inspection, alarms, inventory checklist, and what is still missing."""
+    entries = dutylog.list_entries(cfg, store, since_seq=h.since_seq)
+    items = dutylog.open_items(store)
+    return {
+        "handover": h.to_dict(),
+        "entries": [e.to_dict() for e in entries],
+        "open_items": [{"seq": i.root, "latest_seq": i.latest.seq, "text": i.latest.text,
+                        "category": i.latest.category, "severity": i.latest.severity,
+                        "status": i.status_note,
+                        "decision": h.items.get(str(i.root))} for i in items],
+        "inventory": [{"name": it.name, "kind": it.kind, "expected": it.count,
+                       "counted": (h.inventory.get(it.name) or {}).get("count")}
+                      for it in cfg.duty.handover.inventory],
+        "inspection": latest_inspection(store),
+        "alarms": h.alarms,
+        "snapshot": h.snapshot,
+        "missing": missing(cfg, store, h),
+    }
+
+
+def missing(cfg, store, h: Handover) -> list[str]:
+    """What still prevents signing."""
+    out: list[str] = []
+    if h.state == "suspended":
+        out.append(f"suspended: {h.suspensions[-1]['reason']}")
+    for it in dutylog.open_items(store):
+        d = h.items.get(str(it.root))
+        if d is None:
+            out.append(f"open item {it.root} not yet accepted by {h.incoming}")
+        elif d["decision"] == "refused":
+            out.append(f"open item {it.root} refused ({d['reason']}): {h.outgoing} must "
+                       "resolve it first")
+    for it in cfg.duty.handover.inventory:
+        if it.name not in h.inventory:
+            out.append(f"inventory not counted: {it.name}")
+    if h.snapshot is None:
+        out.append("no equipment snapshot attached (opsctl duty handover snapshot)")
+    return out
+
+
+# -- the inspection and alarm side ------------------------------------------------------
+def latest_inspection(store) -> dict | None:
+    """The newest stored inspection record, if the inspection domain keeps any."""
+    if importlib.util.find_spec("opsctl.inspection.api") is not None:
+        api = importlib.import_module("opsctl.inspection.api")
+        for name in ("last_run", "latest_record", "last_record"):
+            fn = getattr(api, name, None)
+            if fn is not None:
+                try:
+                    rec = fn(store)
+                except TypeError:
+                    continue
+                return _record_dict(rec) if rec is not None else None
+    return None
+
+
+def _record_dict(rec) -> dict:
+    if isinstance(rec, dict):
+        return rec
+    from opsctl.core.output import to_jsonable
+
+    d = to_jsonable(rec)
+    return d if isinstance(d, dict) else {"record": d}
+
+
+def current_alarms(cfg, store) -> dict[str, Any]:
+    alarms: dict[str, Any] = {"power": None, "raid": None}
+    if importlib.util.find_spec("opsctl.power.api") is not None:
+        api = importlib.import_module("opsctl.power.api")
+        if hasattr(api, "last_readings"):
+            try:
+                readings = api.last_readings(store)
+                alarms["power"] = [r for r in (_record_dict(x) for x in readings)
+                                   if str(r.get("status", "OK")).upper() not in ("OK", "0")]
+            except Exception as exc:  # noqa: BLE001 - a handover must not fail on this
+                alarms["power"] = {"error": str(exc)}
+    if importlib.util.find_spec("opsctl.storage.api") is not None:
+        api = importlib.import_module("opsctl.storage.api")
+        if hasattr(api, "raid_health"):
+            from opsctl.core.runner import Runner
+
+            try:
+                arrays = api.raid_health(Runner())
+                alarms["raid"] = [_record_dict(a) for a in arrays
+                                  if str(_record_dict(a).get("health", "OK")).upper()
+                                  not in ("OK", "0")]
+            except Exception as exc:  # noqa: BLE001 - no md on this host is not an alarm
+                alarms["raid"] = {"unavailable": str(exc)}
+    return alarms
+
+
+# -- steps ------------------------------------------------------------------------------
+def _log(cfg, store, text: str, author: str, details: dict, **kw) -> int:
+    key = chain.bind_config(cfg, store)
+    entry = NewEntry(text=text, category=kw.pop("category", "note"),
+                     kind=kw.pop("kind", "handover"), author=author, source="handover",
+                     details=details, **kw)
+    with store.write() as conn:
+        return chain.append(conn, entry, key)
+
+
+def _save(store, h: Handover, **values) -> None:
+    with store.write() as conn:
+        conn.execute(duty_handover.update().where(duty_handover.c.id == h.id).values(**values))
+    for k, v in values.items():
+        setattr(h, k, v)
+
+
+def start(cfg, store, outgoing: str, incoming: str) -> Handover:
+    out_p, in_p = person(cfg, outgoing).name, person(cfg, incoming).name
+    if out_p == in_p:
+        raise UsageError(f"{out_p} cannot hand over to themselves: outgoing and incoming "
+                         "must be two different people")
+    blocked = blockers(cfg, store)
+    if blocked:
+        raise SafetyError("handover not allowed: " + "; ".join(blocked),
+                          hint="resolve these first (the outgoing shift handles faults, "
+                               "then hands over)")
+    last = _last_complete(store)
+    since = last.end_seq if last and last.end_seq else 0
+    alarms = current_alarms(cfg, store)
+    now = chain.now_utc()
+    with store.write() as conn:
+        hid = conn.execute(duty_handover.insert().values(
+            outgoing=out_p, incoming=in_p, state="open", started_at=now, since_seq=since,
+            items={}, inventory={}, snapshot=None, alarms=alarms, suspensions=[],
+        )).inserted_primary_key[0]
+    open_roots = [i.root for i in dutylog.open_items(store)]
+    seq = _log(cfg, store, f"handover {hid} started: {out_p} -> {in_p}", out_p,
+               {"handover": hid, "since_seq": since, "open_items": open_roots})
+    h = get(store, hid)
+    _save(store, h, start_seq=seq)
+    return h
+
+
+def _require_open(h: Handover) -> None:
+    if h.state == "suspended":
+        raise SafetyError(f"handover {h.id} is suspended "
+                          f"({h.suspensions[-1]['reason']}); resume it first")
+    if h.state != "open":
+        raise UsageError(f"handover {h.id} is {h.state}")
+
+
+def _require_incoming(cfg, h: Handover, by: str | None) -> str:
+    if by is None:
+        return h.incoming
+    name = person(cfg, by).name
+    if name != h.incoming:
+        raise SafetyError(f"only the incoming person ({h.incoming}) accepts items and "
+                          f"counts inventory, not {name}")
+    return name
+
+
+def decide_item(cfg, store, seq: int, *, accept: bool, reason: str | None = None,
+                by: str | None = None, hid: int | None = None) -> Handover:
+    h = get(store, hid)
+    _require_open(h)
+    who = _require_incoming(cfg, h, by)
+    st = dutylog.item_states(store)
+    root = st.root.get(seq, seq)
+    if root not in {i.root for i in dutylog.open_items(store, st)}:
+        raise UsageError(f"entry {seq} is not an open item")
+    if not accept and not (reason and reason.strip()):
+        raise UsageError("refuse needs --reason TEXT")
+    decision = {"decision": "accepted" if accept else "refused", "by": who,
+                "at": chain.now_utc()}
+    if reason:
+        decision["reason"] = reason
+    items = dict(h.items)
+    items[str(root)] = decision
+    _save(store, h, items=items)
+    verb = "accepted" if accept else f"refused ({reason})"
+    _log(cfg, store, f"handover {h.id}: item {root} {verb} by {who}", who,
+         {"handover": h.id, "item": root, **decision}, ref_seq=root)
+    return h
+
+
+def count_inventory(cfg, store, name: str, count: int, *, note: str | None = None,
+                    by: str | None = None, hid: int | None = None) -> tuple[Handover, int | None]:
+    h = get(store, hid)
+    _require_open(h)
+    who = _require_incoming(cfg, h, by)
+    items = {i.name: i for i in cfg.duty.handover.inventory}
+    if name not in items:
+        known = ", ".join(items) or "none configured"
+        raise NotFoundError(f"unknown inventory item {name!r} (known: {known})")
+    if count < 0:
+        raise UsageError("a count cannot be negative")
+    expected = items[name].count
+    rec = {"count": count, "expected": expected, "by": who, "at": chain.now_utc()}
+    if note:
+        rec["note"] = note
+    inv = dict(h.inventory)
+    inv[name] = rec
+    _save(store, h, inventory=inv)
+    discrepancy = None
+    if count != expected:
+        # A discrepancy is an incident of its own: it stays open until resolved.
+        discrepancy = _log(
+            cfg, store, f"inventory discrepancy at handover {h.id}: {name} counted {count} "
+                        f"of {expected}" + (f" ({note})" if note else ""), who,
+            {"handover": h.id, "item": name, "count": count, "expected": expected,
+             "status": f"found at handover {h.id}; to be traced by {h.outgoing}"},
+            kind="entry", category="incident", severity="minor", pending=True)
+    else:
+        _log(cfg, store, f"handover {h.id}: {name} counted {count} of {expected}", who,
+             {"handover": h.id, "item": name, "count": count, "expected": expected})
+    return h, discrepancy
+
+
+def take_snapshot(cfg, store, *, by: str | None = None, hid: int | None = None,
+                  answers: dict | None = None) -> Handover:
+    """Attach the quick inspection snapshot: run the snapshot profile when the inspection
+    domain can, else attach the latest stored inspection record and say so."""
+    h = get(store, hid)
+    _require_open(h)
+    who = _require_incoming(cfg, h, by)
+    snap: dict[str, Any] = {"at": chain.now_utc(), "by": who}
+    profile = cfg.duty.handover.snapshot_profile or cfg.inspection.default_profile
+    api = None
+    if importlib.util.find_spec("opsctl.inspection.api") is not None:
+        api = importlib.import_module("opsctl.inspection.api")
+    if api is not None and hasattr(api, "run_profile") and profile:
+        # No follow-ups from a snapshot: the handover itself records what it finds.
+        rec = api.run_profile(cfg, store, profile, who, answers=answers, interactive=False,
+                              source="handover", followups=False)
+        status = getattr(rec, "status", None)
+        snap.update(source="inspection run", profile=profile,
+                    record_id=getattr(rec, "id", None),
+                    status=getattr(status, "name", str(status)))
+    else:
+        latest = latest_inspection(store)
+        why = ("no inspection profile configured" if not profile
+               else "the inspection module is not available")
+        snap.update(source="latest stored inspection record" if latest else "none",
+                    note=f"quick inspection not run: {why}", record=latest)
+    snap["alarms"] = current_alarms(cfg, store)
+    _save(store, h, snapshot=snap)
+    _log(cfg, store, f"handover {h.id}: equipment snapshot attached ({snap['source']})",
+         who, {"handover": h.id, "snapshot": {k: v for k, v in snap.items()
+                                              if k not in ("record", "alarms")}})
+    return h
+
+
+def suspend(cfg, store, reason: str, *, by: str | None = None,
+            hid: int | None = None) -> Handover:
+    if not reason or not reason.strip():
+        raise UsageError("suspend needs --reason TEXT")
+    h = get(store, hid)
+    _require_open(h)
+    who = person(cfg, by).name if by else h.outgoing
+    sus = [*h.suspensions, {"reason": reason, "by": who, "at": chain.now_utc()}]
+    _save(store, h, state="suspended", suspensions=sus)
+    _log(cfg, store, f"handover {h.id} suspended: {reason} ({h.outgoing} handles the fault)",
+         who, {"handover": h.id, "reason": reason})
+    return h
+
+
+def resume(cfg, store, *, by: str | None = None, hid: int | None = None) -> Handover:
+    h = get(store, hid)
+    if h.state != "suspended":
+        raise UsageError(f"handover {h.id} is {h.state}, not suspended")
+    who = person(cfg, by).name if by else h.outgoing
+    sus = [dict(s) for s in h.suspensions]
+    sus[-1]["resumed_at"] = chain.now_utc()
+    _save(store, h, state="open", suspensions=sus)
+    _log(cfg, store, f"handover {h.id} resumed", who, {"handover": h.id})
+    return h
+
+
+def sign(cfg, store, as_name: str, *, hid: int | None = None) -> Handover:
+    h = get(store, hid)
+    name = person(cfg, as_name).name
+    _require_open(h)
+    if name not in (h.outgoing, h.incoming):
+        raise SafetyError(f"{name} is neither the outgoing ({h.outgoing}) nor the incoming "
+                          f"({h.incoming}) person of handover {h.id}")
+    side = "out" if name == h.outgoing else "in"
+    if getattr(h, f"signed_{side}_at"):
+        raise UsageError(f"{name} has already signed handover {h.id}")
+    todo = missing(cfg, store, h) + blockers(cfg, store, for_sign=True)
+    if todo:
+        raise SafetyError(f"handover {h.id} cannot be signed yet: " + "; ".join(todo))
+    now = chain.now_utc()
+    _save(store, h, **{f"signed_{side}_at": now})
+    role = "outgoing" if side == "out" else "incoming"
+    _log(cfg, store, f"handover {h.id} signed by {name} ({role})", name,
+         {"handover": h.id, "signed": role})
+    if h.signed_out_at and h.signed_in_at:
+        seq = _log(cfg, store, f"handover {h.id} complete: {h.outgoing} -> {h.incoming}",
+                   name, {"handover": h.id, "items": h.items, "inventory": h.inventory})
+        _save(store, h, state="complete", completed_at=chain.now_utc(), end_seq=seq)
+    return h
