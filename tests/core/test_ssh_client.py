@@ -36,6 +36,9 @@ def test_known_key_accepted_and_output_captured(server):
     assert res.stderr == "oops\n"
     assert res.argv[-1] == weird
     assert run_remote(server.host(), ["id", "-u"], 10).stdout.strip() == "0"
+    # LC_ALL=C travels along (where the server's AcceptEnv allows it), like the local Runner.
+    env = run_remote(server.host(), ["sh", "-c", 'echo "$LC_ALL/$LANG"'], 10).stdout
+    assert env == "C/C\n"
 
 
 def test_large_output_is_complete(server):

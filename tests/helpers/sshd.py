@@ -101,6 +101,7 @@ KbdInteractiveAuthentication no
 UsePAM no
 StrictModes no
 PrintMotd no
+AcceptEnv LANG LC_*
 LogLevel VERBOSE
 Subsystem sftp internal-sftp
 """)

@@ -109,6 +109,22 @@ def test_shutdown_plan_runs_in_order_over_ssh(tmp_path, servers):
     assert all(r["status"] == "ok" for r in step_rows)
     assert step_rows[0]["commands"][0]["argv"] == mark(marker, "app1")
     assert step_rows[0]["commands"][0]["returncode"] == 0
+    assert_duty_log(cfg_path, ["started", "step 1", "step 2", "step 3", "step 4", "step 5",
+                               "finished OK"])
+
+
+def assert_duty_log(cfg_path: Path, expected: list[str]) -> None:
+    """Start, every step and the end are in the duty log (when the duty domain exists)."""
+    dutylog = pytest.importorskip("opsctl.handover.dutylog")
+    cfg = load_config(cfg_path)
+    store = Store.for_config(cfg)
+    try:
+        entries = [e for e in dutylog.list_entries(cfg, store) if e.source == "power"]
+    finally:
+        store.close()
+    assert len(entries) == len(expected)
+    for e, want in zip(entries, expected, strict=True):
+        assert e.category == "change" and want in e.text, e.text
 
 
 def test_dry_run_prints_exact_commands_and_changes_nothing(tmp_path, servers):
@@ -168,6 +184,8 @@ def test_failed_step_stops_the_plan(tmp_path, servers):
     steps = [r for r in rows if r["action"] == "plan-step"]
     assert len(steps) == 1 and steps[0]["status"] == "failed"
     assert steps[0]["commands"][0]["stderr"] == "broken\n"
+    assert_duty_log(cfg_path, ["started", "step 1 'fails': failed — exit 4: broken",
+                               "finished FAILED"])
 
 
 def test_continue_on_error_runs_the_rest_but_reports_failure(tmp_path, servers):

@@ -181,6 +181,9 @@ def run_remote(host: Host, argv: Sequence[str], timeout: float = DEFAULT_TIMEOUT
         transport = client.get_transport()
         try:
             chan = transport.open_session(timeout=host.connect_timeout)
+            # Parseable output, as the local Runner does; sshd applies it only where
+            # AcceptEnv allows (Debian's default sshd_config accepts LANG and LC_*).
+            chan.update_environment({"LC_ALL": "C", "LANG": "C"})
             chan.exec_command(cmdline)
         except Exception as exc:  # noqa: BLE001 - any paramiko failure here is the host's
             raise DeviceError(f"cannot start a command on {describe(host)}: {exc}") from exc

@@ -106,7 +106,7 @@ def run_plan(plan: Plan, *, cfg: Any = None, store: Any = None, dry_run: bool = 
     from opsctl.core.journal import ChangeRecord, recorded_change
 
     started = time.monotonic()
-    duty = _DutyLog(store)
+    duty = _DutyLog(store, cfg)
     duty.write(f"power {plan.kind} plan '{plan.name}' started ({len(plan.steps)} steps)",
                severity="major" if plan.kind == "shutdown" else None, details=plan.to_dict())
     rec = ChangeRecord(domain="power", action=f"{plan.kind}-plan", target=plan.name,
@@ -254,8 +254,9 @@ def _join(a: str, b: str) -> str:
 class _DutyLog:
     """Duty-log entries when the handover domain is installed; never breaks a plan."""
 
-    def __init__(self, store: Any):
+    def __init__(self, store: Any, cfg: Any = None):
         self.store = store
+        self.cfg = cfg  # the duty log is HMAC-keyed from the config when configured
         try:
             from opsctl.handover.api import record_event
         except ImportError:
@@ -267,6 +268,6 @@ class _DutyLog:
             return
         try:
             self._record(self.store, category="change", text=text, severity=severity,
-                         source="power", details=details)
+                         source="power", details=details, cfg=self.cfg)
         except Exception as exc:  # noqa: BLE001 - the shutdown matters more than the log line
             log.warning("could not write the duty log: %s", exc)
