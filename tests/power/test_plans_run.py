@@ -324,3 +324,74 @@ def test_restore_refuses_while_ups_on_battery(tmp_path, servers):
     assert run.status == "failed"
     assert "on battery" in run.steps[0].message and "OB" in run.steps[0].message
     assert run.steps[1].status == "skipped" and not marker.exists()
+
+
+def test_second_plan_refused_while_one_runs(tmp_path, servers):
+    import fcntl
+
+    from opsctl.core.errors import OpsError
+
+    app1 = servers("app1")
+    marker = tmp_path / "order.log"
+    plan = {"name": "room", "kind": "shutdown", "steps": [
+        {"name": "note", "host": "app1", "command": mark(marker, "x")}]}
+    cfg = load_config(write_config(tmp_path, [app1], [plan]))
+    store = Store.for_config(cfg)
+    lock = open(cfg.state_dir / "power-plan.lock", "a+")  # noqa: SIM115 - held across the call
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        lock.write("pid 4242\n")
+        lock.flush()
+        with pytest.raises(OpsError, match=r"another power plan is running \(pid 4242\)"):
+            run_plan(build_plan(cfg, "room"), cfg=cfg, store=store)
+        assert not marker.exists()
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        assert run_plan(build_plan(cfg, "room"), cfg=cfg, store=store).status == "ok"
+    finally:
+        lock.close()
+        store.close()
+
+
+def test_unexpected_disconnect_fails_the_step(tmp_path, servers):
+    app1 = servers("app1")
+    plan = {"name": "room", "kind": "shutdown", "steps": [
+        {"name": "crash", "host": "app1", "command": [str(app1.poweroff_script)],
+         "expect_disconnect": False}]}
+    cfg = load_config(write_config(tmp_path, [app1], [plan]))
+    store = Store.for_config(cfg)
+    try:
+        run = run_plan(build_plan(cfg, "room"), cfg=cfg, store=store)
+    finally:
+        store.close()
+    assert run.status == "failed"
+    assert run.steps[0].message.startswith("connection to app1 (root@127.0.0.1:")
+    assert "dropped while running" in run.steps[0].message
+    assert run.steps[0].command["disconnected"] is True
+
+
+def test_cli_plans_listing_confirmation_and_bad_reference(tmp_path, servers):
+    app1 = servers("app1", start=False)
+    plans = [{"name": "room", "kind": "shutdown", "description": "apps first", "steps": [
+        {"name": "stop", "host": "app1", "command": ["systemctl", "poweroff"],
+         "wait": {"type": "host_down"}}]}]
+    cfg_path = write_config(tmp_path, [app1], plans)
+    proc = opsctl("-c", str(cfg_path), "power", "plans", "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data[0]["name"] == "room" and data[0]["steps"][0]["command"]["argv"] == \
+        ["systemctl", "poweroff"]
+    proc = opsctl("-c", str(cfg_path), "power", "plans")
+    assert "room" in proc.stdout and "shutdown" in proc.stdout and "app1" in proc.stdout
+    # No TTY and no --yes: refused before anything runs or is recorded.
+    proc = opsctl("-c", str(cfg_path), "power", "shutdown", "--plan", "room")
+    assert proc.returncode == 1 and "refusing without confirmation" in proc.stderr
+    assert "--yes" in proc.stderr
+    assert not (tmp_path / "state" / "power-plan.lock").exists()
+
+    plans[0]["steps"][0]["host"] = "ghost"
+    cfg_path = write_config(tmp_path, [app1], plans)
+    for args in (["plans"], ["shutdown", "--plan", "room", "--dry-run"]):
+        proc = opsctl("-c", str(cfg_path), "power", *args)
+        assert proc.returncode == 2
+        assert proc.stderr.startswith(f"opsctl: error: {cfg_path}:")
+        assert "power.plans[0].steps[0].host: unknown host 'ghost' (known: app1)" in proc.stderr

@@ -10,11 +10,15 @@ Dry-run runs nothing, connects nowhere and records nothing.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import logging
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from opsctl.core.errors import OpsError
@@ -90,8 +94,9 @@ def _now() -> str:
 def run_plan(plan: Plan, *, cfg: Any = None, store: Any = None, dry_run: bool = False,
              on_step: StepCallback | None = None, poller: Poller | None = None,
              runner: Any = None) -> PlanRun:
-    """Execute (or, with ``dry_run``, only describe) ``plan``; never raises for a failed
-    step — the returned ``PlanRun.status`` says ``failed`` and which step it was."""
+    """Execute (or, with ``dry_run``, only describe) ``plan``. A failed step is not raised:
+    ``PlanRun.status`` says ``failed`` and which step it was. Raises ``OpsError`` only when
+    another plan is running on this state directory."""
     run = PlanRun(plan, dry_run)
     notify = on_step or (lambda *_: None)
     if dry_run:
@@ -103,6 +108,38 @@ def run_plan(plan: Plan, *, cfg: Any = None, store: Any = None, dry_run: bool = 
         return run
     if store is None:
         raise ValueError("a real run needs the store: every step is recorded")
+    with _one_plan_at_a_time(store):
+        return _execute(plan, run, notify, cfg, store, poller, runner)
+
+
+@contextlib.contextmanager
+def _one_plan_at_a_time(store: Any) -> Iterator[None]:
+    """An flock next to the store: the daemon and an operator must not run plans at once.
+
+    The kernel drops the lock when the process dies, so a crash never leaves it stuck.
+    """
+    path = getattr(store, "path", None)
+    if path is None:
+        yield
+        return
+    lock = Path(path).parent / "power-plan.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o640)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "?"
+            raise OpsError(f"another power plan is running ({holder}); not starting a "
+                           "second one") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _execute(plan: Plan, run: PlanRun, notify: StepCallback, cfg: Any, store: Any,
+             poller: Poller | None, runner: Any) -> PlanRun:
     from opsctl.core.journal import ChangeRecord, recorded_change
 
     started = time.monotonic()
