@@ -86,7 +86,24 @@ def ups_findings(r: DeviceReading, th) -> list[Finding]:
     if not any(k in v for k in ("ups.status", "ups.load", "battery.charge", "battery.runtime")):
         out.append(Finding(Status.UNKNOWN, "no UPS status, load, charge or runtime readable "
                            f"with profile {r.profile}", None, None, "UPS data present"))
+    else:
+        # Real cards send parts of their MIB (the Eaton ConnectUPS recording has no
+        # status, load or runtime): a rule without its value cannot be checked, and a
+        # UPS without ups.status could be on battery unnoticed. Say so, never "ok".
+        lacking = [f"{k} ({why})" for k, why in UNCHECKABLE.items() if k not in v]
+        if lacking:
+            out.append(Finding(Status.WARNING, "not sent by the device: " + ", ".join(lacking),
+                               None, [k for k in UNCHECKABLE if k not in v],
+                               "rule values present"))
     return out
+
+
+# Values the room's rules need, and what is lost without each (power-cards work).
+UNCHECKABLE = {
+    "ups.status": "on battery cannot be detected",
+    "ups.load": "load rule unchecked",
+    "battery.runtime": "runtime rule unchecked",
+}
 
 
 def range_findings(label: str, fieldname: str, value: Any, rng, unit: str) -> list[Finding]:

@@ -27,8 +27,9 @@ OUTPUT_SOURCE = {1: "", 2: "OFF", 3: "OL", 4: "OL BYPASS", 5: "OB", 6: "OL BOOST
                  7: "OL TRIM"}
 # upsBatteryStatus: unknown(1), batteryNormal(2), batteryLow(3), batteryDepleted(4)
 BATTERY_STATUS = {2: "", 3: "LB", 4: "LB"}
-TEST_RESULT = {1: "Done and passed", 2: "Done and warning", 3: "Done and error",
-               4: "Aborted", 5: "In progress", 6: "No test initiated"}
+# upsTestResultsSummary, worded as NUT's ietf-mib.c does (upsc shows these strings)
+TEST_RESULT = {1: "done and passed", 2: "done and warning", 3: "done and error",
+               4: "aborted", 5: "in progress", 6: "no test initiated"}
 
 # upsWellKnownAlarms (upsAlarm OBJECT IDENTIFIER ::= { upsObjects 6 }; .3.N)
 ALARMS = {
