@@ -112,7 +112,7 @@ def load_config(path: str | os.PathLike | None = None) -> OpsConfig:
 
 
 _POST_VALIDATORS = ("opsctl.inspection.validate", "opsctl.power.validate",
-                    "opsctl.daemon.validate")
+                    "opsctl.daemon.validate", "opsctl.power.plans.validate")
 
 
 def _post_validators():
