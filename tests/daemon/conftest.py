@@ -58,3 +58,5 @@ def daemon_factory(tmp_path):
     yield start
     for d in started:
         d.stop()
+    if started:
+        print(started[0].output())  # shown by pytest when the test failed

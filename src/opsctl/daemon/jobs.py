@@ -65,7 +65,7 @@ def job_inspection(ctx: JobContext, profile_name: str) -> str:
 
     profile = ctx.cfg.profile(profile_name)
     record = run_profile(ctx.cfg, ctx.store, profile, ctx.cfg.daemon.inspector,
-                         answers=None, interactive=False)
+                         answers=None, interactive=False, source="daemon")
     status = record.status if isinstance(record.status, Status) else Status.parse(
         str(getattr(record.status, "name", record.status)))
     if status in (Status.WARNING, Status.CRITICAL):
@@ -83,7 +83,8 @@ def job_poll(ctx: JobContext) -> str:
     readings, events = poll_and_detect(ctx.cfg, ctx.store)
     for ev in events:
         ctx.alerts.emit(Event("power", str(ev.kind), normalise_severity(ev.severity),
-                              str(ev.message), subject=getattr(ev, "device", None)))
+                              str(ev.message), subject=getattr(ev, "device", None),
+                              details=dict(getattr(ev, "details", None) or {})))
     down = [r.name for r in readings if not r.reachable]
     text = f"{len(readings)} devices polled"
     if down:
@@ -229,6 +230,11 @@ def build_jobs(cfg) -> dict[str, JobSpec]:
     if d.retention_schedule:
         specs.append(JobSpec("retention", "retention", f"cron {d.retention_schedule}",
                              job_retention, cron=d.retention_schedule))
+    for s in specs:
+        override = d.schedule_overrides.get(s.id)
+        if override and s.cron is not None:
+            s.cron = override
+            s.schedule = f"cron {override}"
     return {s.id: s for s in specs}
 
 

@@ -30,6 +30,18 @@ def _problems(cfg) -> list[tuple[tuple, str]]:
     if d.export is not None:
         cron(("daemon", "export", "schedule"), d.export.schedule)
 
+    if d.schedule_overrides:
+        from opsctl.daemon.jobs import build_jobs
+
+        cron_jobs = {j.id for j in build_jobs(cfg).values() if j.cron is not None}
+        for job_id, expr in d.schedule_overrides.items():
+            loc = ("daemon", "schedule_overrides", job_id)
+            if job_id not in cron_jobs:
+                out.append((loc, f"no cron job {job_id!r} to override (cron jobs: "
+                                 f"{', '.join(sorted(cron_jobs)) or 'none'})"))
+            else:
+                cron(loc, expr)
+
     known = {t.name for t in cfg.alerts.targets}
     hint = ", ".join(sorted(known)) or "none configured"
     seen: set[str] = set()

@@ -35,3 +35,7 @@ class DaemonSettings(Section):
     export: ExportJob | None = Field(default_factory=ExportJob)
     metrics_listen: str | None = Field(None, description="e.g. 127.0.0.1:9817 for /metrics")
     misfire_grace_seconds: int = Field(3600, ge=1)
+    schedule_overrides: dict[str, str] = Field(
+        default_factory=dict,
+        description="cron job id -> cron expression used by the daemon instead "
+                    "(e.g. inspection:daily-room; 6 fields = with leading seconds)")
