@@ -92,7 +92,7 @@ def ups_findings(r: DeviceReading, th) -> list[Finding]:
         # UPS without ups.status could be on battery unnoticed. Say so, never "ok".
         lacking = [f"{k} ({why})" for k, why in UNCHECKABLE.items() if k not in v]
         if lacking:
-            out.append(Finding(Status.WARNING, "not sent by the device: " + ", ".join(lacking),
+            out.append(Finding(Status.WARNING, "no usable value for " + ", ".join(lacking),
                                None, [k for k in UNCHECKABLE if k not in v],
                                "rule values present"))
     return out
