@@ -1,0 +1,319 @@
+"""LVM operations as plans: VGs (create, extend, reduce with pvmove) and LVs (create with a
+filesystem and a mount; resize together with the filesystem)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from opsctl.core.config.models import StorageSettings
+from opsctl.core.errors import CommandError, NotFoundError, SafetyError, UsageError
+from opsctl.core.runner import Runner
+from opsctl.storage import fstab, parsers
+from opsctl.storage.actions import Action, Check, ExecContext
+from opsctl.storage.devices import Force, check_name, node_path, require_free, require_tool
+from opsctl.storage.fsops import (
+    check_fs,
+    check_mountpoint,
+    fs_size,
+    fstab_add_actions,
+    mkfs_action,
+    new_fs_uuid,
+)
+from opsctl.storage.model import Snapshot
+from opsctl.storage.plan import Plan
+from opsctl.storage.probe import blkid_probe, probe_lvm, resolve_device
+from opsctl.storage.sizes import SizeSpec, human, parse_size_spec, round_up
+from opsctl.storage.tools import lv_path, md_path
+
+
+def pv_device(snap: Snapshot, spec: str) -> str:
+    """A PV given as an array name ('data'), /dev/md/data, or a device path."""
+    if not spec.startswith("/dev/"):
+        if snap.array(spec) is None:
+            raise NotFoundError(f"no RAID array named {spec!r} and not a device path")
+        return md_path(spec)
+    return resolve_device(spec) if not spec.startswith("/dev/md/") else spec
+
+
+def _pv_of(snap: Snapshot, dev: str) -> dict[str, Any] | None:
+    return snap.pv(dev, {node_path(snap, dev), resolve_device(dev)})
+
+
+def parse_vg_lv(text: str) -> tuple[str, str]:
+    parts = text.removeprefix("/dev/").split("/")
+    if len(parts) != 2:
+        raise UsageError(f"bad volume {text!r}: expected VG/NAME, e.g. vg0/data")
+    return check_name(parts[0], "volume group"), check_name(parts[1], "logical volume")
+
+
+# -- volume groups ------------------------------------------------------------------------------
+def vg_create_plan(snap: Snapshot, runner: Runner, name: str, pvs: list[str],
+                   force: Force | None = None) -> Plan:
+    force = force or Force()
+    require_tool(runner, "lvm", "lvm2")
+    check_name(name, "volume group")
+    if not pvs:
+        raise UsageError("a volume group needs at least one PV")
+    if snap.vg(name):
+        raise SafetyError(f"volume group {name} already exists")
+    devs = [pv_device(snap, p) for p in pvs]
+    overridden = require_free(snap, runner, devs, force)
+    plan = Plan(f"create volume group {name}", target=name)
+    plan.notes += [f"forced: {o}" for o in overridden]
+    for d in devs:
+        plan.add(pvcreate_action(d, forced=bool(overridden)))
+    plan.add(Action("vg.create", f"create volume group {name} on {', '.join(devs)}",
+                    ["vgcreate", name, *devs], undo_argv=[["vgremove", "-y", name]]))
+    plan.readback = lambda ctx: vg_readback(ctx.runner, name)
+    return plan
+
+
+def pvcreate_action(dev: str, forced: bool = False) -> Action:
+    argv = ["pvcreate", "-y", *(["-ff"] if forced else []), dev]
+    return Action("pv.create", f"make {dev} an LVM physical volume", argv,
+                  undo_argv=[["pvremove", "-y", dev]], destructive=True)
+
+
+def vg_extend_plan(snap: Snapshot, runner: Runner, name: str, pvs: list[str],
+                   force: Force | None = None) -> Plan:
+    force = force or Force()
+    if not snap.vg(name):
+        raise NotFoundError(f"no volume group named {name!r}")
+    devs = [pv_device(snap, p) for p in pvs]
+    fresh = []
+    for d in devs:
+        pv = _pv_of(snap, d)
+        if pv and pv.get("vg_name") == name:
+            continue
+        if pv and pv.get("vg_name"):
+            raise SafetyError(f"{d} is already a PV of volume group {pv['vg_name']}")
+        fresh.append(d)
+    plan = Plan(f"extend volume group {name}", target=name)
+    if not fresh:
+        return plan
+    overridden = require_free(snap, runner, fresh, force)
+    plan.notes += [f"forced: {o}" for o in overridden]
+    for d in fresh:
+        plan.add(pvcreate_action(d, forced=bool(overridden)))
+    plan.add(Action("vg.extend", f"add {', '.join(fresh)} to volume group {name}",
+                    ["vgextend", name, *fresh], undo_argv=[["vgreduce", name, *fresh]]))
+    plan.readback = lambda ctx: vg_readback(ctx.runner, name)
+    return plan
+
+
+def vg_reduce_plan(snap: Snapshot, name: str, pv: str) -> Plan:
+    vg = snap.vg(name)
+    if not vg:
+        raise NotFoundError(f"no volume group named {name!r}")
+    dev = pv_device(snap, pv)
+    info = _pv_of(snap, dev)
+    if not info or info.get("vg_name") != name:
+        raise NotFoundError(f"{pv} is not a physical volume of {name}")
+    others = [p for p in snap.pvs_of(name) if p["pv_name"] != info["pv_name"]]
+    if not others:
+        raise SafetyError(f"{pv} is the only PV of {name}: remove the volume group instead")
+    used = int(info.get("pv_used") or 0)
+    free_elsewhere = sum(int(p.get("pv_free") or 0) for p in others)
+    if used > free_elsewhere:
+        raise SafetyError(f"cannot move {human(used)} off {info['pv_name']}: the other PVs of "
+                          f"{name} have only {human(free_elsewhere)} free",
+                          hint="extend the VG with another PV first")
+    plan = Plan(f"remove {info['pv_name']} from volume group {name}", target=name)
+    if used:
+        plan.add(Action("pv.move", f"move {human(used)} of extents off {info['pv_name']} "
+                        "(pvmove; progress every 5 s)",
+                        ["pvmove", "-i", "5", info["pv_name"]], timeout=24 * 3600))
+    plan.add(Action("vg.reduce", f"remove {info['pv_name']} from {name}",
+                    ["vgreduce", name, info["pv_name"]],
+                    undo_argv=[["vgextend", name, info["pv_name"]]]))
+    plan.add(Action("pv.remove", f"wipe the PV label from {info['pv_name']}",
+                    ["pvremove", "-y", info["pv_name"]]))
+    plan.readback = lambda ctx: vg_readback(ctx.runner, name)
+    return plan
+
+
+def vg_readback(runner: Runner, name: str) -> dict[str, Any]:
+    pvs, vgs, _ = probe_lvm(runner)
+    vg = next((v for v in vgs if v["vg_name"] == name), None)
+    if vg is None:
+        return {"vg": name, "exists": False}
+    return {"vg": name, "size_bytes": vg["vg_size"], "free_bytes": vg["vg_free"],
+            "pvs": [p["pv_name"] for p in pvs if p.get("vg_name") == name]}
+
+
+# -- logical volumes ----------------------------------------------------------------------------
+def lv_size_bytes(spec: SizeSpec, vg: dict[str, Any], current: int = 0) -> int:
+    return spec.resolve(current, int(vg["vg_free"]), int(vg["vg_size"]))
+
+
+def lv_create_plan(snap: Snapshot, runner: Runner, settings: StorageSettings, vgname: str,
+                   name: str, size: str | int, fs: str | None = None, mount: str | None = None,
+                   options: str | list[str] | None = None, *, vg_override: dict | None = None,
+                   fs_uuid: str | None = None) -> Plan:
+    require_tool(runner, "lvm", "lvm2")
+    check_name(vgname, "volume group")
+    check_name(name, "logical volume")
+    fs = check_fs(fs)
+    spec = parse_size_spec(size, allow_relative=False)
+    if mount and not fs:
+        raise UsageError("--mount needs --fs (a filesystem to mount)")
+    target = check_mountpoint(mount) if mount else None
+    vg = vg_override or snap.vg(vgname)
+    if vg is None:
+        raise NotFoundError(f"no volume group named {vgname!r}")
+    if snap.lv(vgname, name):
+        raise SafetyError(f"logical volume {vgname}/{name} already exists")
+    want = lv_size_bytes(spec, vg)
+    extent = int(vg.get("vg_extent_size") or 4 * 1024**2)
+    rounded = round_up(want, extent)
+    if not spec.is_percent and rounded > int(vg["vg_free"]):
+        raise UsageError(f"size {human(want)} is larger than the free space in {vgname} "
+                         f"({human(int(vg['vg_free']))})")
+    if fs == "xfs" and rounded < 300 * 1024**2:
+        raise UsageError(f"xfs needs at least 300M; {human(rounded)} is too small")
+    path = lv_path(vgname, name)
+    plan = Plan(f"create logical volume {vgname}/{name}", target=f"{vgname}/{name}")
+    size_args = (["-l", f"{spec.percent}%{spec.of}"] if spec.is_percent
+                 else ["-L", f"{rounded}b"])
+    plan.add(Action("lv.create", f"create logical volume {path} ({spec})",
+                    ["lvcreate", "-y", "--wipesignatures", "y", "-n", name, *size_args, vgname],
+                    undo_argv=[["lvremove", "-y", f"{vgname}/{name}"]]))
+    if fs:
+        fs_uuid = fs_uuid or new_fs_uuid()
+        plan.add(mkfs_action(fs, path, fs_uuid))
+        if target:
+            _check_mount_free(snap, settings, target)
+            entry = fstab.FstabEntry(f"UUID={fs_uuid}", target, fs,
+                                     fstab.data_options(options, settings.device_timeout))
+            plan.actions += fstab_add_actions(settings, entry)
+    plan.readback = lambda ctx: lv_readback(ctx.runner, vgname, name, target)
+    return plan
+
+
+def _check_mount_free(snap: Snapshot, settings: StorageSettings, target: str) -> None:
+    from opsctl.storage.files import read_text
+
+    for e in fstab.parse(read_text(settings.fstab)):
+        if e.file == target:
+            raise SafetyError(f"fstab already has an entry for {target} (line {e.lineno})")
+    if snap.mount_at(target):
+        raise SafetyError(f"something is already mounted at {target}")
+
+
+def lv_readback(runner: Runner, vg: str, name: str, mount: str | None) -> dict[str, Any]:
+    _, _, lvs = probe_lvm(runner)
+    lv = next((x for x in lvs if x["vg_name"] == vg and x["lv_name"] == name), None)
+    out: dict[str, Any] = {"lv": f"{vg}/{name}", "exists": lv is not None}
+    if lv is None:
+        return out
+    out["lv_size_bytes"] = lv["lv_size"]
+    sig = blkid_probe(runner, lv["lv_path"])
+    if sig.get("TYPE"):
+        mp = mount or _mountpoint_of(runner, lv["lv_path"])
+        out["fs"] = sig["TYPE"]
+        out["fs_uuid"] = sig.get("UUID")
+        out["fs_size_bytes"] = fs_size(runner, lv["lv_path"], sig["TYPE"], mp)
+        out["mountpoint"] = mp
+    return out
+
+
+def _mountpoint_of(runner: Runner, dev: str) -> str | None:
+    res = runner.run(["findmnt", "-J", "-o", "TARGET,SOURCE", "--source", dev], check=False)
+    if not res.ok:
+        return None
+    mounts = parsers.parse_findmnt(res.stdout)
+    return mounts[0]["target"] if mounts else None
+
+
+def lv_resize_plan(snap: Snapshot, runner: Runner, vgname: str, name: str, size: str) -> Plan:
+    """Resize an LV with its filesystem: online grow (ext4, xfs); ext4 shrink offline after
+    fsck and a check that the data fits; xfs shrink refused."""
+    lv = snap.lv(vgname, name)
+    if lv is None:
+        raise NotFoundError(f"no logical volume {vgname}/{name}")
+    vg = snap.vg(vgname)
+    spec = parse_size_spec(size)
+    current = int(lv["lv_size"])
+    extent = int(vg.get("vg_extent_size") or 4 * 1024**2)
+    want = round_up(lv_size_bytes(spec, vg, current), extent)
+    if want <= 0:
+        raise UsageError(f"size {size} would leave {vgname}/{name} with nothing")
+    dev = lv["lv_path"]
+    sig = blkid_probe(runner, dev)
+    fstype = sig.get("TYPE")
+    mp = _mountpoint_of(runner, dev)
+    plan = Plan(f"resize {vgname}/{name} {human(current)} -> {human(want)}",
+                target=f"{vgname}/{name}")
+    plan.readback = lambda ctx: lv_readback(ctx.runner, vgname, name, None)
+    if want == current:
+        return plan
+    if want > current:
+        if want - current > int(vg["vg_free"]):
+            raise UsageError(f"growing by {human(want - current)} needs more than the free "
+                             f"space in {vgname} ({human(int(vg['vg_free']))})")
+        plan.add(Action("lv.extend", f"grow {dev} to {human(want)}",
+                        ["lvextend", "-L", f"{want}b", f"{vgname}/{name}"]))
+        if fstype == "ext4":
+            plan.add(Action("fs.grow", f"grow the ext4 filesystem{' online' if mp else ''}",
+                            ["resize2fs", dev], timeout=3600))
+        elif fstype == "xfs":
+            if not mp:
+                raise SafetyError(f"xfs grows only while mounted: mount {dev} first")
+            plan.add(Action("fs.grow", f"grow the xfs filesystem online at {mp}",
+                            ["xfs_growfs", mp], timeout=3600))
+        elif fstype:
+            raise SafetyError(f"{dev} carries {fstype}, which opsctl does not resize")
+        return plan
+    # -- shrinking --------------------------------------------------------------------------
+    if fstype == "xfs":
+        raise SafetyError(f"refusing to shrink {vgname}/{name}: xfs filesystems cannot be "
+                          "shrunk", hint="copy the data to a smaller new volume instead")
+    if fstype and fstype != "ext4":
+        raise SafetyError(f"{dev} carries {fstype}, which opsctl does not shrink")
+    if not fstype:
+        plan.add(Action("lv.reduce", f"shrink {dev} to {human(want)} (no filesystem on it)",
+                        ["lvreduce", "-y", "-L", f"{want}b", f"{vgname}/{name}"],
+                        destructive=True))
+        return plan
+    if mp:
+        st = os.statvfs(mp)
+        used = (st.f_blocks - st.f_bfree) * st.f_frsize
+        if used >= want:
+            raise SafetyError(f"refusing to shrink {vgname}/{name} to {human(want)}: it holds "
+                              f"{human(used)} of data")
+        plan.add(Action("fs.umount", f"unmount {mp} (ext4 shrinks offline)", ["umount", mp],
+                        undo_argv=[["mount", dev, mp]]))
+    plan.add(Action("fs.fsck", f"check the filesystem on {dev}", ["e2fsck", "-f", "-y", dev],
+                    ok_codes=(0, 1), timeout=3600))
+    plan.add(Check("fs.fits", f"check that the data fits in {human(want)}",
+                   check=lambda ctx: _check_fits(ctx, dev, want),
+                   shown=[f"resize2fs -P {dev}  # estimated minimum must be below "
+                          f"{human(want)}"]))
+    plan.add(Action("fs.shrink", f"shrink the ext4 filesystem to {human(want)}",
+                    ["resize2fs", dev, f"{want // 1024}K"], undo_argv=[["resize2fs", dev]],
+                    timeout=3600, destructive=True))
+    plan.add(Action("lv.reduce", f"shrink {dev} to {human(want)}",
+                    ["lvreduce", "-y", "-L", f"{want}b", f"{vgname}/{name}"],
+                    undo_argv=[["lvextend", "-L", f"{current}b", f"{vgname}/{name}"]],
+                    destructive=True))
+    if mp:
+        plan.add(Action("fs.mount", f"mount {mp} again", ["mount", dev, mp],
+                        undo_argv=[["umount", mp]]))
+    return plan
+
+
+def _check_fits(ctx: ExecContext, dev: str, want: int) -> None:
+    res = ctx.runner.run(["resize2fs", "-P", dev])
+    blocks = parsers.parse_resize2fs_min(res.stdout)
+    info = parsers.parse_dumpe2fs(ctx.runner.run(["dumpe2fs", "-h", dev]).stdout)
+    try:
+        bs = int(info["Block size"])
+    except (KeyError, ValueError):
+        raise CommandError(f"cannot read the block size of {dev} from dumpe2fs") from None
+    if blocks is None:
+        raise CommandError(f"cannot read the minimum size of {dev} from resize2fs -P")
+    need = blocks * bs
+    if need > want:
+        raise SafetyError(f"the data on {dev} needs at least {human(need)}; "
+                          f"{human(want)} is too small")

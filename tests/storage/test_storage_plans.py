@@ -1,0 +1,232 @@
+"""Plans: the exact commands built for each operation, refusals, and the executor's undo.
+
+The command runner is a recording fake answering with real captured output.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from storage_fakes import FakeRunner, fixture_text
+
+from opsctl.core.config.models import StorageSettings
+from opsctl.core.errors import NotFoundError, OpsError, SafetyError, UsageError
+from opsctl.core.journal import list_changes
+from opsctl.core.store import Store
+from opsctl.storage import lvm, raid
+from opsctl.storage.actions import ExecContext
+from opsctl.storage.devices import Force
+from opsctl.storage.layout import load_layout, plan_layout
+from opsctl.storage.plan import execute
+from opsctl.storage.probe import snapshot
+
+UUID = "11111111:22222222:33333333:44444444"
+
+
+def blank_runner() -> FakeRunner:
+    return FakeRunner({
+        ("lsblk",): fixture_text("lsblk-blank.json"),
+        ("mdadm", "--detail", "--scan"): "",
+        ("blkid", "-p"): (2, ""),
+        ("findmnt",): fixture_text("findmnt.json"),
+    })
+
+
+def lvm_runner(detail: str = "mdadm-detail-clean.txt") -> FakeRunner:
+    r = FakeRunner({
+        ("lsblk",): fixture_text("lsblk-lvm.json"),
+        ("mdadm", "--detail", "--scan"): fixture_text("mdadm-detail-scan.txt"),
+        ("mdadm", "--detail", "/dev/md/data"): fixture_text(detail),
+        ("pvs",): fixture_text("pvs.json"), ("vgs",): fixture_text("vgs.json"),
+        ("lvs",): fixture_text("lvs.json"),
+        ("blkid", "-p"): (2, ""),
+        ("blkid", "-p", "-o", "export", "/dev/vg0/data"): fixture_text("blkid-lv.txt"),
+        ("findmnt",): fixture_text("findmnt.json"),
+        ("findmnt", "-J", "-o", "TARGET,SOURCE", "--source", "/dev/vg0/data"):
+            fixture_text("findmnt-data.json"),
+    })
+    return r
+
+
+@pytest.fixture
+def settings(tmp_path) -> StorageSettings:
+    (tmp_path / "mdadm.conf").write_text("HOMEHOST <system>\n")
+    (tmp_path / "fstab").write_text("proc /proc proc defaults 0 0\n")
+    return StorageSettings(mdadm_conf=tmp_path / "mdadm.conf", fstab=tmp_path / "fstab",
+                           initramfs_update=["update-initramfs", "-u"], device_timeout="30s")
+
+
+def test_raid5_create_commands_in_order(settings):
+    r = blank_runner()
+    plan = raid.create_plan(snapshot(r, mdstat_text=""), r, settings, "data", "5",
+                            ["/dev/vda", "/dev/vdb", "/dev/vdc"], ["/dev/vdd"], "512K",
+                            md_uuid=UUID)
+    assert [a.kind for a in plan.actions] == ["raid.create", "mdadm.conf", "initramfs"]
+    assert plan.actions[0].argv == [
+        "mdadm", "--create", "/dev/md/data", "--run", "--level=5", "--raid-devices=3",
+        "--metadata=1.2", f"--uuid={UUID}", "--chunk=512K", "--spare-devices=1",
+        "/dev/vda", "/dev/vdb", "/dev/vdc", "/dev/vdd"]
+    assert plan.actions[0].undo_argv == [
+        ["mdadm", "--stop", "/dev/md/data"],
+        ["mdadm", "--zero-superblock", "/dev/vda", "/dev/vdb", "/dev/vdc", "/dev/vdd"]]
+    shown = "\n".join(plan.actions[1].commands())
+    assert f"+ARRAY /dev/md/data metadata=1.2 spares=1 UUID={UUID}" in shown
+    assert plan.actions[2].argv == ["update-initramfs", "-u"]
+
+
+def test_raid_create_refusals(settings):
+    r = blank_runner()
+    snap = snapshot(r, mdstat_text="")
+    with pytest.raises(UsageError, match="RAID5 needs at least 3 devices"):
+        raid.create_plan(snap, r, settings, "data", "5", ["/dev/vda", "/dev/vdb"])
+    with pytest.raises(NotFoundError, match="unknown device /dev/sdz"):
+        raid.create_plan(snap, r, settings, "data", "5", ["/dev/vda", "/dev/vdb", "/dev/sdz"])
+    with pytest.raises(UsageError, match="listed twice"):
+        raid.create_plan(snap, r, settings, "data", "1", ["/dev/vda", "/dev/vda"])
+    with pytest.raises(UsageError, match="bad array name"):
+        raid.create_plan(snap, r, settings, "bad name", "1", ["/dev/vda", "/dev/vdb"])
+    # a disk carrying a filesystem signature: refused, unless forced with a reason
+    r.answer(("blkid", "-p", "-o", "export", "/dev/vdb"), fixture_text("blkid-probe-ext4.txt"))
+    with pytest.raises(SafetyError, match="carries a ext4 signature"):
+        raid.create_plan(snap, r, settings, "data", "1", ["/dev/vda", "/dev/vdb"])
+    with pytest.raises(UsageError, match="--reason"):
+        Force(True, None)
+    plan = raid.create_plan(snap, r, settings, "data", "1", ["/dev/vda", "/dev/vdb"],
+                            force=Force(True, "old test disk"))
+    assert plan.actions[0].argv == ["wipefs", "-a", "/dev/vdb"]
+    # mdadm missing: one clear error before anything is planned
+    nomd = blank_runner()
+    nomd.tools.discard("mdadm")
+    with pytest.raises(OpsError, match="mdadm is not installed"):
+        raid.create_plan(snapshot(nomd, mdstat_text=""), nomd, settings, "d", "1",
+                         ["/dev/vda", "/dev/vdb"])
+
+
+def test_in_use_disk_refused_even_with_force(settings):
+    r = lvm_runner()
+    snap = snapshot(r, mdstat_text=fixture_text("mdstat-clean.txt"))
+    with pytest.raises(SafetyError, match="member of array data"):
+        raid.create_plan(snap, r, settings, "x", "1", ["/dev/vda", "/dev/vdd"],
+                         force=Force(True, "because"))
+
+
+def test_fail_remove_replace_rules():
+    r = lvm_runner("mdadm-detail-clean.txt")
+    snap = snapshot(r, mdstat_text=fixture_text("mdstat-clean.txt"))
+    with pytest.raises(SafetyError, match="working member"):
+        raid.remove_plan(snap, "data", "/dev/vdc")
+    plan = raid.replace_plan(snap, r, "data", "/dev/vdc", "/dev/vdd")
+    assert [a.argv for a in plan.actions] == [
+        ["mdadm", "/dev/md/data", "--fail", "/dev/vdc"],
+        ["mdadm", "/dev/md/data", "--remove", "/dev/vdc"],
+        ["mdadm", "/dev/md/data", "--add", "/dev/vdd"]]
+    deg = lvm_runner("mdadm-detail-failed-member.txt")
+    snap = snapshot(deg, mdstat_text=fixture_text("mdstat-failed-member.txt"))
+    with pytest.raises(SafetyError, match="would lose data"):
+        raid.fail_plan(snap, "data", "/dev/vda")
+    assert raid.remove_plan(snap, "data", "/dev/vdc").actions[0].argv == [
+        "mdadm", "/dev/md/data", "--remove", "/dev/vdc"]
+    with pytest.raises(NotFoundError, match="not a member"):
+        raid.fail_plan(snap, "data", "/dev/vde")
+
+
+def test_lv_create_with_fs_and_mount(settings):
+    r = lvm_runner()
+    snap = snapshot(r, mdstat_text="")
+    plan = lvm.lv_create_plan(snap, r, settings, "vg0", "srv", "100M", "ext4", "/srv/new",
+                              "noatime", fs_uuid="0000-u")
+    assert [a.kind for a in plan.actions] == ["lv.create", "fs.mkfs", "fs.mkdir", "fstab.add",
+                                              "fs.mount"]
+    assert plan.actions[0].argv == ["lvcreate", "-y", "--wipesignatures", "y", "-n", "srv",
+                                    "-L", f"{100 * 1024**2}b", "vg0"]
+    assert plan.actions[1].argv == ["mkfs.ext4", "-q", "-F", "-U", "0000-u", "/dev/vg0/srv"]
+    assert ("+UUID=0000-u /srv/new ext4 noatime,nofail,x-systemd.device-timeout=30s 0 2"
+            in "".join(plan.actions[3].commands()))
+    assert plan.actions[4].argv == ["mount", "-T", str(settings.fstab), "/srv/new"]
+    with pytest.raises(UsageError, match="larger than the free space"):
+        lvm.lv_create_plan(snap, r, settings, "vg0", "big", "1G")
+    with pytest.raises(SafetyError, match="already exists"):
+        lvm.lv_create_plan(snap, r, settings, "vg0", "data", "1G")
+
+
+def test_lv_resize_rules():
+    r = lvm_runner()
+    snap = snapshot(r, mdstat_text="")
+    grow = lvm.lv_resize_plan(snap, r, "vg0", "data", "+40M")
+    assert [a.argv for a in grow.actions] == [
+        ["lvextend", "-L", f"{140 * 1024**2}b", "vg0/data"], ["resize2fs", "/dev/vg0/data"]]
+    r.answer(("blkid", "-p", "-o", "export", "/dev/vg0/xdata"), "TYPE=xfs\nUUID=x\n")
+    with pytest.raises(SafetyError, match="xfs filesystems cannot be shrunk"):
+        lvm.lv_resize_plan(snap, r, "vg0", "xdata", "-40M")
+    with pytest.raises(UsageError, match="more than the free space"):
+        lvm.lv_resize_plan(snap, r, "vg0", "data", "+2G")
+
+
+def test_vg_reduce_needs_free_extents_elsewhere():
+    r = lvm_runner()
+    snap = snapshot(r, mdstat_text="")
+    with pytest.raises(SafetyError, match="only PV"):
+        lvm.vg_reduce_plan(snap, "vg0", "/dev/md127")
+
+
+def test_executor_undoes_in_reverse_and_records(settings, tmp_path):
+    r = blank_runner()
+    plan = raid.create_plan(snapshot(r, mdstat_text=""), r, settings, "data", "5",
+                            ["/dev/vda", "/dev/vdb", "/dev/vdc"], md_uuid=UUID)
+    r.answer(("update-initramfs",), (1, "", "initramfs: disk full"))
+    r.tools.add("update-initramfs")
+    store = Store.open(tmp_path / "state")
+    before = settings.mdadm_conf.read_text()
+    with pytest.raises(OpsError, match=r"step 3 .* failed.*undid the 2 step"):
+        execute(plan, ExecContext(r, info=lambda m: None, warn=lambda m: None), store=store,
+                files=[settings.mdadm_conf, settings.fstab], action="raid.create")
+    assert settings.mdadm_conf.read_text() == before          # file edit undone
+    assert r.changed() == [
+        plan.actions[0].argv, ["update-initramfs", "-u"],
+        ["mdadm", "--stop", "/dev/md/data"],
+        ["mdadm", "--zero-superblock", "/dev/vda", "/dev/vdb", "/dev/vdc"]]
+    rec = list_changes(store, "storage")[0]
+    assert rec["status"] == "rolled-back" and rec["action"] == "raid.create"
+    assert rec["detail"]["failed_step"].startswith("rebuild the initramfs")
+    assert [c["argv"][0] for c in rec["commands"]] == ["mdadm", "update-initramfs", "mdadm",
+                                                       "mdadm"]
+    assert rec["before"]["files"][str(settings.mdadm_conf)] == before
+
+
+def test_layout_errors_name_file_line_field(tmp_path):
+    p = tmp_path / "layout.yaml"
+    p.write_text("arrays:\n  - name: data\n    level: 7\n    devices: [/dev/a, /dev/b, /dev/c]\n")
+    with pytest.raises(OpsError, match=r"layout.yaml:3: arrays\[0\].level: must be one of"):
+        load_layout(p)
+    p.write_text("arrays:\n  - name: data\n    level: 5\n    devices: [/dev/a, /dev/b]\n")
+    with pytest.raises(OpsError, match=r"layout.yaml:2: arrays\[0\]: RAID5 needs at least 3"):
+        load_layout(p)
+    p.write_text("volume_groups: [{name: vg0, pvs: [data]}]\n"
+                 "volumes:\n  - {vg: vg0, name: a, size: 10X}\n")
+    with pytest.raises(OpsError, match=r"layout.yaml:3: volumes\[0\].size: bad size"):
+        load_layout(p)
+    p.write_text("volumes:\n  - {vg: nope, name: a, size: 1G}\n")
+    with pytest.raises(OpsError, match="volume group 'nope' is not in volume_groups"):
+        load_layout(p)
+    p.write_text("arrays: [\n")
+    with pytest.raises(OpsError, match="invalid YAML"):
+        load_layout(p)
+
+
+def test_layout_plan_from_blank_disks(settings, tmp_path):
+    p = tmp_path / "layout.yaml"
+    p.write_text(Path(__file__).resolve().parents[2].joinpath(
+        "configs", "layout.example.yaml").read_text())
+    r = blank_runner()
+    plan = plan_layout(load_layout(p), snapshot(r, mdstat_text=""), r, settings)
+    kinds = [a.kind for a in plan.actions]
+    assert kinds[:5] == ["raid.create", "mdadm.conf", "initramfs", "pv.create", "vg.create"]
+    assert kinds.count("lv.create") == 2 and kinds.count("fstab.add") == 2
+    # a disk listed in the layout that is a member of another array
+    r2 = lvm_runner()
+    snap = snapshot(r2, mdstat_text=fixture_text("mdstat-clean.txt"))
+    p.write_text("arrays:\n  - name: new\n    level: 1\n    devices: [/dev/vdd, /dev/vda]\n")
+    with pytest.raises(SafetyError, match=r"layout.yaml:2: arrays\[0\]: /dev/vda is in use.*"
+                                          r"member of array data"):
+        plan_layout(load_layout(p), snap, r2, settings)
