@@ -4,10 +4,11 @@ manual items from answers or the inspector, then one append-only record and foll
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import datetime as dt
 import logging
+import queue
 import socket
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -62,6 +63,52 @@ def _run_check(cfg, store, item, seq: int, started: dict[int, float]) -> ItemRes
                       details=res.details)
 
 
+class _Workers:
+    """Daemon worker threads running the checks, at most ``inspection.concurrency`` at a
+    time. Daemon threads, unlike a ThreadPoolExecutor's, never keep the process alive
+    when a check hangs (a dead NFS mount in statvfs, say)."""
+
+    def __init__(self, cfg, store, checks: list, started: dict[int, float]):
+        self.cfg, self.store, self.started = cfg, store, started
+        self.todo: queue.Queue = queue.Queue()
+        self.out: queue.Queue = queue.Queue()
+        self.stopped = False
+        for seq, it in checks:
+            self.todo.put((seq, it))
+        self.n = max(1, min(cfg.inspection.concurrency, len(checks)))
+        for _ in range(self.n if checks else 0):
+            self._spawn()
+
+    def _spawn(self) -> None:
+        threading.Thread(target=self._loop, name="inspect-check", daemon=True).start()
+
+    def _loop(self) -> None:
+        while not self.stopped:
+            try:
+                seq, it = self.todo.get_nowait()
+            except queue.Empty:
+                return
+            self.out.put(_run_check(self.cfg, self.store, it, seq, self.started))
+
+    def replace_stuck(self) -> None:
+        """A timed-out check still occupies its thread: start another for the queue."""
+        if not self.todo.empty():
+            self._spawn()
+
+    def results(self, timeout: float) -> list[ItemResult]:
+        got = []
+        try:
+            got.append(self.out.get(timeout=timeout))
+            while True:
+                got.append(self.out.get_nowait())
+        except queue.Empty:
+            pass
+        return got
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
 def _timeout_for(cfg, item) -> float:
     raw = item.params.get("timeout") if isinstance(item.params, dict) else None
     if isinstance(raw, int | float) and not isinstance(raw, bool) and raw > 0:
@@ -106,6 +153,12 @@ def _manual_result(item, seq: int, answer: Answer | None, invalid: str | None) -
                       answer=answer.value, note=answer.note, **base)
 
 
+def _now_ms() -> dt.datetime:
+    # Records keep milliseconds; the in-memory record must equal what is read back.
+    now = dt.datetime.now().astimezone()
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
 def run_profile(cfg, store, profile, inspector: str, answers: dict | AnswerSet | None = None,
                 interactive: bool = False, *, prompter=None, progress: ProgressFn | None = None,
                 source: str = "cli", followups: bool = True) -> InspectionRecord:
@@ -118,7 +171,7 @@ def run_profile(cfg, store, profile, inspector: str, answers: dict | AnswerSet |
     if isinstance(profile, str):
         profile = cfg.profile(profile)
     aset = answers if isinstance(answers, AnswerSet) else match_answers(profile, answers)
-    started_at = dt.datetime.now().astimezone()
+    started_at = _now_ms()
     items = list(enumerate(profile.items, 1))
     checks = [(seq, it) for seq, it in items if not _is_manual(it)]
     manual = [(seq, it) for seq, it in items if _is_manual(it)]
@@ -127,11 +180,7 @@ def run_profile(cfg, store, profile, inspector: str, answers: dict | AnswerSet |
     done = 0
 
     started: dict[int, float] = {}
-    pool = cf.ThreadPoolExecutor(max_workers=max(1, min(cfg.inspection.concurrency,
-                                                        len(checks) or 1)),
-                                 thread_name_prefix="inspect")
-    futures = {pool.submit(_run_check, cfg, store, it, seq, started): (seq, it)
-               for seq, it in checks}
+    workers = _Workers(cfg, store, checks, started)
     try:
         # Manual items while the checks run: the inspector answers, the machine measures.
         if interactive and manual:
@@ -153,33 +202,33 @@ def run_profile(cfg, store, profile, inspector: str, answers: dict | AnswerSet |
             done += 1
             if progress:
                 progress(results[seq], done, total)
-        pending = set(futures)
+        pending = {seq: it for seq, it in checks}
         while pending:
-            finished, pending = cf.wait(pending, timeout=0.05,
-                                        return_when=cf.FIRST_COMPLETED)
-            for fut in finished:
-                seq, _ = futures[fut]
-                results[seq] = fut.result()
-                done += 1
-                if progress:
-                    progress(results[seq], done, total)
+            for res in workers.results(timeout=0.05):
+                if res.seq in pending:
+                    del pending[res.seq]
+                    results[res.seq] = res
+                    done += 1
+                    if progress:
+                        progress(res, done, total)
             now = time.monotonic()
-            for fut in list(pending):
-                seq, it = futures[fut]
+            for seq, it in list(pending.items()):
                 budget = _timeout_for(cfg, it)
                 if seq in started and now - started[seq] > budget + 0.5:
-                    # The thread is abandoned; its tool calls carry their own timeouts.
-                    pending.discard(fut)
+                    # The thread is abandoned (a daemon thread: it cannot hold up exit);
+                    # its tool calls carry their own timeouts.
+                    del pending[seq]
                     results[seq] = ItemResult(
                         seq=seq, item_id=it.id, kind="check", status=Status.UNKNOWN,
                         message=f"timed out after {budget:g} s", title=it.title or it.check,
                         check=it.check, target=it.host, duration=now - started[seq])
                     done += 1
+                    workers.replace_stuck()
                     if progress:
                         progress(results[seq], done, total)
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
-    finished_at = dt.datetime.now().astimezone()
+        workers.stop()
+    finished_at = _now_ms()
     ordered = [results[seq] for seq, _ in items]
     record = InspectionRecord(
         profile=profile.name, inspector=inspector, host=socket.gethostname(),

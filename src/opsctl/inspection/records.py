@@ -20,8 +20,8 @@ def save(store, record: InspectionRecord) -> int:
         record.id = conn.execute(runs.insert().values(
             profile=record.profile, inspector=record.inspector, host=record.host,
             source=record.source,
-            started_at=record.started_at.isoformat(timespec="seconds"),
-            finished_at=record.finished_at.isoformat(timespec="seconds"),
+            started_at=record.started_at.isoformat(timespec="milliseconds"),
+            finished_at=record.finished_at.isoformat(timespec="milliseconds"),
             started_ts=record.started_at.timestamp(), status=record.status.name,
             counts=record.counts, problems=record.problems or None,
         )).inserted_primary_key[0]
@@ -71,7 +71,8 @@ def get(store, run_id: int) -> InspectionRecord:
             raise NotFoundError(f"no inspection record #{run_id}")
         its = conn.execute(sa.select(items).where(items.c.run_id == run_id)
                            .order_by(items.c.seq)).all()
-        fus = conn.execute(sa.select(followups).where(followups.c.run_id == run_id)).all()
+        fus = conn.execute(sa.select(followups).where(followups.c.run_id == run_id)
+                           .order_by(followups.c.duty_seq)).all()
     return _record(row, its, fus)
 
 

@@ -217,8 +217,10 @@ class FstabCheck(Check):
                     statuses.append(Status.CRITICAL)
                 elif warnings:
                     statuses.append(Status.WARNING)
+                # Show the worst problem: an error before a warning.
+                first = sorted(problems, key=lambda x: "[E]" not in x)[:1]
                 parts.append(f"findmnt --verify: {errors} errors, {warnings} warnings"
-                             + (f" ({problems[0]})" if problems else ""))
+                             + (f" ({first[0]})" if first else ""))
             except OpsError as exc:
                 statuses.append(Status.UNKNOWN)
                 parts.append(f"findmnt --verify not run: {exc}")

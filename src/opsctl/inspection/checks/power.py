@@ -34,8 +34,8 @@ class _PowerCheck(Check):
             dev = next((d for d in cfg.devices if d.name == name), None)
             if dev is None:
                 known = ", ".join(d.name for d in cfg.devices if d.kind == cls.kind) or "none"
-                raise ParamError(("devices", i), f"unknown device {name!r} (known {cls.kind}s: "
-                                                 f"{known})")
+                raise ParamError(("devices", i), f"unknown device {name!r} (known {cls.kind} "
+                                                 f"devices: {known})")
             if dev.kind != cls.kind:
                 raise ParamError(("devices", i), f"device {name!r} is a {dev.kind}, not a "
                                                  f"{cls.kind}")
@@ -49,7 +49,7 @@ class _PowerCheck(Check):
         except ImportError as exc:
             return CheckResult.unknown(f"the power module is not available ({exc})")
         try:
-            readings = api.poll(ctx.cfg, names)
+            readings = api.poll(ctx.cfg, names, store=ctx.store)
         except OpsError as exc:
             return CheckResult.unknown(f"polling failed: {exc}")
         statuses: list[Status] = []

@@ -144,4 +144,7 @@ class SmartCheck(Check):
     def _scan(ctx) -> list[tuple[str, str | None]]:
         res = ctx.runner.run(["smartctl", "--scan", "--json"], timeout=ctx.timeout, check=False)
         data = json.loads(res.stdout or "{}")
-        return [(d["name"], d.get("type")) for d in data.get("devices", []) if d.get("name")]
+        # --scan reports SATA disks behind libata as "scsi"; smartctl's own detection picks
+        # SAT there and reads the ATA attributes, which "-d scsi" would lose.
+        return [(d["name"], None if d.get("type") in (None, "scsi") else d["type"])
+                for d in data.get("devices", []) if d.get("name")]
