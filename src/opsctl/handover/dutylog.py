@@ -104,9 +104,8 @@ def list_entries(cfg, store, start: dt.date | None = None, end: dt.date | None =
     state = item_states(store)
     for e in entries:
         _decorate(e, state)
-    if pending:
-        open_roots = {i.root for i in open_items(store, state)}
-        entries = [e for e in entries if e.pending and _root_of(e, state) in open_roots]
+    if pending:  # the current version of each open item only
+        entries = [e for e in entries if e.status == "open"]
     return entries
 
 

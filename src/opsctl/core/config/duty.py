@@ -29,7 +29,8 @@ class RosterSettings(Section):
     )
     anchor_date: str = Field("2026-01-01", description="day 0 of the rotation (YYYY-MM-DD)")
     max_shift_hours: float = Field(8.0, gt=0)
-    max_hours_per_month: float = Field(200.0, gt=0)
+    max_hours_per_month: float = Field(
+        216.0, gt=0, description="27 eight-hour days: a 3+2 day worker's longest month")
     approval_deadline_day: int = Field(25, ge=1, le=28)
     reminder_days_before: int = Field(
         3, ge=0, description="start reminding this many days before the approval deadline")
