@@ -116,9 +116,16 @@ def _known(f: Field, src: Source, raw: Raw) -> bool:
     return raw.is_number and src.enum is not None and int(raw.value) in src.enum  # type: ignore[arg-type]
 
 
-async def read_tables(session: Session, profile_list: list[Profile], notes: Notes
-                      ) -> dict[str, list[dict[str, Any]]]:
-    tables = [t for p in profile_list for t in p.tables]
+def _wanted(t, values: dict[str, Any]) -> bool:
+    if t.only_if is None or t.only_if not in values:
+        return True
+    v = values[t.only_if]
+    return not isinstance(v, int | float) or v > 0
+
+
+async def read_tables(session: Session, profile_list: list[Profile], notes: Notes,
+                      values: dict[str, Any] | None = None) -> dict[str, list[dict[str, Any]]]:
+    tables = [t for p in profile_list for t in p.tables if _wanted(t, values or {})]
     if not tables:
         return {}
     columns = [c.oid for t in tables for c in t.columns]
@@ -164,7 +171,7 @@ async def read_device(session: Session, kind: str, profile_name: str) -> ReadRes
     for p in plist:
         for k, v in p.constants.items():
             res.values.setdefault(k, v)
-    res.tables = await read_tables(session, plist, res.notes)
+    res.tables = await read_tables(session, plist, res.notes, res.values)
     for p in plist:
         if p.postprocess is not None:
             p.postprocess(res.values, res.tables, res.notes)

@@ -91,6 +91,9 @@ class Table:
     columns: tuple[Column, ...]
     max_rows: int = 2048
     description: str = ""
+    # Walk only when this field's value is a positive number or absent (e.g. RFC 1628's
+    # alarm table only when upsAlarmsPresent is not 0): saves a GETBULK per healthy UPS.
+    only_if: str | None = None
 
 
 # A hook for what a table cannot say (e.g. RFC 1628's alarm table -> ups.alarm and

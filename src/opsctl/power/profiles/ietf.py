@@ -103,7 +103,7 @@ FIELDS = (
 
 TABLES = (
     Table("alarms", (Column("descr", o("6.2.1.2"), "oid"), Column("time", o("6.2.1.3"))),
-          max_rows=64, description="upsAlarmTable"),
+          max_rows=64, description="upsAlarmTable", only_if="ups.alarms.count"),
 )
 
 PROFILES = [

@@ -31,6 +31,8 @@ T = TypeVar("T")
 # achievable with 40, but every agent seen in practice takes 40 and tooBig is handled.
 MAX_VARBINDS = 40
 BULK_REPETITIONS = 25
+# Varbinds asked per GETBULK (columns x repetitions): agents may return fewer.
+BULK_VARBINDS = 100
 
 
 class SnmpError(Exception):
@@ -235,6 +237,40 @@ class Session:
             self._ctx = h.ContextData(contextName=self.target.context)
         return self._auth, self._transport
 
+    async def _send(self, op: str, oids: Sequence[str], reps: int = 0):
+        """One request PDU, below pysnmp's hlapi varbind layer.
+
+        hlapi's get_cmd/bulk_cmd resolve every OID through the MIB view controller
+        (``ObjectIdentity.resolve_with_mib``), which costs more CPU than the request itself;
+        numeric OIDs need none of it. Transport/credential set-up still goes through
+        hlapi's LCD configurator (cached per target).
+        """
+        from pysnmp.entity.rfc3413 import cmdgen
+        from pysnmp.hlapi.v3arch.asyncio.cmdgen import LCD
+        from pysnmp.proto.rfc1902 import Null, ObjectName
+
+        auth, transport = await self._open()
+        eng = engine()
+        addr_name, _ = LCD.configure(eng, auth, transport, self._ctx.contextName)
+        future = asyncio.get_running_loop().create_future()
+
+        def done(_eng, _handle, ind, status, index, vbs, _ctx) -> None:
+            if not future.cancelled():
+                future.set_result((ind, status, index, vbs))
+
+        vbs = [(ObjectName(oid_tuple(o)), Null("")) for o in oids]
+        ctx_id, ctx_name = self._ctx.contextEngineId, self._ctx.contextName
+        if op == "get":
+            cmdgen.GetCommandGenerator().send_varbinds(eng, addr_name, ctx_id, ctx_name, vbs,
+                                                       done, None)
+        elif op == "next":
+            cmdgen.NextCommandGenerator().send_varbinds(eng, addr_name, ctx_id, ctx_name, vbs,
+                                                        done, None)
+        else:
+            cmdgen.BulkCommandGenerator().send_varbinds(eng, addr_name, ctx_id, ctx_name, 0,
+                                                        reps, vbs, done, None)
+        return await future
+
     async def get(self, oids: Sequence[str]) -> dict[str, Raw]:
         """GET ``oids``; absent objects come back as ``MISSING``, never as an error."""
         result: dict[str, Raw] = {}
@@ -244,18 +280,13 @@ class Session:
         return result
 
     async def _get_chunk(self, oids: list[str]) -> dict[str, Raw]:
-        import pysnmp.hlapi.v3arch.asyncio as h
 
-        auth, transport = await self._open()
         result: dict[str, Raw] = {}
         pending = list(oids)
         while pending:
             self.requests += 1
             try:
-                ind, status, index, vbs = await h.get_cmd(
-                    engine(), auth, transport, self._ctx,
-                    *[h.ObjectType(h.ObjectIdentity(oid_tuple(o))) for o in pending],
-                    lookupMib=False)
+                ind, status, index, vbs = await self._send("get", pending)
             except SnmpError:
                 raise
             except OSError as exc:
@@ -299,25 +330,20 @@ class Session:
 
         Returns ``{base: {index_suffix: Raw}}``; a column the agent lacks is empty.
         """
-        import pysnmp.hlapi.v3arch.asyncio as h
 
-        auth, transport = await self._open()
         out: dict[str, dict[str, Raw]] = {b: {} for b in bases}
         cursor = {b: b for b in bases}
         active = list(bases)
         while active:
             self.requests += 1
-            vbs_in = [h.ObjectType(h.ObjectIdentity(oid_tuple(cursor[b]))) for b in active]
+            start = [cursor[b] for b in active]
             try:
                 if self.target.version == "1":
-                    ind, status, index, vbs = await h.next_cmd(
-                        engine(), auth, transport, self._ctx, *vbs_in, lookupMib=False)
-                    reps = 1
+                    ind, status, index, vbs = await self._send("next", start)
                 else:
-                    reps = max(1, min(BULK_REPETITIONS, 60 // len(active)))
-                    ind, status, index, vbs = await h.bulk_cmd(
-                        engine(), auth, transport, self._ctx, 0, reps, *vbs_in,
-                        lookupMib=False)
+                    reps = max(1, min(BULK_REPETITIONS, max_rows + 1,
+                                      BULK_VARBINDS // len(active)))
+                    ind, status, index, vbs = await self._send("bulk", start, reps)
             except OSError as exc:
                 raise SnmpError("unreachable", f"{self.target.label}: {exc.strerror}") from None
             except Exception as exc:  # noqa: BLE001
