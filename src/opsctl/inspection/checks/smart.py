@@ -25,7 +25,8 @@ EXIT_CMDLINE, EXIT_OPEN_FAILED, EXIT_SMART_FAILED, EXIT_DISK_FAILING = 1, 2, 4, 
 def assess(data: dict, temp_warn: float, temp_crit: float,
            wear_warn: float) -> tuple[Status, str, dict]:
     """One device's status, a short text and the facts used, from smartctl's JSON."""
-    dev = data.get("device", {}).get("name") or "?"
+    argv = data.get("smartctl", {}).get("argv") or ["?"]
+    dev = data.get("device", {}).get("name") or argv[-1]
     exit_status = int(data.get("smartctl", {}).get("exit_status", 0))
     messages = [m.get("string", "") for m in data.get("smartctl", {}).get("messages", [])]
     facts: dict[str, Any] = {"device": dev, "model": data.get("model_name"),
