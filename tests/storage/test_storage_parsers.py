@@ -129,3 +129,29 @@ def test_mdadm_conf_array_lines():
     again = mdadm_conf.set_array(text, line.replace("spares=1 ", ""))
     assert again.count("UUID=a:b:c:d") == 1
     assert not mdadm_conf.has_array(mdadm_conf.drop_array(again, "a:b:c:d"), "a:b:c:d")
+
+
+def test_atomic_write_keeps_backup_and_handles_bind_mounted_file(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from opsctl.storage.files import atomic_write, backup_path
+
+    f = tmp_path / "fstab"
+    f.write_text("old\n")
+    f.chmod(0o640)
+    atomic_write(f, "new\n")
+    assert f.read_text() == "new\n" and backup_path(f).read_text() == "old\n"
+    assert f.stat().st_mode & 0o777 == 0o640
+
+    real_replace = os.replace
+
+    def busy(src, dst):
+        if str(dst) == str(f):
+            raise OSError(errno.EBUSY, "Device or resource busy")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", busy)
+    atomic_write(f, "newer\n")
+    assert f.read_text() == "newer\n" and backup_path(f).read_text() == "new\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fstab", "fstab.opsctl-backup"]

@@ -48,9 +48,15 @@ def _runner(dry_run: bool = False):
 
 
 def _snapshot(runner):
+    """Probe once per command; the executor reuses it as the record's "before" state."""
     from opsctl.storage.probe import snapshot
 
-    return snapshot(runner)
+    snap = snapshot(runner)
+    _LAST_SNAPSHOT[id(runner)] = snap
+    return snap
+
+
+_LAST_SNAPSHOT: dict[int, object] = {}
 
 
 def _force(force: bool, reason: str | None):
@@ -85,7 +91,8 @@ def _run_plan(app: AppContext, plan, runner, *, action: str, dry_run: bool, yes:
     settings = app.cfg.storage
     ctx = ExecContext(runner=runner, info=out.info, warn=out.warn)
     result = execute(plan, ctx, store=app.store, files=[settings.mdadm_conf, settings.fstab],
-                     action=action, reason=reason, detail=detail)
+                     action=action, reason=reason, detail=detail,
+                     before=_LAST_SNAPSHOT.get(id(runner)))
     if app.json:
         out.json({"plan": plan.to_dict(), "result": result, "ok": True})
     elif result:

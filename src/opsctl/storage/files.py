@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
@@ -62,7 +63,15 @@ def _write(path: Path, text: str, st: os.stat_result | None) -> None:
                 os.chown(tmp, st.st_uid, st.st_gid)
         else:
             os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:
+            if exc.errno not in (errno.EBUSY, errno.EXDEV):
+                raise
+            # The file is a bind mount (containers, VMs): it cannot be renamed over, so
+            # write it in place; the backup written before still holds the old content.
+            _write_in_place(path, text)
+            os.unlink(tmp)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -72,6 +81,15 @@ def _write(path: Path, text: str, st: os.stat_result | None) -> None:
         os.fsync(dfd)
     finally:
         os.close(dfd)
+
+
+def _write_in_place(path: Path, text: str) -> None:
+    with open(path, "r+") as f:
+        f.seek(0)
+        f.write(text)
+        f.truncate()
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def restore_backup(path: Path) -> None:

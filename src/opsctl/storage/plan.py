@@ -70,25 +70,29 @@ def file_snapshot(paths: list[Path]) -> dict[str, str | None]:
     return out
 
 
-def state_snapshot(ctx: ExecContext, files: list[Path]) -> dict[str, Any]:
+def state_snapshot(ctx: ExecContext, files: list[Path], snap=None) -> dict[str, Any]:
     from opsctl.storage.probe import snapshot
 
     try:
-        state = snapshot(ctx.runner).to_dict()
+        state = (snap if snap is not None else snapshot(ctx.runner)).to_dict()
     except OpsError as exc:
         state = {"error": str(exc)}
     return {"files": file_snapshot(files), "state": state}
 
 
 def execute(plan: Plan, ctx: ExecContext, *, store, files: list[Path], action: str,
-            reason: str | None = None, detail: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Run ``plan`` as one recorded change; returns the read-back facts."""
+            reason: str | None = None, detail: dict[str, Any] | None = None,
+            before=None) -> dict[str, Any]:
+    """Run ``plan`` as one recorded change; returns the read-back facts.
+
+    ``before`` is the probe the plan was made from (saves probing twice; on the slow
+    machines LVM takes half a second per call)."""
     from opsctl.core.journal import ChangeRecord, now_iso, recorded_change
     from opsctl.storage.schema import storage_ops
 
     rec = ChangeRecord(domain="storage", action=action, target=plan.target, reason=reason,
                        detail=dict(detail or {}))
-    rec.before = state_snapshot(ctx, files)
+    rec.before = state_snapshot(ctx, files, before)
     rec.detail["plan"] = [a.to_dict() for a in plan.actions]
     start = len(ctx.runner.history)
     done: list[Action] = []

@@ -18,10 +18,14 @@ from opsctl.core.config.power import PowerSettings
 
 
 class StorageSettings(Section):
-    mdadm_conf: Path = Path("/etc/mdadm/mdadm.conf")
-    fstab: Path = Path("/etc/fstab")
-    initramfs_update: list[str] = Field(default_factory=lambda: ["update-initramfs", "-u"])
-    device_timeout: str = Field("30s", description="x-systemd.device-timeout for data volumes")
+    mdadm_conf: Path = Field(Path("/etc/mdadm/mdadm.conf"),
+                             description="ARRAY lines are kept in an opsctl block here")
+    fstab: Path = Field(Path("/etc/fstab"), description="mounts are kept in an opsctl block here")
+    initramfs_update: list[str] = Field(
+        default_factory=lambda: ["update-initramfs", "-u"],
+        description="run after mdadm.conf changes (argv; [] to skip)")
+    device_timeout: str = Field("30s", pattern=r"^\d+(ms|s|min|h)?$",
+                                description="x-systemd.device-timeout for data volumes")
 
 
 def _unique(items, what: str) -> None:
