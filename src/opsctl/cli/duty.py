@@ -124,13 +124,15 @@ def log_close(app, seq, result, by) -> None:
 @click.option("--reason", required=True, metavar="TEXT", help="Why the entry is corrected.")
 @click.option("--text", required=True, metavar="TEXT", help="The corrected text.")
 @click.option("--status", "status_note", metavar="TEXT", help="Status note of an open item.")
+@click.option("--severity", type=click.Choice(SEVERITIES), help="Corrected severity.")
 @click.option("--by", metavar="NAME")
 @pass_app
-def log_amend(app, seq, reason, text, status_note, by) -> None:
+def log_amend(app, seq, reason, text, status_note, severity, by) -> None:
     """Correct an entry: a new entry referencing the old one (which stays)."""
     from opsctl.handover import dutylog
 
-    new = dutylog.amend(app.cfg, app.store, seq, reason, text, by=by, status=status_note)
+    new = dutylog.amend(app.cfg, app.store, seq, reason, text, by=by, status=status_note,
+                        severity=severity)
     app.out.json({"seq": new, "amends": seq}) if app.json else app.out.info(
         f"entry {new} amends entry {seq}")
 

@@ -193,7 +193,7 @@ def close(cfg, store, seq: int, result: str, *, by: str | None = None) -> int:
 
 
 def amend(cfg, store, seq: int, reason: str, text: str, *, by: str | None = None,
-          status: str | None = None) -> int:
+          status: str | None = None, severity: str | None = None) -> int:
     if not reason or not reason.strip():
         raise UsageError("amend needs --reason TEXT (why the entry is corrected)")
     target = get(store, seq)
@@ -203,7 +203,8 @@ def amend(cfg, store, seq: int, reason: str, text: str, *, by: str | None = None
     if status:
         details["status"] = status
     return _append(cfg, store, NewEntry(
-        text=text, category=target.category, severity=target.severity, kind="amend",
+        text=text, category=target.category, severity=severity or target.severity,
+        kind="amend",
         pending=target.pending, author=acting_person(cfg, by), ref_seq=seq, source="cli",
         details=details))
 

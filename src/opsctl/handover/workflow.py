@@ -90,8 +90,11 @@ def blockers(cfg, store, *, for_sign: bool = False) -> list[str]:
         bad = conn.execute(sa.select(duty_log.c.seq).where(
             duty_log.c.seq > since, duty_log.c.kind.in_(("entry", "amend")),
             duty_log.c.category == "incident", duty_log.c.severity.is_(None))).all()
+        amended = {r.ref_seq for r in conn.execute(sa.select(duty_log.c.ref_seq).where(
+            duty_log.c.kind == "amend", duty_log.c.seq > since))}
     for r in bad:
-        out.append(f"incident entry {r.seq} has no severity: amend it")
+        if r.seq not in amended:  # a correction supersedes it; the correction counts
+            out.append(f"incident entry {r.seq} has no severity: amend it with --severity")
     if not for_sign:
         cur = _active(store)
         if cur is not None:
