@@ -82,3 +82,27 @@ class Device(Section):
     )
     temperature: SensorRange | None = None
     humidity: SensorRange | None = None
+
+
+class ProfileFieldSpec(Section):
+    """One field of a custom profile (see docs/power.md, "Writing a profile")."""
+
+    oids: list[str] = Field(min_length=1, description="OIDs with instance, tried in order")
+    scale: float | list[float] = Field(1.0, description="one factor for all OIDs, or one each")
+    type: Literal["number", "string", "enum", "flags", "oid"] = "number"
+    enum: dict[int, str] | None = Field(None, description="integer -> text (flags: NUT tokens)")
+    unit: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+class CustomProfile(Section):
+    """A profile defined in the config: a new MIB mapping or a variant of a built-in one."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$")
+    kind: Literal["ups", "switch", "sensor"]
+    extends: str | None = Field(None, description="built-in profile whose fields are kept")
+    description: str = ""
+    sys_object_ids: list[str] = Field(default_factory=list)
+    probe_oids: list[str] = Field(default_factory=list)
+    fields: dict[str, ProfileFieldSpec] = Field(default_factory=dict)

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from opsctl.core.config.base import Section
-from opsctl.core.config.devices import SensorRange, UpsThresholds
+from opsctl.core.config.devices import CustomProfile, SensorRange, UpsThresholds
 
 WaitType = Literal["host_down", "port_open", "port_closed", "ups_charging", "sleep"]
 
@@ -114,4 +114,6 @@ class PowerSettings(Section):
         default_factory=lambda: SensorRange(warn_low=30, warn_high=60, crit_low=20, crit_high=80)
     )
     max_concurrency: int = Field(64, ge=1, le=1024, description="devices polled at once")
+    profiles: list[CustomProfile] = Field(
+        default_factory=list, description="custom SNMP profiles (docs/power.md)")
     plans: list[PowerPlan] = Field(default_factory=list)

@@ -50,6 +50,17 @@ def register(profile: Profile) -> None:
     _extra[profile.name] = profile
 
 
+def set_custom(profiles: list[Profile]) -> None:
+    """Replace all run-time profiles (a config reload drops the old custom ones)."""
+    _extra.clear()
+    for p in profiles:
+        _extra[p.name] = p
+
+
+def builtin_profiles() -> dict[str, Profile]:
+    return dict(_load())
+
+
 def all_profiles() -> dict[str, Profile]:
     return {**_load(), **_extra}
 
