@@ -198,3 +198,24 @@ def test_events_ports_down_and_up():
     cur = DeviceReading("s", "switch", True, values={"ports": after})
     assert [(e.kind, e.details["port"]) for e in events.detect(prev, [cur])] == [
         ("port_down", "Gi1"), ("port_up", "Gi2")]
+
+
+def test_ietf_charger_state_derived_only_when_unambiguous():
+    from opsctl.power.profiles.ietf import alarms_postprocess
+
+    def status(values):
+        alarms_postprocess(values, {}, Notes())
+        return values["ups.status"]
+
+    assert status({"ups.status": "OB LB"}) == "OB LB DISCHRG"
+    assert status({"ups.status": "OL", "battery.current": 2.5, "battery.charge": 64}) == \
+        "OL CHRG"
+    assert status({"ups.status": "OL", "battery.current": 0, "battery.charge": 64}) == "OL"
+    assert status({"ups.status": "OL", "battery.current": 1, "battery.charge": 100}) == "OL"
+    alarms = {"alarms": [{"index": "1", "descr": "1.3.6.1.2.1.33.1.6.3.8"},
+                         {"index": "2", "descr": "1.3.6.1.2.1.33.1.6.3.1"}]}
+    values = {"ups.status": "OL"}
+    alarms_postprocess(values, alarms, Notes())
+    assert values["ups.status"] == "OL RB OVER"
+    assert values["ups.alarm"] == "OutputOverload BatteryBad"
+

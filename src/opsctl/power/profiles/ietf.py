@@ -67,6 +67,16 @@ def alarms_postprocess(values: dict[str, Any], tables: dict[str, list[dict[str, 
             tokens.append(token)
     if names:
         values["ups.alarm"] = " ".join(names)
+    status = set(str(values.get("ups.status") or "").split()) | set(tokens)
+    # Charger state is not an RFC 1628 object; derive it only where the data is
+    # unambiguous: on battery means discharging, and on line with a positive battery
+    # current (into the battery) and a charge below 100 % means charging.
+    current, charge = values.get("battery.current"), values.get("battery.charge")
+    if "OB" in status:
+        tokens.append("DISCHRG")
+    elif "OL" in status and isinstance(current, int | float) and current > 0 \
+            and isinstance(charge, int | float) and charge < 100:
+        tokens.append("CHRG")
     if tokens:
         values["ups.status"] = merge_status([values.get("ups.status") or "", *tokens])
 
