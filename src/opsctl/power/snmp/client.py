@@ -168,9 +168,11 @@ async def _transport(t: Target):
     import pysnmp.hlapi.v3arch.asyncio as h
     from pysnmp.error import PySnmpError
 
+    # An IPv6 literal (or a bracketed one) needs the UDP/IPv6 transport.
+    host = t.host.strip("[]")
+    cls = h.Udp6TransportTarget if ":" in host else h.UdpTransportTarget
     try:
-        return await h.UdpTransportTarget.create((t.host, t.port), timeout=t.timeout,
-                                                 retries=t.retries)
+        return await cls.create((host, t.port), timeout=t.timeout, retries=t.retries)
     except PySnmpError as exc:
         text = str(exc)
         if "Name or service not known" in text or "nodename nor servname" in text \
