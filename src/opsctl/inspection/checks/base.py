@@ -44,7 +44,19 @@ class Param:
 
     @property
     def default_label(self) -> str:
-        return "(required)" if self.required else repr(self.default)
+        """The default as it would be written in the YAML config."""
+        if self.required:
+            return "(required)"
+        v = self.default
+        if v is None:
+            return "null"
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, float):
+            return f"{v:g}"
+        if isinstance(v, list):
+            return "[" + ", ".join(str(x) for x in v) + "]"
+        return str(v)
 
     def coerce(self, value: Any) -> Any:
         """The value as this parameter's type, or ValueError saying what was expected."""

@@ -37,8 +37,14 @@ class RaidCheck(Check):
 
     def run(self, ctx, p: dict[str, Any]) -> CheckResult:
         try:
-            arrays = _storage_api().raid_health(ctx.runner)
-        except OpsError as exc:
+            kw = {}
+            if ctx.remote:  # the storage API reads /proc/mdstat itself, i.e. locally
+                try:
+                    kw["mdstat_text"] = ctx.read_text("/proc/mdstat")
+                except FileNotFoundError:
+                    kw["mdstat_text"] = ""
+            arrays = _storage_api().raid_health(ctx.runner, **kw)
+        except (OpsError, OSError) as exc:
             return CheckResult.unknown(f"RAID state unavailable: {exc}")
         statuses: list[Status] = []
         parts: list[str] = []
