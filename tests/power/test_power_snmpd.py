@@ -111,3 +111,22 @@ def test_real_if_mib_from_snmpd(agent, tmp_path):
     assert lo["in_octets"] % (1 << 32) <= lo["in_octets32"] + 10_000_000
     assert r.values["device.uptime"] > 0
     assert r.status == Status.OK, r.reason
+
+
+def test_same_v3_user_name_with_different_keys_on_two_agents(tmp_path):
+    """pysnmp's USM table is keyed by user name until discovery: two agents sharing a
+    user name with different keys must both be read when polled together."""
+    a_user, b_user = V3User("shared", "keyAAAA1111", "privAAAA1111"), \
+        V3User("shared", "keyBBBB2222", "privBBBB2222")
+    with Snmpd(v3_users=[a_user]) as a, Snmpd(v3_users=[b_user]) as b:
+        devs = [{"name": f"sw{n}", "kind": "switch", "host": "127.0.0.1", "port": ag.port,
+                 "timeout": 1, "retries": 0, "profile": "if-mib",
+                 "snmp": {"version": "3", "user": "shared", "auth_key": u.auth_key,
+                          "priv_key": u.priv_key}}
+                for n, ag, u in (("a", a, a_user), ("b", b, b_user))]
+        p = tmp_path / "opsctl.yaml"
+        p.write_text("site: {name: t}\ndevices:\n" +
+                     "".join(f"  - {json.dumps(d)}\n" for d in devs))
+        readings = api.poll(load_config(p))
+    assert [(r.name, r.reachable, r.error) for r in readings] == [
+        ("swa", True, None), ("swb", True, None)]

@@ -69,6 +69,15 @@ async def read_one(dev, *, sem: asyncio.Semaphore | None = None) -> DeviceReadin
 
 
 async def read_many(devices: Sequence, max_concurrency: int) -> list[DeviceReading]:
+    from opsctl.power.snmp.client import register
+
+    targets = []
+    for d in devices:
+        try:
+            targets.append(Target.from_device(d))
+        except Exception:  # noqa: BLE001, S112 - read_one reports a broken target itself
+            continue
+    register(targets)
     sem = asyncio.Semaphore(max_concurrency)
     return list(await asyncio.gather(*(read_one(d, sem=sem) for d in devices)))
 

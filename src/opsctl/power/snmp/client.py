@@ -220,6 +220,32 @@ def _vb_pairs(var_binds) -> list[tuple[str, Raw]]:
     return out
 
 
+# pysnmp keeps SNMPv3 users in one USM table keyed by user name until it has discovered
+# each agent's engine ID; two devices with the same user name but different keys would
+# overwrite each other's keys during concurrent discovery. Requests of such users are
+# serialised (per user name); users with one set of keys everywhere run fully parallel.
+_v3_keys: dict[str, set[int]] = {}
+_v3_locks: dict[str, asyncio.Lock] = {}
+
+
+def register(targets: Sequence[Target]) -> None:
+    """Announce the targets about to be polled (before any request), so users whose name
+    is shared with different keys are serialised from the first request on."""
+    for t in targets:
+        if t.version == "3" and t.user:
+            _v3_keys.setdefault(t.user, set()).add(hash(
+                (t.auth_protocol, t.auth_key, t.priv_protocol, t.priv_key, t.security_level)))
+
+
+def _v3_lock(t: Target) -> asyncio.Lock | None:
+    if t.version != "3" or not t.user:
+        return None
+    register([t])
+    if len(_v3_keys[t.user]) < 2:
+        return None
+    return _v3_locks.setdefault(t.user, asyncio.Lock())
+
+
 # -- operations ------------------------------------------------------------------------------
 class Session:
     """One device's request context on the SNMP loop (created inside a coroutine)."""
@@ -240,6 +266,13 @@ class Session:
         return self._auth, self._transport
 
     async def _send(self, op: str, oids: Sequence[str], reps: int = 0):
+        lock = _v3_lock(self.target)
+        if lock is None:
+            return await self._send_unlocked(op, oids, reps)
+        async with lock:
+            return await self._send_unlocked(op, oids, reps)
+
+    async def _send_unlocked(self, op: str, oids: Sequence[str], reps: int = 0):
         """One request PDU, below pysnmp's hlapi varbind layer.
 
         hlapi's get_cmd/bulk_cmd resolve every OID through the MIB view controller
