@@ -25,12 +25,12 @@ def _fill(env) -> str:
 def test_export_all_formats_verify_and_reread(env):
     day = _fill(env)
     out = json.loads(env.run("--json", "duty", "export", "--from", day, "--to", day,
-                             "--format", "csv", "--format", "json", "--format", "md",
+                             "--verify-chain", "--format", "csv", "--format", "json", "--format", "md",
                              "--format", "html").stdout)
     manifest = Path(out["manifest"])
     assert manifest.parent == env.root / "exports"
     m = json.loads(manifest.read_text())
-    assert m["entries"] == 2 and m["chain_head"]["seq"] == 2 and m["chain_head"]["intact"]
+    assert m["entries"] == 2 and m["chain_head"]["seq"] == 2 and m["chain_head"]["intact"] is True
     names = {f["name"] for f in m["files"]}
     assert names == {f"duty-{day}_{day}{s}" for s in (
         ".csv", ".handovers.csv", ".inspections.csv", ".json", ".md", ".html")}
@@ -62,6 +62,11 @@ def test_export_all_formats_verify_and_reread(env):
     md.write_text(md.read_text().replace("patrol ok", "patrol skipped"))
     bad = env.run("duty", "verify-export", str(manifest), check=2)
     assert "altered" in bad.stderr
+    # A broken log is not exported with --verify-chain, and nothing is written.
+    env.sqlite("UPDATE duty_log SET text='edited' WHERE seq=1")
+    refused = env.run("duty", "export", "--from", day, "--to", day, "--verify-chain",
+                      "-o", str(env.root / "refused" / "x.csv"), check=1)
+    assert "chain broken" in refused.stderr and not (env.root / "refused").exists()
 
 
 def test_export_single_file_and_bad_input(env, tmp_path):
