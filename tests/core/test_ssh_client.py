@@ -58,6 +58,9 @@ def test_unknown_host_refused_with_fingerprint(server, tmp_path):
     assert "box1" in msg and "not in" in msg and "SHA256:" in msg
     assert "ssh-keyscan -p" in ei.value.hint
     assert empty.read_text() == ""  # never auto-added
+    with pytest.raises(DeviceError, match="a file that does not exist"):
+        run_remote(server.host(known_hosts=str(tmp_path / "none")), ["true"], 5)
+    assert not (tmp_path / "none").exists()
 
 
 def test_changed_host_key_refused(server, tmp_path):

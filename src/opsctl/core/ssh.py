@@ -90,8 +90,10 @@ def _reject_policy(host: Host):
     class _Refuse(paramiko.RejectPolicy):
         # RejectPolicy with a message that names the host and the offered key.
         def missing_host_key(self, client, hostname, key):  # noqa: ARG002
+            kh = known_hosts_path(host)
+            missing = "" if kh.exists() else ", a file that does not exist"
             raise DeviceError(
-                f"host {describe(host)} is not in {known_hosts_path(host)} "
+                f"host {describe(host)} is not in {kh}{missing} "
                 f"(server offers {fingerprint(key)}); refusing to connect",
                 hint=_scan_hint(host),
             )
