@@ -9,7 +9,7 @@ import pytest
 from sshd import SshServer, free_port, keygen, kill_pidfile
 
 from opsctl.core.errors import CommandError, DeviceError
-from opsctl.core.ssh import SshDisconnected, SshUnreachable, run_remote
+from opsctl.core.ssh import SshDisconnected, SshUnreachable, run_remote, session
 
 pytestmark = pytest.mark.ssh
 
@@ -126,3 +126,13 @@ def test_dropped_connection_reported_as_disconnect(tmp_path):
         assert not srv.running
     finally:
         srv.stop()
+
+
+def test_session_runs_several_commands_over_one_connection(server):
+    # The shell's parent is the sshd process of the connection.
+    ppid = ["sh", "-c", "echo $PPID"]
+    with session(server.host()) as s:
+        first, second = s.run(ppid, 10).stdout, s.run(ppid, 10).stdout
+        assert s.run(["false"], 10).returncode == 1
+    assert first == second
+    assert run_remote(server.host(), ppid, 10).stdout != first
