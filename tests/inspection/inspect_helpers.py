@@ -65,3 +65,17 @@ def run_check(cfg, store, check: str, params: dict | None = None, host=None,
 
     item = CheckItem(id=item_id, check=check, params=params or {}, host=host)
     return _run_check(cfg, store, item, 1, {})
+
+
+def opsctl_inproc(capsys, *args: str) -> tuple[int, str, str]:
+    """The CLI in this process (same entry point, no interpreter start): rc, out, err."""
+    from opsctl.cli.main import main
+
+    capsys.readouterr()
+    try:
+        main([*args])
+        rc = 0
+    except SystemExit as exc:
+        rc = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    out, err = capsys.readouterr()
+    return rc, out, err

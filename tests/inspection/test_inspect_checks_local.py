@@ -292,8 +292,10 @@ def test_ip_baseline_records_then_detects_change(env, tmp_path):
     assert run_check(cfg, store, "ip_baseline", params, item_id="ips").status == Status.OK
 
 
-def test_ip_baseline_in_a_file_and_cli_reset(tmp_path):
-    from inspect_helpers import opsctl_json
+def test_ip_baseline_in_a_file_and_cli_reset(tmp_path, capsys):
+    import json
+
+    from inspect_helpers import opsctl_inproc
 
     path = write_config(tmp_path, [profile("p", [{"id": "ips", "check": "ip_baseline"}])],
                         inspection={"ip_baseline_file": "baselines.json"})
@@ -306,12 +308,15 @@ def test_ip_baseline_in_a_file_and_cli_reset(tmp_path):
         store.close()
     data = (tmp_path / "baselines.json").read_text()
     assert f"{socket.gethostname()}/ips" in data
-    proc, shown = opsctl_json("-c", str(path), "inspect", "baseline", "show")
-    assert proc.returncode == 0 and f"{socket.gethostname()}/ips" in shown
-    proc, out = opsctl_json("-c", str(path), "inspect", "baseline", "reset")
-    assert proc.returncode == 0 and out == {"removed": 1}
-    proc, _ = opsctl_json("-c", str(path), "inspect", "baseline", "reset", "nohost/x")
-    assert proc.returncode == 2 and "no baseline 'nohost/x'" in proc.stderr
+    rc, out, _ = opsctl_inproc(capsys, "--json", "-c", str(path), "inspect", "baseline",
+                               "show")
+    assert rc == 0 and f"{socket.gethostname()}/ips" in json.loads(out)
+    rc, out, _ = opsctl_inproc(capsys, "--json", "-c", str(path), "inspect", "baseline",
+                               "reset")
+    assert rc == 0 and json.loads(out) == {"removed": 1}
+    rc, _, err = opsctl_inproc(capsys, "-c", str(path), "inspect", "baseline", "reset",
+                               "nohost/x")
+    assert rc == 2 and "no baseline 'nohost/x'" in err
 
 
 def test_smart_real_binary(env, tmp_path):

@@ -14,6 +14,7 @@ from inspect_helpers import (
     EXAMPLE,
     load,
     opsctl,
+    opsctl_inproc,
     opsctl_json,
     profile,
     store_for,
@@ -78,7 +79,8 @@ def _save(store, prof: str, when: dt.datetime, status: Status, failing: str | No
                                  status, items))
 
 
-def test_report_missed_patrols_and_failing_items(tmp_path):
+def test_report_missed_patrols_and_failing_items(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
     path = write_config(tmp_path, [
         profile("patrol", [{"id": "q", "question": "ok?"}], runs_per_day=2),
         profile("daily", [{"id": "q", "question": "ok?"}], runs_per_day=1),
@@ -114,25 +116,26 @@ def test_report_missed_patrols_and_failing_items(tmp_path):
     assert per_day[("2026-04-01", "adhoc")]["runs"] == 1
     assert not per_day[("2026-04-01", "adhoc")]["missed"]
 
-    md = opsctl(*args).stdout
+    md = opsctl_inproc(capsys, *args)[1]
     assert "## Missed patrols" in md and "| 2026-03-31 | patrol | 1 | 2 |" in md
     assert "| 2026-03-31 | patrol | 1 | 2 | CRITICAL | MISSED |" in md
     assert "### #4 patrol — 2026-03-31T08:00:00+00:00 — bob on h1 — CRITICAL" in md
     out = tmp_path / "r.html"
-    proc = opsctl(*args, "--format", "html", "-o", str(out))
-    assert proc.returncode == 0 and "report written to" in proc.stdout
+    rc, stdout, _ = opsctl_inproc(capsys, *args, "--format", "html", "-o", str(out))
+    assert rc == 0 and "report written to" in stdout
     html = out.read_text()
     assert html.startswith("<!DOCTYPE html>") and '<td class="crit">MISSED</td>' in html
-    proc = opsctl(*args, "--profile", "daily", "--format", "json")
-    only = json.loads(proc.stdout)
+    only = json.loads(opsctl_inproc(capsys, *args, "--profile", "daily", "--format", "json")[1])
     assert {r["profile"] for r in only["runs"]} == {"daily"}
     assert only["missed_patrols"] == [data["missed_patrols"][0]]
-    proc, listed = opsctl_json("-c", str(path), "inspect", "list", "--from", str(d0),
-                               "--to", str(d0), "--profile", "patrol")
+    listed = json.loads(opsctl_inproc(capsys, "--json", "-c", str(path), "inspect", "list",
+                                      "--from", str(d0), "--to", str(d0), "--profile",
+                                      "patrol")[1])
     assert [r["started_at"][:16] for r in listed] == ["2026-03-30T08:00", "2026-03-30T20:00"]
 
 
-def test_bad_input_is_one_clear_line(example, tmp_path):
+def test_bad_input_is_one_clear_line(example, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
     c = ("-c", str(example), "inspect")
     cases = [
         ((*c, "run", "--answers", str(tmp_path / "none.yaml")), "answers file "
@@ -152,11 +155,16 @@ def test_bad_input_is_one_clear_line(example, tmp_path):
     listy = tmp_path / "list.yaml"
     listy.write_text("- yes\n- no\n")
     cases.append(((*c, "run", "--answers", str(listy)), "expected a mapping of item id"))
-    for args, msg in cases:
+    for args, msg in cases[:2]:  # as a user runs it
         proc = opsctl(*args)
         assert proc.returncode == 2, (args, proc.stderr)
         assert msg in proc.stderr, (msg, proc.stderr)
         assert "Traceback" not in proc.stderr and proc.stderr.count("opsctl: error:") == 1
+    for args, msg in cases[2:]:  # the same entry point, in this process (faster)
+        rc, _, err = opsctl_inproc(capsys, *args)
+        assert rc == 2, (args, err)
+        assert msg in err, (msg, err)
+        assert "Traceback" not in err and err.count("opsctl: error:") == 1
 
 
 def test_answers_for_another_profile_still_records_the_run(example, tmp_path):
