@@ -87,7 +87,7 @@ def test_bad_references_name_file_and_line(tmp_path, step, message):
 
 
 @pytest.mark.parametrize(("step", "message"), [
-    ({"name": "a"}, "a step needs a command, a wait, or both"),
+    ({"name": "a"}, "a step needs a command, a wake_on_lan, a wait"),
     ({"name": "a", "command": []}, "command must not be empty"),
     ({"name": "a", "command": "echo 'unbalanced"}, "No closing quotation"),
     ({"name": "a", "wait": {"type": "sleep"}}, "a sleep wait needs seconds"),

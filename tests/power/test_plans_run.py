@@ -395,3 +395,35 @@ def test_cli_plans_listing_confirmation_and_bad_reference(tmp_path, servers):
         assert proc.returncode == 2
         assert proc.stderr.startswith(f"opsctl: error: {cfg_path}:")
         assert "power.plans[0].steps[0].host: unknown host 'ghost' (known: app1)" in proc.stderr
+
+
+def test_wake_on_lan_step_sends_real_magic_packets(tmp_path, servers):
+    import socket
+
+    app1 = servers("app1")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rx:
+        rx.bind(("127.0.0.1", 0))
+        rx.settimeout(5)
+        plan = {"name": "back", "kind": "restore", "steps": [
+            {"name": "wake app1", "host": "app1",
+             "wake_on_lan": {"mac": "52-54-00-AB-CD-EF", "address": "127.0.0.1",
+                             "port": rx.getsockname()[1], "count": 2},
+             "wait": {"type": "port_open", "timeout": 5, "interval": 0.2}}]}
+        cfg_path = write_config(tmp_path, [app1], [plan])
+        dry = opsctl("-c", str(cfg_path), "power", "restore", "--plan", "back", "--dry-run")
+        assert "wake-on-lan 52:54:00:ab:cd:ef: magic packet to 127.0.0.1:" in dry.stdout
+        rx.setblocking(False)
+        with pytest.raises(BlockingIOError):  # the dry run sent nothing
+            rx.recv(200)
+        rx.settimeout(5)
+        cfg = load_config(cfg_path)
+        store = Store.for_config(cfg)
+        try:
+            run = run_plan(build_plan(cfg, "back", "restore"), cfg=cfg, store=store)
+        finally:
+            store.close()
+        packets = [rx.recv(200), rx.recv(200)]
+    assert run.status == "ok", run.steps[0].message
+    expected = b"\xff" * 6 + bytes.fromhex("525400abcdef") * 16
+    assert packets == [expected, expected]
+    assert run.steps[0].command["bytes_sent"] == 2 * 102

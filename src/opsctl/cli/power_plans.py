@@ -98,10 +98,13 @@ def _print_plan(app: AppContext, plan) -> None:
         on_error = "continue" if s.continue_on_error else "stop the plan"
         lines.append(f"{s.index:>3}. {s.name} [{s.where}; on error: {on_error}]")
         if s.command is not None:
-            drop = ("; the connection may drop (expected)"
-                    if getattr(s.command, "disconnect_ok", False) else "")
-            lines.append(f"       run:  {s.command.describe()}  "
-                         f"(timeout {s.command.timeout:g}s{drop})")
+            notes = []
+            if getattr(s.command, "timeout", None):
+                notes.append(f"timeout {s.command.timeout:g}s")
+            if getattr(s.command, "disconnect_ok", False):
+                notes.append("the connection may drop (expected)")
+            lines.append(f"       run:  {s.command.describe()}"
+                         + (f"  ({'; '.join(notes)})" if notes else ""))
         if s.wait is not None:
             lines.append(f"       then: {s.wait.describe()}")
     click.echo("\n".join(lines))

@@ -43,8 +43,19 @@ class WaitCondition(Section):
         return self
 
 
+class WakeOnLan(Section):
+    """A Wake-on-LAN magic packet: how a restore plan switches a server on."""
+
+    mac: str = Field(pattern=r"^[0-9A-Fa-f]{2}([:-]?[0-9A-Fa-f]{2}){5}$",
+                     description="the server's NIC MAC address")
+    address: str = Field("255.255.255.255", description="broadcast address to send to")
+    port: int = Field(9, ge=1, le=65535)
+    count: int = Field(3, ge=1, le=10, description="packets sent (UDP may drop one)")
+
+
 class PlanStep(Section):
-    """One step: an optional command (over SSH on ``host``, or local), then an optional wait."""
+    """One step: an action (a command over SSH on ``host`` or local, or a Wake-on-LAN
+    packet), then an optional wait."""
 
     name: str = Field(min_length=1)
     host: str | None = Field(None, description="a name from hosts:, or null for a local step")
@@ -52,6 +63,7 @@ class PlanStep(Section):
         None, description="argv (a string is split like a shell would, without shell features)"
     )
     timeout: float = Field(120.0, gt=0, description="seconds the command may take")
+    wake_on_lan: WakeOnLan | None = None
     wait: WaitCondition | None = None
     expect_disconnect: bool | None = Field(
         None, description="the connection may drop after the command was sent (poweroff); "
@@ -61,8 +73,11 @@ class PlanStep(Section):
 
     @model_validator(mode="after")
     def _complete(self) -> PlanStep:
-        if self.command is None and self.wait is None:
-            raise ValueError("a step needs a command, a wait, or both")
+        if self.command is None and self.wake_on_lan is None and self.wait is None:
+            raise ValueError("a step needs a command, a wake_on_lan, a wait, or an action "
+                             "and a wait")
+        if self.command is not None and self.wake_on_lan is not None:
+            raise ValueError("a step runs one action: command or wake_on_lan, not both")
         if isinstance(self.command, list) and not self.command:
             raise ValueError("command must not be empty")
         if isinstance(self.command, str):

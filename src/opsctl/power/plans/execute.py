@@ -22,7 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from opsctl.core.errors import OpsError
-from opsctl.power.plans.model import LocalCommand, Plan, RemoteCommand, Step, WaitPort
+from opsctl.power.plans.model import (
+    LocalCommand,
+    Plan,
+    RemoteCommand,
+    Step,
+    WaitPort,
+    WakeOnLanAction,
+)
 from opsctl.power.plans.waits import Poller, tcp_answers, wait_for
 
 log = logging.getLogger("opsctl.power.plans")
@@ -240,6 +247,16 @@ def _run_command(step: Step, res: StepResult, runner: Any) -> tuple[bool, str]:
     """Run the step's command; returns (ok, note) and fills ``res.command``."""
     cmd = step.command
     base = step.to_dict()["command"]
+    if isinstance(cmd, WakeOnLanAction):
+        from opsctl.power.plans.wol import send_magic_packet
+
+        try:
+            sent = send_magic_packet(cmd.mac, cmd.address, cmd.port, cmd.count)
+        except (OSError, ValueError) as exc:
+            res.command = {**base, "error": str(exc)}
+            return False, f"wake-on-lan to {cmd.address}:{cmd.port} failed: {exc}"
+        res.command = {**base, "bytes_sent": sent}
+        return True, f"magic packet for {cmd.mac} sent"
     if isinstance(cmd, LocalCommand):
         from opsctl.core.runner import Runner
 

@@ -42,6 +42,18 @@ class LocalCommand:
 
 
 @dataclass(frozen=True)
+class WakeOnLanAction:
+    mac: str
+    address: str
+    port: int
+    count: int
+
+    def describe(self) -> str:
+        return (f"wake-on-lan {self.mac}: magic packet to {self.address}:{self.port} "
+                f"(x{self.count})")
+
+
+@dataclass(frozen=True)
 class WaitPort:
     """TCP probe: ``host_down`` / ``port_closed`` want it to fail, ``port_open`` to answer."""
 
@@ -83,7 +95,7 @@ class Sleep:
         return f"sleep {self.seconds:g}s"
 
 
-Command = RemoteCommand | LocalCommand
+Command = RemoteCommand | LocalCommand | WakeOnLanAction
 Wait = WaitPort | WaitUpsCharging | Sleep
 
 
@@ -114,6 +126,10 @@ class Step:
             out["command"] = {"type": "local", "argv": self.command.argv,
                               "timeout": self.command.timeout,
                               "text": self.command.describe()}
+        elif isinstance(self.command, WakeOnLanAction):
+            c = self.command
+            out["command"] = {"type": "wake_on_lan", "mac": c.mac, "address": c.address,
+                              "port": c.port, "count": c.count, "text": c.describe()}
         else:
             out["command"] = None
         if self.wait is None:
@@ -184,6 +200,10 @@ def _resolve(cfg: OpsConfig, pi: int, p: PowerPlan) -> Plan:
         if argv is not None:
             command = (RemoteCommand(host, argv, s.timeout, s.disconnect_expected)
                        if host is not None else LocalCommand(argv, s.timeout))
+        elif s.wake_on_lan is not None:
+            w = s.wake_on_lan
+            command = WakeOnLanAction(w.mac.lower().replace("-", ":"), w.address, w.port,
+                                      w.count)
         wait: Wait | None = None
         w = s.wait
         if w is not None:
