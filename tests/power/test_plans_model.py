@@ -95,6 +95,9 @@ def test_bad_references_name_file_and_line(tmp_path, step, message):
     ({"name": "a", "host": "app1", "wait": {"type": "port_closed"}},
      "a port_closed wait needs port"),
     ({"name": "a", "wait": {"type": "reboot"}}, "must be one of host_down"),
+    ({"name": "a", "command": ["true"], "wake_on_lan": {"mac": "52:54:00:ab:cd:ef"}},
+     "command or wake_on_lan, not both"),
+    ({"name": "a", "wake_on_lan": {"mac": "52:54:00:ab:cd"}}, "wake_on_lan.mac"),
 ])
 def test_schema_errors(tmp_path, step, message):
     with pytest.raises(ConfigError, match=message) as ei:
