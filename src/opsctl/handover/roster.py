@@ -64,6 +64,13 @@ def shift_hours(cfg, sdef, day: dt.date) -> float:
     return (e.astimezone(UTC) - s.astimezone(UTC)).total_seconds() / 3600
 
 
+def nominal_hours(sdef) -> float:
+    h1, m1 = map(int, sdef.start.split(":"))
+    h2, m2 = map(int, sdef.end.split(":"))
+    minutes = (h2 * 60 + m2) - (h1 * 60 + m1)
+    return (minutes if minutes > 0 else minutes + 24 * 60) / 60
+
+
 def _teams(cfg) -> list[tuple[str, list[str]]]:
     teams = list(cfg.duty.roster.teams.items())
     for name, members in teams:
@@ -348,7 +355,8 @@ def check(cfg, roster: Roster) -> CheckResult:
         errors.append({"kind": kind, "date": day, "message": msg})
 
     for sdef in r.shifts:
-        h = shift_hours(cfg, sdef, dt.date(year, mon, 1))
+        # Nominal (wall-clock) length: a night across a DST change is 7 or 9 h by nature.
+        h = nominal_hours(sdef)
         if h > r.max_shift_hours:
             problem("long-shift", f"shift {sdef.name} lasts {h:g} h (max {r.max_shift_hours:g})")
     hours: dict[str, float] = {}
