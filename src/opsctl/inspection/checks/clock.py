@@ -74,6 +74,8 @@ class ClockSyncCheck(Check):
                                            "CRITICAL", min=0),
         Param("unsynced", "str", "warn", "status when the clock is not synchronised at all",
               choices=("warn", "crit")),
+        Param("chronyd", "str", None, "chronyd to ask (chronyc -h: a host or a command "
+                                      "socket path); default: the local one", nullable=True),
     )
 
     @classmethod
@@ -84,7 +86,8 @@ class ClockSyncCheck(Check):
         unsynced = Status.WARNING if p["unsynced"] == "warn" else Status.CRITICAL
         tried = []
         try:
-            res = ctx.runner.run(["chronyc", "-n", "tracking"], timeout=ctx.timeout,
+            where = ["-h", p["chronyd"]] if p["chronyd"] else []
+            res = ctx.runner.run(["chronyc", *where, "-n", "tracking"], timeout=ctx.timeout,
                                  check=False)
             if res.ok and "Leap status" in res.stdout:
                 t = parse_chrony_tracking(res.stdout)
@@ -94,9 +97,11 @@ class ClockSyncCheck(Check):
                 if off is None:
                     return CheckResult.unknown("chrony: cannot read the offset", **t)
                 return CheckResult(grade_high(off, p["warn_ms"], p["crit_ms"]),
-                                   f"chrony: synchronised to {t['reference']}, offset "
+                                   f"chrony: synchronised to {t['reference'] or '?'}, offset "
                                    f"{off:.3f} ms", round(off, 3), t)
             tried.append("chronyc: " + ((res.stderr or res.stdout).strip() or "no answer"))
+            if p["chronyd"]:  # that chronyd was asked for: timedatectl would not be it
+                return CheckResult.unknown(f"chronyd {p['chronyd']}: " + tried[-1])
         except OpsError as exc:
             tried.append(f"chronyc: {exc}")
         try:
