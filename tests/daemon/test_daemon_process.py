@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import signal
 import time
+import urllib.request
 
 import pytest
 import sqlalchemy as sa
@@ -85,7 +86,8 @@ def test_daemon_end_to_end(tmp_path, notify_socket, webhook, smtp_server, ups_ag
                   "snmp": {"version": "2c", "community": "public"}, "timeout": 1,
                   "retries": 1}],
         inspection={"profiles": [QUICK]},
-        daemon={"schedule_overrides": {"inspection:quick": FAST["inspection:quick"]}},
+        daemon={"schedule_overrides": {"inspection:quick": FAST["inspection:quick"]},
+                "metrics_listen": "127.0.0.1:0"},
         alerts={"targets": [
             {"name": "hook", "type": "webhook", "url": webhook.url},
             {"name": "mail", "type": "email", "smtp_host": "127.0.0.1",
@@ -131,6 +133,15 @@ def test_daemon_end_to_end(tmp_path, notify_socket, webhook, smtp_server, ups_ag
     assert eid in [e["id"] for e in st["open_events"]]
     human = opsctl("-c", str(path), "daemon", "status")
     assert human.returncode == 0 and "running (pid" in human.stdout
+
+    # Prometheus text endpoint on 127.0.0.1.
+    metrics = urllib.request.urlopen(f"http://{st['daemon']['metrics']}/metrics",
+                                     timeout=10).read().decode()
+    assert 'opsctl_device_reachable{device="ups1",kind="ups"} 1' in metrics
+    assert 'opsctl_ups_on_battery{device="ups1"} 1' in metrics
+    assert 'opsctl_events_open{severity="critical"} 1' in metrics
+    assert 'opsctl_job_last_run_ok{job="poll"} 1' in metrics
+    assert 'opsctl_inspection_status{profile="quick"} 0' in metrics
 
     proc = opsctl("-c", str(path), "daemon", "ack", str(eid), "--by", "alice")
     assert proc.returncode == 0, proc.stderr

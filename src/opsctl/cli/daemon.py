@@ -50,7 +50,7 @@ def status(app: AppContext) -> None:
         return
     d = data["daemon"]
     if d.get("running"):
-        state = f"running (pid {d.get('pid')}, since {d.get('started_at')})"
+        state = f"running (pid {d.get('pid')}, since {_local(app, d.get('started_at'))})"
     elif d.get("stale"):
         state = f"NOT running — last heartbeat {d.get('heartbeat_at')} from pid {d.get('pid')} " \
                 "(crashed or hung)"
@@ -70,22 +70,35 @@ def status(app: AppContext) -> None:
     _jobs_table(app, data["jobs"])
     if data["open_events"]:
         app.out.table(["id", "severity", "source", "message", "since", "count"],
-                      [(e["id"], e["severity"], e["source"], e["message"], e["first_seen"],
-                        e["count"]) for e in data["open_events"]],
+                      [(e["id"], e["severity"], e["source"], e["message"],
+                        _local(app, e["first_seen"]), e["count"])
+                       for e in data["open_events"]],
                       title="open events (acknowledge: opsctl daemon ack ID)")
     else:
         app.out.info("no open events")
     if data["delivery_failures"]:
         app.out.table(["at", "target", "event", "purpose", "error"],
-                      [(f["at"], f["target"], f["event_id"], f["purpose"], f["error"])
+                      [(_local(app, f["at"]), f["target"], f["event_id"], f["purpose"], f["error"])
                        for f in data["delivery_failures"]],
                       title="failed alert deliveries (last 24 h)")
+
+
+def _local(app: AppContext, iso: str | None) -> str | None:
+    """Stored UTC → the machine room's local time, as people read schedules."""
+    if not iso:
+        return None
+    import datetime as dt
+
+    from opsctl.daemon.timeutil import site_zone
+
+    return dt.datetime.fromisoformat(iso).astimezone(site_zone(app.cfg)).strftime(
+        "%Y-%m-%d %H:%M:%S %Z")
 
 
 def _jobs_table(app: AppContext, rows: list[dict]) -> None:
     app.out.table(
         ["job", "schedule", "next run", "last run", "result", "ok/failed/missed"],
-        [(r["id"], r["schedule"], r["next_run"], r["last_run"],
+        [(r["id"], r["schedule"], _local(app, r["next_run"]), _local(app, r["last_run"]),
           (r["last_status"] or "-") + (f": {r['last_error']}" if r["last_error"] else ""),
           f"{r['runs_ok']}/{r['runs_failed']}/{r['runs_missed']}") for r in rows],
         title="jobs")
@@ -108,8 +121,9 @@ def jobs(app: AppContext, history: str | None, limit: int) -> None:
             app.out.json(rows)
             return
         app.out.table(["run", "trigger", "slot", "started", "finished", "status", "result"],
-                      [(r["id"], r["trigger"], r["scheduled_for"], r["started_at"],
-                        r["finished_at"], r["status"], r["summary"] or r["error"]) for r in rows],
+                      [(r["id"], r["trigger"], _local(app, r["scheduled_for"]),
+                        _local(app, r["started_at"]), _local(app, r["finished_at"]), r["status"],
+                        r["summary"] or r["error"]) for r in rows],
                       title=f"runs of {history}")
         return
     rows = job_rows(app.cfg, app.store)
