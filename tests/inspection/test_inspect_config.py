@@ -124,3 +124,14 @@ def test_example_config_is_valid_and_lists_checks():
     assert data["tcp_port"]["remote"] is False and data["load"]["remote"] is True
     port = next(p for p in data["tcp_port"]["params"] if p["name"] == "port")
     assert port["required"] is True and port["type"] == "int"
+
+
+def test_docs_check_table_in_step_with_registry():
+    from inspect_helpers import ROOT
+
+    doc = (ROOT / "docs" / "inspection.md").read_text()
+    for c in registry.all_checks():
+        ps = ", ".join(f"`{p.name}`" + ("" if p.required else f"={p.default_label}")
+                       for p in c.params)
+        row = f"| `{c.name}` | {c.summary} | {ps or '-'} | {'yes' if c.remote else 'no'} |"
+        assert row in doc, f"docs/inspection.md: check table is stale for {c.name}"
