@@ -300,11 +300,11 @@ class AlertPipeline:
                 break
             delay *= 2
         ok = error is None
+        what = f"{purpose} for event #{eid}" if eid is not None else purpose
         if ok:
-            log.info("%s for event #%s delivered to %s", purpose, eid, target.name)
+            log.info("%s delivered to %s", what, target.name)
         else:
-            log.error("%s for event #%s could not be delivered to %s: %s", purpose, eid,
-                      target.name, error)
+            log.error("%s could not be delivered to %s: %s", what, target.name, error)
         self._record_delivery(eid, target.name, purpose, attempts, ok, error)
         return ok
 

@@ -111,8 +111,8 @@ class Daemon:
         self.cfg.state_dir.mkdir(parents=True, exist_ok=True)
         lock.acquire()
         try:
+            self._install_signals()  # a SIGTERM during start-up stops right after it
             self._startup()
-            self._install_signals()
             self.notifier.ready(self.status_line())
             log.info("opsctl daemon %s ready (pid %d): %s", __version__, os.getpid(),
                      self.status_line())
