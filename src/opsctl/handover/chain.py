@@ -55,7 +55,7 @@ def entry_hash(values: tuple, alg: str, key: bytes | None) -> str:
         if key is None:
             raise StoreError("the duty log is keyed (HMAC) but no key is available",
                              hint="set duty.log_key_file to the key file")
-        return hmac.new(key, data, hashlib.sha256).hexdigest()
+        return hmac.digest(key, data, "sha256").hex()
     return hashlib.sha256(data).hexdigest()
 
 
@@ -290,11 +290,11 @@ def verify_rows(rows: list[tuple], head: str | None, key: bytes | None,
                                   "anchor accounts for them: entries were deleted")
     seen_hmac = False
     sha256 = hashlib.sha256
-    hmac_new = hmac.new
+    hmac_digest = hmac.digest  # one-shot C path
 
     def digest_of(data: bytes, alg: str) -> str:
         if alg == ALG_HMAC:
-            return hmac_new(key, data, sha256).hexdigest()
+            return hmac_digest(key, data, "sha256").hex()
         return sha256(data).hexdigest()
 
     for i, (seq, canon, alg, row_prev, row_hash) in enumerate(rows):

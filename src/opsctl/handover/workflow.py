@@ -241,6 +241,19 @@ def _log(cfg, store, text: str, author: str, details: dict, **kw) -> int:
         return chain.append(conn, entry, key)
 
 
+def _mutate(store, hid: int, fn) -> Handover:
+    """Read the handover and write ``fn(h)``'s values in one write transaction, so two
+    terminals working on one handover (accepting items, signing) never lose an update."""
+    with store.write() as conn:
+        row = conn.execute(sa.select(duty_handover).where(duty_handover.c.id == hid)).first()
+        h = Handover.from_row(row)
+        values = fn(h)
+        conn.execute(duty_handover.update().where(duty_handover.c.id == hid).values(**values))
+    for k, v in values.items():
+        setattr(h, k, v)
+    return h
+
+
 def _save(store, h: Handover, **values) -> None:
     with store.write() as conn:
         conn.execute(duty_handover.update().where(duty_handover.c.id == h.id).values(**values))
@@ -263,6 +276,10 @@ def start(cfg, store, outgoing: str, incoming: str) -> Handover:
     alarms = current_alarms(cfg, store)
     now = chain.now_utc()
     with store.write() as conn:
+        other = conn.execute(sa.select(duty_handover.c.id).where(
+            duty_handover.c.state.in_(ACTIVE))).first()
+        if other is not None:  # started from another terminal a moment ago
+            raise SafetyError(f"handover {other.id} is already in progress")
         hid = conn.execute(duty_handover.insert().values(
             outgoing=out_p, incoming=in_p, state="open", started_at=now, since_seq=since,
             items={}, inventory={}, snapshot=None, alarms=alarms, suspensions=[],
@@ -308,9 +325,7 @@ def decide_item(cfg, store, seq: int, *, accept: bool, reason: str | None = None
                 "at": chain.now_utc()}
     if reason:
         decision["reason"] = reason
-    items = dict(h.items)
-    items[str(root)] = decision
-    _save(store, h, items=items)
+    h = _mutate(store, h.id, lambda cur: {"items": {**cur.items, str(root): decision}})
     verb = "accepted" if accept else f"refused ({reason})"
     _log(cfg, store, f"handover {h.id}: item {root} {verb} by {who}", who,
          {"handover": h.id, "item": root, **decision}, ref_seq=root)
@@ -332,9 +347,7 @@ def count_inventory(cfg, store, name: str, count: int, *, note: str | None = Non
     rec = {"count": count, "expected": expected, "by": who, "at": chain.now_utc()}
     if note:
         rec["note"] = note
-    inv = dict(h.inventory)
-    inv[name] = rec
-    _save(store, h, inventory=inv)
+    h = _mutate(store, h.id, lambda cur: {"inventory": {**cur.inventory, name: rec}})
     discrepancy = None
     if count != expected:
         # A discrepancy is an incident of its own: it stays open until resolved.
@@ -391,8 +404,12 @@ def suspend(cfg, store, reason: str, *, by: str | None = None,
     h = get(store, hid)
     _require_open(h)
     who = person(cfg, by).name if by else h.outgoing
-    sus = [*h.suspensions, {"reason": reason, "by": who, "at": chain.now_utc()}]
-    _save(store, h, state="suspended", suspensions=sus)
+    def _suspend(cur: Handover) -> dict:
+        _require_open(cur)
+        return {"state": "suspended", "suspensions": [
+            *cur.suspensions, {"reason": reason, "by": who, "at": chain.now_utc()}]}
+
+    h = _mutate(store, h.id, _suspend)
     _log(cfg, store, f"handover {h.id} suspended: {reason} ({h.outgoing} handles the fault)",
          who, {"handover": h.id, "reason": reason})
     return h
@@ -403,9 +420,14 @@ def resume(cfg, store, *, by: str | None = None, hid: int | None = None) -> Hand
     if h.state != "suspended":
         raise UsageError(f"handover {h.id} is {h.state}, not suspended")
     who = person(cfg, by).name if by else h.outgoing
-    sus = [dict(s) for s in h.suspensions]
-    sus[-1]["resumed_at"] = chain.now_utc()
-    _save(store, h, state="open", suspensions=sus)
+    def _resume(cur: Handover) -> dict:
+        if cur.state != "suspended":
+            raise UsageError(f"handover {cur.id} is {cur.state}, not suspended")
+        sus = [dict(x) for x in cur.suspensions]
+        sus[-1]["resumed_at"] = chain.now_utc()
+        return {"state": "open", "suspensions": sus}
+
+    h = _mutate(store, h.id, _resume)
     _log(cfg, store, f"handover {h.id} resumed", who, {"handover": h.id})
     return h
 
@@ -423,8 +445,13 @@ def sign(cfg, store, as_name: str, *, hid: int | None = None) -> Handover:
     todo = missing(cfg, store, h) + blockers(cfg, store, for_sign=True)
     if todo:
         raise SafetyError(f"handover {h.id} cannot be signed yet: " + "; ".join(todo))
-    now = chain.now_utc()
-    _save(store, h, **{f"signed_{side}_at": now})
+    def _sign(cur: Handover) -> dict:
+        _require_open(cur)
+        if getattr(cur, f"signed_{side}_at"):
+            raise UsageError(f"{name} has already signed handover {cur.id}")
+        return {f"signed_{side}_at": chain.now_utc()}
+
+    h = _mutate(store, h.id, _sign)
     role = "outgoing" if side == "out" else "incoming"
     _log(cfg, store, f"handover {h.id} signed by {name} ({role})", name,
          {"handover": h.id, "signed": role})
