@@ -46,15 +46,24 @@ def test_two_concurrent_writers_lose_and_duplicate_nothing(env):
     env.run("duty", "log", "add", "shift start", "--by", "a1")  # creates the store
     n = 100
     procs = [_writer(env, name, n) for name in ("w1", "w2")]
-    for p in procs:
+    # ...and the CLI itself in parallel with them.
+    clis = [subprocess.Popen([sys.executable, "-m", "opsctl", "-c", str(env.config), "duty",
+                              "log", "add", f"cli {i}", "--by", "a2"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for i in range(3)]
+    for p in procs + clis:
         p.wait(timeout=120)
-        assert p.returncode == 0
+        assert p.returncode == 0, p.stderr and p.stderr.read()
+    n_cli = len(clis)
     p = env.run_proc("--json", "duty", "log", "verify")  # a separate process reads it all
     res = json.loads(p.stdout)
     assert res["ok"], res
-    assert res["entries"] == 2 * n + 1 and res["last_seq"] == 2 * n + 1
+    total = 2 * n + 1 + n_cli
+    assert res["entries"] == total and res["last_seq"] == total
     entries = json.loads(env.run("--json", "duty", "log", "list").stdout)
-    assert [e["seq"] for e in entries] == list(range(1, 2 * n + 2))
+    assert [e["seq"] for e in entries] == list(range(1, total + 1))
+    assert sorted(e["text"] for e in entries if e["author"] == "a2") == [
+        f"cli {i}" for i in range(n_cli)]
     for w in ("w1", "w2"):  # every write of each writer is there, in its own order
         mine = [e["details"]["i"] for e in entries if (e["details"] or {}).get("writer") == w]
         assert mine == list(range(n))

@@ -397,8 +397,10 @@ def _render_briefing(app, h, brief=None) -> None:
         return
     signed = [n for n, at in ((h.outgoing, h.signed_out_at), (h.incoming, h.signed_in_at))
               if at]
+    from opsctl.handover.timeutil import local_str
+
     app.out.kv([("handover", h.id), ("outgoing", h.outgoing), ("incoming", h.incoming),
-                ("state", h.state), ("started", h.started_at[:19]),
+                ("state", h.state), ("started", local_str(app.cfg, h.started_at)),
                 ("signed by", ", ".join(signed) or "nobody")], title=f"handover {h.id}")
     from opsctl.handover import dutylog
 
@@ -594,14 +596,16 @@ def handover_status(app) -> None:
 @pass_app
 def handover_list(app) -> None:
     from opsctl.handover import workflow
+    from opsctl.handover.timeutil import local_str
 
     hs = workflow.list_all(app.store)
     if app.json:
         app.out.json([h.to_dict() for h in hs])
         return
     app.out.table(["id", "outgoing", "incoming", "state", "started", "completed"],
-                  [(h.id, h.outgoing, h.incoming, h.state, h.started_at[:19],
-                    (h.completed_at or "")[:19]) for h in hs])
+                  [(h.id, h.outgoing, h.incoming, h.state, local_str(app.cfg, h.started_at),
+                    local_str(app.cfg, h.completed_at) if h.completed_at else "")
+                   for h in hs])
 
 
 # == exports ============================================================================

@@ -391,7 +391,8 @@ def take_snapshot(cfg, store, *, by: str | None = None, hid: int | None = None,
                     note=f"quick inspection not run: {why}", record=latest)
     snap["alarms"] = current_alarms(cfg, store)
     _save(store, h, snapshot=snap)
-    _log(cfg, store, f"handover {h.id}: equipment snapshot attached ({snap['source']})",
+    state = f", {snap['status']}" if snap.get("status") else ""
+    _log(cfg, store, f"handover {h.id}: equipment snapshot attached ({snap['source']}{state})",
          who, {"handover": h.id, "snapshot": {k: v for k, v in snap.items()
                                               if k not in ("record", "alarms")}})
     return h
