@@ -41,3 +41,30 @@ def test_keyed_chain_needs_the_key(store, tmp_path):
     assert not verify(store, key=b"another-key-of-20-bytes").ok
     with pytest.raises(StoreError):  # never silently continue unkeyed
         record_event(store, category="note", text="unkeyed", source="t")
+
+
+def test_daemon_facing_helpers(tmp_path):
+    import datetime as dt
+
+    from duty_support import make_env, two_shift_config
+
+    from opsctl.handover import api, chain
+
+    env = make_env(tmp_path / "d", two_shift_config())
+    cfg, store = env.cfg(), env.store()
+    with store.write() as conn:  # an entry from five years ago, one from today
+        chain.append(conn, chain.NewEntry(text="ancient", source="t"),
+                     ts="2021-01-01T00:00:00.000000+00:00")
+    api.record_event(store, category="note", text="today", source="t", cfg=cfg)
+    today = dt.date.today()
+    assert api.purge_expired(cfg, store, today) == 1
+    assert verify(store).ok and verify(store).entries == 2  # today's + the purge anchor
+    assert "not generated" in api.roster_reminder(cfg, store, dt.date(2027, 3, 24))
+    env.run("duty", "roster", "generate", "--month", "2027-03")
+    tz = dt.timezone(dt.timedelta(hours=1))
+    changes = api.shift_changes(cfg, store, dt.datetime(2027, 3, 5, 7, tzinfo=tz),
+                                dt.datetime(2027, 3, 5, 9, tzinfo=tz))
+    assert len(changes) == 1 and changes[0][0].hour == 8 and changes[0][1] and changes[0][2]
+    manifest = api.export(cfg, store, today, today, ["json"], tmp_path / "exp")
+    assert manifest.exists()
+    store.close()
