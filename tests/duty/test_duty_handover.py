@@ -34,6 +34,7 @@ def test_full_handover_to_both_signatures(tmp_path):
     assert [e["seq"] for e in brief["entries"]][:2] == [1, 2]
     assert {i["name"] for i in brief["inventory"]} == {"torch", "rack keys"}
     assert "open item 2 not yet accepted by b1" in brief["missing"]
+    assert brief["roster"]["shift_change"] is None  # no roster this month: advice only
     # Not signable yet; only the incoming person accepts.
     assert "cannot be signed yet" in env.run("duty", "handover", "sign", "--as", "a1",
                                              check=1).stderr

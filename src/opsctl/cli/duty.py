@@ -420,6 +420,9 @@ def _render_briefing(app, h, brief=None) -> None:
         f"({insp.get('started_at')})" if insp else "none recorded"))
     alarms = brief["alarms"] or {}
     app.out.info(f"alarms: power {alarms.get('power')!s}; raid {alarms.get('raid')!s}")
+    ro = brief.get("roster") or {}
+    app.out.info(f"roster: {ro.get('note')}" + (f" (shift change {ro['shift_change'][11:16]})"
+                                                 if ro.get("shift_change") else ""))
     snap = brief["snapshot"]
     app.out.info("snapshot: " + (f"{snap.get('source')} {snap.get('status', '')} "
                                  f"{snap.get('note', '')}".strip() if snap else "not attached"))

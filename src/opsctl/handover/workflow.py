@@ -157,7 +157,33 @@ def briefing(cfg, store, h: Handover) -> dict[str, Any]:
         "alarms": h.alarms,
         "snapshot": h.snapshot,
         "missing": missing(cfg, store, h),
+        "roster": roster_view(cfg, store, h),
     }
+
+
+def roster_view(cfg, store, h: Handover) -> dict[str, Any]:
+    """The shift change this handover belongs to, by the roster (advice, not a block:
+    the roster may lag behind an approved swap made at the console)."""
+    import datetime as dt
+
+    from opsctl.handover import roster
+
+    t = dt.datetime.fromisoformat(h.started_at)
+    try:
+        changes = roster.shift_changes(cfg, store, t - dt.timedelta(hours=2),
+                                       t + dt.timedelta(hours=2))
+    except NotFoundError:
+        changes = []
+    if not changes:
+        return {"shift_change": None, "note": "no rostered shift change within 2 h"}
+    when, out, inc = min(changes, key=lambda c: abs((c[0] - t).total_seconds()))
+    notes = []
+    if h.outgoing not in out:
+        notes.append(f"{h.outgoing} is not rostered on the outgoing shift ({', '.join(out)})")
+    if h.incoming not in inc:
+        notes.append(f"{h.incoming} is not rostered on the incoming shift ({', '.join(inc)})")
+    return {"shift_change": when.isoformat(), "outgoing": out, "incoming": inc,
+            "note": "; ".join(notes) or "matches the roster"}
 
 
 def missing(cfg, store, h: Handover) -> list[str]:
