@@ -182,15 +182,16 @@ def test_executor_undoes_in_reverse_and_records(settings, tmp_path):
         execute(plan, ExecContext(r, info=lambda m: None, warn=lambda m: None), store=store,
                 files=[settings.mdadm_conf, settings.fstab], action="raid.create")
     assert settings.mdadm_conf.read_text() == before          # file edit undone
+    # undo runs backwards: mdadm.conf restored (and the initramfs rebuilt from it), array gone
     assert r.changed() == [
-        plan.actions[0].argv, ["update-initramfs", "-u"],
+        plan.actions[0].argv, ["update-initramfs", "-u"], ["update-initramfs", "-u"],
         ["mdadm", "--stop", "/dev/md/data"],
         ["mdadm", "--zero-superblock", "/dev/vda", "/dev/vdb", "/dev/vdc"]]
     rec = list_changes(store, "storage")[0]
     assert rec["status"] == "rolled-back" and rec["action"] == "raid.create"
     assert rec["detail"]["failed_step"].startswith("rebuild the initramfs")
-    assert [c["argv"][0] for c in rec["commands"]] == ["mdadm", "update-initramfs", "mdadm",
-                                                       "mdadm"]
+    assert [c["argv"][0] for c in rec["commands"]] == [
+        "mdadm", "update-initramfs", "update-initramfs", "mdadm", "mdadm"]
     assert rec["before"]["files"][str(settings.mdadm_conf)] == before
 
 
@@ -230,3 +231,17 @@ def test_layout_plan_from_blank_disks(settings, tmp_path):
     with pytest.raises(SafetyError, match=r"layout.yaml:2: arrays\[0\]: /dev/vda is in use.*"
                                           r"member of array data"):
         plan_layout(load_layout(p), snap, r2, settings)
+
+
+def test_follow_rebuild_until_clean(monkeypatch):
+    seq = ["mdadm-detail-recovering.txt",
+           "mdadm-detail-recovering-spare.txt", "mdadm-detail-clean-spare.txt"]
+    r = FakeRunner({("mdadm", "--detail", "--scan"): fixture_text("mdadm-detail-scan.txt"),
+                    ("mdadm", "--detail", "/dev/md/data"):
+                        lambda argv: fixture_text(seq.pop(0) if len(seq) > 1 else seq[0])})
+    monkeypatch.setattr("opsctl.storage.probe.read_mdstat", lambda *a: "")
+    seen = []
+    final = raid.follow(r, "data", on_progress=lambda a: seen.append((a.state, a.percent)),
+                        poll=0)
+    assert final.state == "clean"
+    assert seen == [("recovering", 3.0), ("recovering", 4.0), ("clean", None)]

@@ -92,7 +92,7 @@ def _run_plan(app: AppContext, plan, runner, *, action: str, dry_run: bool, yes:
     ctx = ExecContext(runner=runner, info=out.info, warn=out.warn)
     result = execute(plan, ctx, store=app.store, files=[settings.mdadm_conf, settings.fstab],
                      action=action, reason=reason, detail=detail,
-                     before=_LAST_SNAPSHOT.get(id(runner)))
+                     before=_LAST_SNAPSHOT.get(id(runner)), cfg=app.cfg)
     if app.json:
         out.json({"plan": plan.to_dict(), "result": result, "ok": True})
     elif result:
@@ -460,7 +460,7 @@ def lv_create(app: AppContext, volume: str, size: str, fs: str | None, mount: st
     _run_plan(app, plan, runner, action="lv.create", dry_run=dry_run, yes=yes)
 
 
-@lv_group.command("resize")
+@lv_group.command("resize", context_settings={"ignore_unknown_options": True})
 @click.argument("volume", metavar="VG/NAME")
 @click.argument("size", metavar="SIZE|+SIZE|-SIZE")
 @dry_run_option

@@ -66,6 +66,8 @@ class EditFile(Action):
     # Run after writing; raising makes the executor undo (restore) the edit.
     validate: Callable[[ExecContext, Path, str], None] | None = None
     preview_from: str | None = None
+    # Commands run after the old content is back (the initramfs after mdadm.conf).
+    after_undo: list[list[str]] = field(default_factory=list)
     _old: str | None = None
     _existed: bool = True
 
@@ -107,8 +109,11 @@ class EditFile(Action):
         if not self._existed and not self._old:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)
-            return
-        atomic_write(self.path, self._old, backup=False)
+        else:
+            atomic_write(self.path, self._old, backup=False)
+        for argv in self.after_undo:
+            if ctx.runner.has(argv[0]) or os.path.isabs(argv[0]):
+                ctx.runner.run(argv, changes=True, check=False, timeout=600)
 
 
 @dataclass

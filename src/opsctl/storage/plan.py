@@ -82,7 +82,7 @@ def state_snapshot(ctx: ExecContext, files: list[Path], snap=None) -> dict[str, 
 
 def execute(plan: Plan, ctx: ExecContext, *, store, files: list[Path], action: str,
             reason: str | None = None, detail: dict[str, Any] | None = None,
-            before=None) -> dict[str, Any]:
+            before=None, cfg=None) -> dict[str, Any]:
     """Run ``plan`` as one recorded change; returns the read-back facts.
 
     ``before`` is the probe the plan was made from (saves probing twice; on the slow
@@ -135,7 +135,7 @@ def execute(plan: Plan, ctx: ExecContext, *, store, files: list[Path], action: s
                     conn.execute(storage_ops.update().where(storage_ops.c.id == op_id)
                                  .values(finished_at=now_iso()))
     finally:
-        _duty_log(store, rec, plan)
+        _duty_log(store, rec, plan, cfg)
     return result
 
 
@@ -159,7 +159,7 @@ def _cmd_dict(r) -> dict[str, Any]:
     return d
 
 
-def _duty_log(store, rec, plan: Plan) -> None:
+def _duty_log(store, rec, plan: Plan, cfg=None) -> None:
     """Mirror the change into the duty log when the handover domain is installed."""
     try:
         from opsctl.handover.api import record_event
@@ -170,8 +170,9 @@ def _duty_log(store, rec, plan: Plan) -> None:
     text = f"storage {rec.action} {plan.target or ''}: {status}".replace("  ", " ")
     try:
         record_event(store, category="change", text=text, source="storage",
-                     author=rec.actor, details={"change_id": rec.id,
-                                                "steps": [a.summary for a in plan.actions]})
+                     author=rec.actor, cfg=cfg,
+                     details={"change_id": rec.id, "status": rec.detail.get("error") or "ok",
+                              "steps": [a.summary for a in plan.actions]})
     except Exception as exc:  # noqa: BLE001 - the change itself is recorded; the log is a mirror
         import logging
 

@@ -46,7 +46,9 @@ def conf_and_initramfs(plan: Plan, settings: StorageSettings, device: str, md_uu
     line = mdadm_conf.array_line(device, md_uuid, spares=spares)
     plan.add(EditFile("mdadm.conf", f"record {device} in {settings.mdadm_conf}",
                       path=settings.mdadm_conf,
-                      transform=lambda text: mdadm_conf.set_array(text, line)))
+                      transform=lambda text: mdadm_conf.set_array(text, line),
+                      after_undo=[list(settings.initramfs_update)]
+                      if settings.initramfs_update else []))
     if settings.initramfs_update:
         plan.add(OptionalCommand("initramfs", "rebuild the initramfs so the array assembles "
                                  "under its name at boot", list(settings.initramfs_update),
@@ -232,6 +234,13 @@ def follow(runner: Runner, name: str, *, on_progress: Callable[[ArrayInfo], None
         if arr is None:
             raise NotFoundError(f"array {name} disappeared while following it")
         on_progress(arr)
+        # Right after --add the kernel may not have started the recovery yet: a degraded
+        # array with a spare is "about to rebuild", not "done".
+        pending = arr.degraded and any(m["role"] in ("spare", "rebuilding")
+                                       for m in arr.members)
+        if pending and time.monotonic() - started < 60:
+            time.sleep(poll)
+            continue
         if arr.operation is None and arr.state not in ("recovering", "resyncing", "reshaping"):
             return arr
         if timeout is not None and time.monotonic() - started > timeout:
