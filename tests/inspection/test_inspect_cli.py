@@ -181,3 +181,16 @@ def test_answers_for_another_profile_still_records_the_run(example, tmp_path):
     assert by["extinguishers"]["status"] == "UNKNOWN" and by["extinguishers"]["skipped"]
     assert by["load"]["status"] != "UNKNOWN"  # checks ran
     assert len(rec["problems"]) == 2
+
+
+@pytest.mark.parametrize("warn, crit, rc", [(1000, 2000, 0), (0, 2000, 1), (0, 0, 2)])
+def test_exit_code_is_the_worst_status(tmp_path, capsys, monkeypatch, warn, crit, rc):
+    monkeypatch.setenv("NO_COLOR", "1")
+    path = write_config(tmp_path, [profile("p", [
+        {"id": "load", "check": "load", "params": {"warn": warn, "crit": crit}},
+        {"id": "mem", "check": "memory", "params": {"warn": 99.99, "crit": 100}}])])
+    got, out, err = opsctl_inproc(capsys, "-c", str(path), "inspect", "run",
+                                  "--no-interactive")
+    assert got == rc, err
+    assert f"Inspection #1 p: {['OK', 'WARNING', 'CRITICAL'][rc]}" in out
+    assert "[2/2]" in err
