@@ -104,6 +104,8 @@ class Daemon:
         self._active: dict[str, int] = {}
         self._active_cv = threading.Condition()
         self._last_reload_error: str | None = None
+        # Per cron job: slots up to this moment were accounted for at registration.
+        self._accounted: dict[str, dt.datetime] = {}
 
     # -- life cycle ------------------------------------------------------------------------
     def run(self) -> int:
@@ -132,12 +134,14 @@ class Daemon:
         from apscheduler.executors.pool import ThreadPoolExecutor
         from apscheduler.schedulers.background import BackgroundScheduler
 
+        SlotExecutor = _slot_executor_class(ThreadPoolExecutor)
+
         self.store = Store.for_config(self.cfg)
         self._mark_abandoned()
         self.alerts = AlertPipeline(self.cfg, self.store, runner=self.runner)
         self.scheduler = BackgroundScheduler(
             timezone=self.zone,
-            executors={"default": ThreadPoolExecutor(4), "internal": ThreadPoolExecutor(2)},
+            executors={"default": SlotExecutor(4), "internal": ThreadPoolExecutor(2)},
             job_defaults={"coalesce": True, "max_instances": 1,
                           "misfire_grace_time": self.cfg.daemon.misfire_grace_seconds},
         )
@@ -224,34 +228,44 @@ class Daemon:
             if prev is not None and prev.schedule == spec.schedule and \
                     self.scheduler.get_job(spec.id) is not None:
                 continue  # same schedule: keep its timing; the function reads the new cfg
+            checked = self._register(spec, trigger, catch_up=True)
+            self._accounted[spec.id] = checked
+            extra = {}
+            if spec.cron is not None:
+                # The first slot after the one the catch-up looked at: a slot passing while
+                # the scheduler starts up is run late rather than skipped.
+                extra["next_run_time"] = trigger.get_next_fire_time(None, checked)
             self.scheduler.add_job(
                 self._scheduled, trigger, args=(spec.id,), id=spec.id, name=spec.id,
+                kwargs={"slot": None} if spec.cron is not None else {},
                 replace_existing=True, coalesce=True, max_instances=1,
-                misfire_grace_time=cfg.daemon.misfire_grace_seconds)
-            self._register(spec, trigger, catch_up=True)
+                misfire_grace_time=cfg.daemon.misfire_grace_seconds, **extra)
             if not startup:
                 log.info("job %s scheduled: %s", spec.id, spec.schedule)
         self._save_next_runs()
 
-    def _register(self, spec: JobSpec, trigger, *, catch_up: bool) -> None:
-        now = timeutil.utcnow()
+    def _register(self, spec: JobSpec, trigger, *, catch_up: bool) -> dt.datetime:
+        """Record the job; catch up or record slots missed while we were down.
+
+        Returns the moment up to which slots were accounted for."""
+        now = dt.datetime.now(dt.UTC)
         with self.store.write() as conn:
             row = conn.execute(sa.select(jobs_t).where(jobs_t.c.job_id == spec.id)).first()
             if row is None:
                 conn.execute(jobs_t.insert().values(
                     job_id=spec.id, kind=spec.kind, schedule=spec.schedule,
                     registered_at=timeutil.iso(now), active=True))
-                return
+                return now
             conn.execute(jobs_t.update().where(jobs_t.c.job_id == spec.id).values(
                 kind=spec.kind, schedule=spec.schedule, active=True))
             last_slot = conn.execute(sa.select(sa.func.max(runs.c.scheduled_for)).where(
                 runs.c.job_id == spec.id)).scalar()
         if not catch_up or spec.cron is None or row.schedule != spec.schedule:
-            return
+            return now
         after = timeutil.parse(last_slot) if last_slot else timeutil.parse(row.registered_at)
         slots, more = fire_times_between(trigger, after, now, limit=MAX_MISSED_ROWS)
         if not slots:
-            return
+            return now
         grace = dt.timedelta(seconds=self.cfg.daemon.misfire_grace_seconds)
         latest = slots[-1]
         within = now - latest <= grace
@@ -266,9 +280,10 @@ class Daemon:
             self.scheduler.add_job(self._scheduled, "date", run_date=now,
                                    args=(spec.id, "catch-up", latest), id=f"{spec.id}@catch-up",
                                    replace_existing=True, misfire_grace_time=None)
+        return now
 
     def _record_missed(self, job_id: str, slots: list[dt.datetime], more: bool,
-                       why: str) -> None:
+                       why: str, *, as_last: bool = True) -> None:
         now = timeutil.iso(timeutil.utcnow())
         with self.store.write() as conn:
             for slot in slots:
@@ -276,8 +291,9 @@ class Daemon:
                     job_id=job_id, scheduled_for=timeutil.iso(slot), trigger="schedule",
                     started_at=now, finished_at=now, status="missed", summary=why,
                     pid=os.getpid()))
-            conn.execute(jobs_t.update().where(jobs_t.c.job_id == job_id).values(
-                last_status="missed", last_error=why))
+            if as_last:
+                conn.execute(jobs_t.update().where(jobs_t.c.job_id == job_id).values(
+                    last_status="missed", last_error=why))
         log.warning("job %s: %d%s run(s) missed (%s)", job_id, len(slots), "+" if more else "",
                     why)
 
@@ -322,6 +338,10 @@ class Daemon:
             return
         if slot is None and trigger == "schedule":
             slot = self._current_slot(spec)
+        elif slot is not None and spec.cron is not None:
+            slot = slot.astimezone(dt.UTC).replace(microsecond=0)
+        if slot is not None and trigger == "schedule":
+            self._book_skipped(spec, slot)
         with self._active_cv:
             self._active[job_id] = self._active.get(job_id, 0) + 1
         try:
@@ -335,6 +355,25 @@ class Daemon:
                 if not self._active[job_id]:
                     del self._active[job_id]
                 self._active_cv.notify_all()
+
+    def _book_skipped(self, spec: JobSpec, slot: dt.datetime) -> None:
+        """Slots APScheduler coalesced away (it ran late) are recorded as missed."""
+        try:
+            with self.store.read() as conn:
+                prev = conn.execute(sa.select(sa.func.max(runs.c.scheduled_for)).where(
+                    runs.c.job_id == spec.id, runs.c.scheduled_for < timeutil.iso(slot))
+                ).scalar()
+            bounds = [t for t in (timeutil.parse(prev), self._accounted.get(spec.id)) if t]
+            if not bounds:
+                return
+            gaps, more = fire_times_between(spec.trigger(self.zone), max(bounds), slot,
+                                            limit=MAX_MISSED_ROWS)
+            gaps = [g for g in gaps if g < slot]
+            if gaps:
+                self._record_missed(spec.id, gaps, more, "coalesced: the scheduler ran late",
+                                    as_last=False)
+        except Exception as exc:  # noqa: BLE001 - bookkeeping must not stop the run
+            log.error("checking %s for skipped slots failed: %s", spec.id, exc)
 
     def _next_run(self, job_id: str) -> dt.datetime | None:
         job = self.scheduler.get_job(job_id) if self.scheduler else None
@@ -366,7 +405,8 @@ class Daemon:
             log.info("job %s: run skipped: %s", spec.id, why)
             return
         try:
-            self._record_missed(spec.id, [slot], False, why)
+            # Counted as missed; "last result" stays that of the last real run.
+            self._record_missed(spec.id, [slot], False, why, as_last=False)
         except Exception as exc:  # noqa: BLE001 - a listener must not break the loop
             log.error("recording a missed run failed: %s", exc)
 
@@ -487,6 +527,33 @@ class Daemon:
         except Exception as exc:  # noqa: BLE001 - metrics are optional, the daemon is not
             log.error("metrics endpoint on %s not started: %s", listen, exc)
             self.metrics = None
+
+
+class _SlotJob:
+    """A view of an APScheduler job whose call also receives the run time it serves."""
+
+    def __init__(self, job, run_time: dt.datetime):
+        self._job = job
+        self.kwargs = {**job.kwargs, "slot": run_time}
+
+    def __getattr__(self, name):
+        return getattr(self._job, name)
+
+    def __str__(self) -> str:
+        return str(self._job)
+
+
+def _slot_executor_class(base):
+    """A thread-pool executor that tells scheduled cron jobs which slot they run for, so
+    a run that starts late (a busy pool, a slow start) is still booked on its own slot."""
+
+    class SlotExecutor(base):
+        def _do_submit_job(self, job, run_times):
+            if job.kwargs.get("slot", "") is None and run_times:
+                job = _SlotJob(job, run_times[-1])
+            super()._do_submit_job(job, run_times)
+
+    return SlotExecutor
 
 
 def _lean_imports() -> None:
