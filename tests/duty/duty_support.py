@@ -110,6 +110,14 @@ class DutyEnv:
         return Store.for_config(self.cfg())
 
 
+def local_day(ts: str) -> str:
+    """The site-local (Europe/Berlin, as in the test configs) date of a stored timestamp."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    return str(dt.datetime.fromisoformat(ts).astimezone(ZoneInfo("Europe/Berlin")).date())
+
+
 def make_env(tmp_path: Path, text: str) -> DutyEnv:
     tmp_path.mkdir(parents=True, exist_ok=True)
     cfg = tmp_path / "opsctl.yaml"

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
+from duty_support import local_day
 
 from opsctl.core.errors import OpsError
 
@@ -19,7 +20,8 @@ def _fill(env) -> str:
     env.run("duty", "log", "add", "caller: <b>printer</b> | jammed, \"urgent\"",
             "--category", "call", "--by", "a1")
     entries = json.loads(env.run("--json", "duty", "log", "list").stdout)
-    return entries[0]["ts"][:10]
+    assert local_day(entries[0]["ts"]) == local_day(entries[-1]["ts"])
+    return local_day(entries[0]["ts"])
 
 
 def test_export_all_formats_verify_and_reread(env):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from duty_support import make_env, two_shift_config
+from duty_support import local_day, make_env, two_shift_config
 
 QUICK_PROFILE = """\
 inspection:
@@ -72,6 +72,13 @@ def test_full_handover_to_both_signatures(tmp_path):
     assert "handover 1 complete: a1 -> b1" in texts
     assert "handover 1 signed by a1 (outgoing)" in texts
     env.run("duty", "log", "verify")
+    # The export carries the handover and the snapshot's inspection record.
+    day = local_day(log[0]["ts"])
+    out = tmp_path / "exp" / "day.json"
+    env.run("duty", "export", "--from", day, "--to", day, "--format", "json", "-o", str(out))
+    exported = json.loads(out.read_text())
+    assert [h["state"] for h in exported["handovers"]] == ["complete"]
+    assert [r["profile"] for r in exported["inspections"]] == ["quick"]
     # The next handover reads from where this one ended.
     nxt = json.loads(env.run("--json", "duty", "handover", "start", "--from", "b1",
                              "--to", "a2").stdout)

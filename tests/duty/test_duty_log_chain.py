@@ -13,7 +13,7 @@ import textwrap
 import time
 
 import pytest
-from duty_support import make_env, two_shift_config
+from duty_support import local_day, make_env, two_shift_config
 
 WRITER = textwrap.dedent("""
     import sys
@@ -225,7 +225,7 @@ def test_log_commands_amend_close_review(env):
     assert json.loads(env.run("--json", "duty", "log", "list", "--pending").stdout) == []
     assert "already closed" in env.run("duty", "log", "close", "2", "--result", "x",
                                        check=2).stderr
-    today = json.loads(env.run("--json", "duty", "log", "show", "3").stdout)["ts"][:10]
+    today = local_day(json.loads(env.run("--json", "duty", "log", "show", "3").stdout)["ts"])
     bad = env.run("duty", "log", "review", "--date", today, "--by", "a1", check=1)
     assert "supervisor" in bad.stderr
     env.run("duty", "log", "review", "--date", today, "--by", "sam")
