@@ -344,6 +344,7 @@ def request_swap(app, who, other, start, end, reason) -> None:
 @click.option("--status", type=click.Choice(["pending", "approved", "rejected"]))
 @pass_app
 def request_list(app, status) -> None:
+    """Leave and swap requests."""
     from opsctl.handover import roster as r
 
     reqs = r.list_requests(app.store, status)
@@ -361,6 +362,7 @@ def request_list(app, status) -> None:
 @click.option("--by", required=True, metavar="SUPERVISOR")
 @pass_app
 def request_approve(app, rid, by) -> None:
+    """Approve request ID (a supervisor); the roster changes accordingly."""
     from opsctl.handover import roster as r
 
     q = r.decide(app.cfg, app.store, rid, True, by=by)
@@ -373,6 +375,7 @@ def request_approve(app, rid, by) -> None:
 @click.option("--reason", required=True, metavar="TEXT")
 @pass_app
 def request_reject(app, rid, by, reason) -> None:
+    """Reject request ID (a supervisor), with the reason."""
     from opsctl.handover import roster as r
 
     q = r.decide(app.cfg, app.store, rid, False, by=by, note=reason)
@@ -538,6 +541,7 @@ def handover_suspend(app, reason, by, hid) -> None:
 @_HID
 @pass_app
 def handover_resume(app, by, hid) -> None:
+    """Resume a suspended handover once the fault is handled."""
     from opsctl.handover import workflow
 
     h = workflow.resume(app.cfg, app.store, by=by, hid=hid)
@@ -598,6 +602,7 @@ def handover_status(app) -> None:
 @handover.command("list")
 @pass_app
 def handover_list(app) -> None:
+    """All handovers, newest last."""
     from opsctl.handover import workflow
     from opsctl.handover.timeutil import local_str
 
