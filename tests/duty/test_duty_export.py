@@ -64,6 +64,21 @@ def test_export_all_formats_verify_and_reread(env):
     md.write_text(md.read_text().replace("patrol ok", "patrol skipped"))
     bad = env.run("duty", "verify-export", str(manifest), check=2)
     assert "altered" in bad.stderr
+    # Editing the CSV *and* fixing up the manifest is still caught: the rows' hashes are
+    # recomputed from their content.
+    from opsctl.handover.export import check_log_rows, verify_export
+
+    csv_path = manifest.parent / f"duty-{day}_{day}.csv"
+    assert check_log_rows(csv_path) == []
+    assert check_log_rows(manifest.parent / f"duty-{day}_{day}.json") == []
+    forged = csv_path.read_text().replace("patrol ok", "patrol skipped")
+    csv_path.write_text(forged)
+    mdata = json.loads(manifest.read_text())
+    for f in mdata["files"]:
+        p = manifest.parent / f["name"]
+        f["sha256"] = hashlib.sha256(p.read_bytes()).hexdigest()
+    manifest.write_text(json.dumps(mdata))
+    assert verify_export(manifest) == [f"{csv_path.name}: entry 1 does not match its hash"]
     # A broken log is not exported with --verify-chain, and nothing is written.
     env.sqlite("UPDATE duty_log SET text='edited' WHERE seq=1")
     refused = env.run("duty", "export", "--from", day, "--to", day, "--verify-chain",

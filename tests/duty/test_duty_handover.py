@@ -125,3 +125,23 @@ def test_handover_blocked_by_storage_operation_critical_incident_incomplete_reco
             "odd noise: fan bearing", "--severity", "minor")
     env.run("duty", "handover", "start", "--from", "a1", "--to", "b1")
     assert _status(env)["current"]["state"] == "open"
+
+
+def test_refused_item_goes_back_to_the_outgoing_shift(env):
+    env.run("duty", "log", "add", "backup job failed twice", "--category", "incident",
+            "--severity", "minor", "--pending", "--status", "rerun scheduled", "--by", "a1")
+    env.run("duty", "handover", "start", "--from", "a1", "--to", "b1")
+    env.run("duty", "handover", "refuse", "1", check=2)  # a reason is required
+    env.run("duty", "handover", "refuse", "1", "--reason", "root cause unknown")
+    assert any("refused (root cause unknown)" in m for m in _status(env)["missing"])
+    env.run("duty", "handover", "inventory", "torch", "2")
+    env.run("duty", "handover", "inventory", "rack keys", "4")
+    env.run("duty", "handover", "inventory", "crowbar", "1", check=2)  # not in inventory
+    env.run("duty", "handover", "snapshot")
+    assert "refused" in env.run("duty", "handover", "sign", "--as", "b1", check=1).stderr
+    env.run("duty", "log", "close", "1", "--result", "disk full, cleaned, rerun ok",
+            "--by", "a1")
+    assert _status(env)["missing"] == []
+    env.run("duty", "handover", "sign", "--as", "b1")
+    env.run("duty", "handover", "sign", "--as", "a1")
+    assert _status(env)["current"] is None

@@ -29,7 +29,7 @@ from opsctl.handover.timeutil import day_range_utc, local_midnight, site_tz
 FORMATS = ("csv", "json", "md", "html")
 FILE_MODE = 0o640
 LOG_COLUMNS = ("seq", "time_utc", "local_time", "kind", "category", "severity", "author",
-               "source", "pending", "ref_seq", "text", "details", "prev_hash", "hash")
+               "source", "pending", "ref_seq", "text", "details", "alg", "prev_hash", "hash")
 HANDOVER_COLUMNS = ("id", "outgoing", "incoming", "state", "started_at", "signed_out_at",
                     "signed_in_at", "completed_at", "items", "inventory", "suspensions")
 INSPECTION_COLUMNS = ("id", "profile", "inspector", "started_at", "status", "counts")
@@ -43,7 +43,7 @@ def collect(cfg, store, start: dt.date, end: dt.date) -> dict[str, Any]:
         raw = conn.connection.dbapi_connection
         cur = raw.cursor()
         cur.execute("SELECT seq, ts, kind, category, severity, author, source, pending, "
-                    "ref_seq, text, details, prev_hash, hash FROM duty_log "
+                    "ref_seq, text, details, alg, prev_hash, hash FROM duty_log "
                     "WHERE ts >= ? AND ts < ? ORDER BY seq", (lo, hi))
         rows = cur.fetchall()
         cur.close()
@@ -55,7 +55,7 @@ def collect(cfg, store, start: dt.date, end: dt.date) -> dict[str, Any]:
     log = []
     fromiso = dt.datetime.fromisoformat
     offsets: dict[str, dt.timedelta] = {}  # per UTC hour: one tz lookup, not 100 000
-    for (seq, ts, kind, cat, sev, author, source, pending, ref, text, details, prev,
+    for (seq, ts, kind, cat, sev, author, source, pending, ref, text, details, alg, prev,
          digest) in rows:
         t = fromiso(ts)
         off = offsets.get(ts[:13])
@@ -63,7 +63,8 @@ def collect(cfg, store, start: dt.date, end: dt.date) -> dict[str, Any]:
             off = offsets[ts[:13]] = t.astimezone(tz).utcoffset()
         local = (t + off).isoformat(sep=" ")[:19]
         log.append((seq, ts, local, kind, cat, sev, author, source, pending, ref,
-                    redact(text), redact(details) if details else details, prev, digest))
+                    redact(text), redact(details) if details else details, alg, prev,
+                    digest))
     handovers = [{c: getattr(r, c) for c in HANDOVER_COLUMNS} for r in hrows]
     return {"from": str(start), "to": str(end), "site": cfg.site.name,
             "duty_log": log, "handovers": handovers,
@@ -318,6 +319,11 @@ def verify_export(manifest_path: Path, store=None, key: bytes | None = None) -> 
             continue
         if digest != f["sha256"]:
             problems.append(f"{f['name']}: SHA-256 does not match the manifest (altered)")
+    if not problems:
+        for f in files:
+            if f["name"].endswith((".json", ".csv")) and not f["name"].endswith(
+                    (".handovers.csv", ".inspections.csv", ".manifest.json")):
+                problems += check_log_rows(manifest_path.parent / f["name"], key)
     head = manifest.get("chain_head") or {}
     if store is not None and head.get("seq"):
         from opsctl.handover.schema import duty_log
@@ -329,6 +335,47 @@ def verify_export(manifest_path: Path, store=None, key: bytes | None = None) -> 
             problems.append(f"chain head entry {head['seq']} differs from the log "
                             "(the log or the export was altered)")
     return problems
+
+
+def _read_log_rows(path: Path) -> list[dict]:
+    if path.suffix == ".json":
+        rows = json.loads(path.read_text())["duty_log"]
+        for r in rows:
+            d = r["details"]
+            r["details"] = None if d is None else json.dumps(
+                d, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return rows
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for r in rows:  # CSV has no NULL: empty optional fields were None
+        r["seq"], r["pending"] = int(r["seq"]), int(r["pending"])
+        r["ref_seq"] = int(r["ref_seq"]) if r["ref_seq"] else None
+        for k in ("severity", "details"):
+            r[k] = r[k] or None
+    return rows
+
+
+def check_log_rows(path: Path, key: bytes | None = None) -> list[str]:
+    """Recompute the chain inside an exported log: each row's hash from its content
+    (keyed rows only with the key) and each row's link to the one before it."""
+    try:
+        rows = _read_log_rows(path)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return [f"{path.name}: cannot read the exported log: {exc}"]
+    problems: list[str] = []
+    prev = None
+    for r in rows:
+        values = (r["seq"], r["time_utc"], r["kind"], r["category"], r["severity"], r["text"],
+                  r["source"], r["author"], r["pending"], r["ref_seq"], r["details"],
+                  r["alg"], r["prev_hash"])
+        checkable = r["alg"] == chain.ALG_PLAIN or key is not None
+        if checkable and chain.entry_hash(values, r["alg"], key) != r["hash"]:
+            problems.append(f"{path.name}: entry {r['seq']} does not match its hash")
+        if prev is not None and prev["seq"] + 1 == r["seq"] and r["prev_hash"] != prev["hash"]:
+            problems.append(f"{path.name}: entry {r['seq']} does not link to entry "
+                            f"{prev['seq']}")
+        prev = r
+    return problems[:10]
 
 
 def default_outdir(cfg) -> Path:
