@@ -223,6 +223,8 @@ def test_log_commands_amend_close_review(env):
     assert shown["text"] == "UPS on battery"  # the old entry stays as it was
     env.run("duty", "log", "close", "1", "--result", "mains back", "--by", "a1")
     assert json.loads(env.run("--json", "duty", "log", "list", "--pending").stdout) == []
+    last = json.loads(env.run("--json", "duty", "log", "list", "--last", "1").stdout)
+    assert [e["kind"] for e in last] == ["close"]
     assert "already closed" in env.run("duty", "log", "close", "2", "--result", "x",
                                        check=2).stderr
     today = local_day(json.loads(env.run("--json", "duty", "log", "show", "3").stdout)["ts"])

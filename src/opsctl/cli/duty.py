@@ -70,13 +70,17 @@ def log_add(app, text, category, severity, pending, status_note, by) -> None:
 @click.option("--from", "start", metavar="DATE", help="YYYY-MM-DD (site time).")
 @click.option("--to", "end", metavar="DATE", help="YYYY-MM-DD, inclusive.")
 @click.option("--pending", is_flag=True, help="Only open items.")
+@click.option("--last", "last", type=click.IntRange(min=1), metavar="N",
+              help="Only the newest N of those entries.")
 @pass_app
-def log_list(app, start, end, pending) -> None:
+def log_list(app, start, end, pending, last) -> None:
     """List entries."""
     from opsctl.handover import dutylog
 
     entries = dutylog.list_entries(app.cfg, app.store, _date(start, "--from date"),
                                    _date(end, "--to date"), pending=pending)
+    if last:
+        entries = entries[-last:]
     if app.json:
         app.out.json([e.to_dict() for e in entries])
         return
