@@ -217,6 +217,8 @@ def install_units(app: AppContext, dry_run: bool, prefix: str | None,
             except PermissionError:
                 raise OpsError(f"cannot write {f.path}: permission denied",
                                hint="run as root or pass --prefix") from None
+            except OSError as exc:
+                raise OpsError(f"cannot write {f.path}: {exc.strerror}") from None
         written.append(str(f.path))
     cmds = enable_commands(cfg)
     if app.json:
