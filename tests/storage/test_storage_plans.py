@@ -245,3 +245,18 @@ def test_follow_rebuild_until_clean(monkeypatch):
                         poll=0)
     assert final.state == "clean"
     assert seen == [("recovering", 3.0), ("recovering", 4.0), ("clean", None)]
+
+
+def test_pvmove_is_followed_until_done():
+    from opsctl.storage.lvm import PvMove
+
+    progress = ['{"report":[{"lv":[{"lv_name":"[pvmove0]","copy_percent":"12.50"}]}]}',
+                '{"report":[{"lv":[{"lv_name":"[pvmove0]","copy_percent":"87.00"}]}]}',
+                '{"report":[{"lv":[{"lv_name":"srv","copy_percent":""}]}]}']
+    r = FakeRunner({("lvs",): lambda argv: progress.pop(0)})
+    a = PvMove("pv.move", "move", ["pvmove", "-b", "/dev/vde"], undo_argv=[["pvmove", "--abort"]])
+    a.poll = 0
+    lines = []
+    a.execute(ExecContext(r, info=lines.append, warn=lines.append))
+    assert r.changed() == [["pvmove", "-b", "/dev/vde"]]
+    assert lines == ["pvmove: 12.5%", "pvmove: 87%", "pvmove: done"]

@@ -147,13 +147,14 @@ def raid_group() -> None:
               help="RAID level (RAID5 needs at least 3 devices).")
 @click.option("--spare", "spares", multiple=True, metavar="DEVICE", help="Hot spare (repeat).")
 @click.option("--chunk", metavar="SIZE", help="Chunk size, e.g. 512K.")
+@click.option("--wait", is_flag=True, help="Follow the initial sync to the end (progress bar).")
 @force_options
 @dry_run_option
 @yes_option
 @pass_app
 def raid_create(app: AppContext, name: str, devices: tuple[str, ...], level: str,
-                spares: tuple[str, ...], chunk: str | None, force: bool, reason: str | None,
-                dry_run: bool, yes: bool) -> None:
+                spares: tuple[str, ...], chunk: str | None, wait: bool, force: bool,
+                reason: str | None, dry_run: bool, yes: bool) -> None:
     """Create array NAME (/dev/md/NAME) over DEVICES; records the ARRAY line in mdadm.conf,
     then rebuilds the initramfs. The initial sync runs in the background."""
     from opsctl.storage.raid import create_plan
@@ -163,6 +164,8 @@ def raid_create(app: AppContext, name: str, devices: tuple[str, ...], level: str
                        list(spares), chunk, _force(force, reason))
     _run_plan(app, plan, runner, action="raid.create", dry_run=dry_run, yes=yes, reason=reason,
               question=f"create RAID{level} {name} on {', '.join(devices)} (erases them)?")
+    if wait and not dry_run:
+        _follow(app, runner, name)
 
 
 @raid_group.command("status")

@@ -24,7 +24,7 @@ from opsctl.storage.model import Snapshot
 from opsctl.storage.plan import Plan
 from opsctl.storage.probe import blkid_probe, probe_lvm, resolve_device
 from opsctl.storage.sizes import SizeSpec, human, parse_size_spec, round_up
-from opsctl.storage.tools import lv_path, md_path
+from opsctl.storage.tools import LVM_REPORT, lv_path, md_path
 
 
 def pv_device(snap: Snapshot, spec: str) -> str:
@@ -121,9 +121,9 @@ def vg_reduce_plan(snap: Snapshot, name: str, pv: str) -> Plan:
                           hint="extend the VG with another PV first")
     plan = Plan(f"remove {info['pv_name']} from volume group {name}", target=name)
     if used:
-        plan.add(Action("pv.move", f"move {human(used)} of extents off {info['pv_name']} "
-                        "(pvmove; progress every 5 s)",
-                        ["pvmove", "-i", "5", info["pv_name"]], timeout=24 * 3600))
+        plan.add(PvMove("pv.move", f"move {human(used)} of extents off {info['pv_name']}",
+                        ["pvmove", "-b", info["pv_name"]],
+                        undo_argv=[["pvmove", "--abort"]], timeout=120))
     plan.add(Action("vg.reduce", f"remove {info['pv_name']} from {name}",
                     ["vgreduce", name, info["pv_name"]],
                     undo_argv=[["vgextend", name, info["pv_name"]]]))
@@ -131,6 +131,38 @@ def vg_reduce_plan(snap: Snapshot, name: str, pv: str) -> Plan:
                     ["pvremove", "-y", info["pv_name"]]))
     plan.readback = lambda ctx: vg_readback(ctx.runner, name)
     return plan
+
+
+class PvMove(Action):
+    """pvmove in the background, followed by polling its copy progress.
+
+    The copy runs in the kernel (dm-mirror); ``pvmove -b`` returns at once and the
+    temporary ``pvmove0`` volume reports ``copy_percent`` until it disappears.
+    """
+
+    poll: float = 2.0
+
+    def execute(self, ctx: ExecContext) -> None:
+        import time
+
+        ctx.runner.run(self.argv or [], changes=True, timeout=self.timeout)
+        last = -10.0
+        while True:
+            res = ctx.runner.run(["lvs", *LVM_REPORT, "-a", "-o", "lv_name,copy_percent"],
+                                 check=False)
+            rows = [r for r in parsers.parse_lvm_report(res.stdout, "lv")
+                    if "pvmove" in r.get("lv_name", "")]
+            if not rows:
+                ctx.info("pvmove: done")
+                return
+            try:
+                pct = float(rows[0].get("copy_percent") or 0)
+            except ValueError:
+                pct = 0.0
+            if pct - last >= 10:
+                last = pct
+                ctx.info(f"pvmove: {pct:g}%")
+            time.sleep(self.poll)
 
 
 def vg_readback(runner: Runner, name: str) -> dict[str, Any]:
