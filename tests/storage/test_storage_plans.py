@@ -5,6 +5,7 @@ The command runner is a recording fake answering with real captured output.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -260,3 +261,58 @@ def test_pvmove_is_followed_until_done():
     a.execute(ExecContext(r, info=lines.append, warn=lines.append))
     assert r.changed() == [["pvmove", "-b", "/dev/vde"]]
     assert lines == ["pvmove: 12.5%", "pvmove: 87%", "pvmove: done"]
+
+
+LAYOUT_AS_BUILT = """\
+arrays:
+  - {name: data, level: 5, devices: [/dev/vda, /dev/vdb, /dev/vdc]}
+volume_groups:
+  - {name: vg0, pvs: [data]}
+volumes:
+  - {vg: vg0, name: data, size: 100M, fs: ext4, mount: /mnt/data}
+  - {vg: vg0, name: xdata, size: 320M, fs: xfs, mount: /mnt/xdata}
+"""
+
+
+def _as_built(settings, tmp_path):
+    r = lvm_runner()
+    r.answer(("blkid", "-p", "-o", "export", "/dev/vg0/xdata"),
+             "UUID=f95ecb95-226c-422c-a77c-0288e7a8b8f1\nTYPE=xfs\nUSAGE=filesystem\n")
+    settings.fstab.write_text(
+        "UUID=44ead0e6-9a25-4f99-aced-c107104b8da2 /mnt/data ext4 defaults,nofail 0 2\n"
+        "UUID=f95ecb95-226c-422c-a77c-0288e7a8b8f1 /mnt/xdata xfs defaults,nofail 0 2\n")
+    # the probe's own findmnt columns (captured for /mnt/data) plus the xfs mount
+    mounts = json.loads(fixture_text("findmnt-data.json"))
+    mounts["filesystems"].append({"target": "/mnt/xdata", "source": "/dev/mapper/vg0-xdata",
+                                  "fstype": "xfs", "options": "rw", "size": 331000000,
+                                  "used": 2000000, "avail": 329000000})
+    r.answer(("findmnt", "-J", "-b"), json.dumps(mounts))
+    return r, snapshot(r, mdstat_text=fixture_text("mdstat-clean.txt"))
+
+
+def test_layout_matching_reality_plans_nothing(settings, tmp_path):
+    r, snap = _as_built(settings, tmp_path)
+    p = tmp_path / "layout.yaml"
+    p.write_text(LAYOUT_AS_BUILT)
+    plan = plan_layout(load_layout(p), snap, r, settings)
+    assert plan.empty and plan.render_lines() == ["no changes"]
+
+
+def test_layout_grow_and_conflicts(settings, tmp_path):
+    r, snap = _as_built(settings, tmp_path)
+    p = tmp_path / "layout.yaml"
+    p.write_text(LAYOUT_AS_BUILT.replace("size: 100M", "size: 140M"))
+    plan = plan_layout(load_layout(p), snap, r, settings)
+    assert [a.argv for a in plan.actions] == [
+        ["lvextend", "-L", f"{140 * 1024**2}b", "vg0/data"], ["resize2fs", "/dev/vg0/data"]]
+    p.write_text(LAYOUT_AS_BUILT.replace("size: 100M", "size: 8M"))
+    with pytest.raises(SafetyError, match=r"layout.yaml:6: volumes\[0\]: .*smaller than its "
+                                          r"data \(20M used\)"):
+        plan_layout(load_layout(p), snap, r, settings)
+    p.write_text(LAYOUT_AS_BUILT.replace("level: 5", "level: 6").replace(
+        "/dev/vdc]", "/dev/vdc, /dev/vdd]"))
+    with pytest.raises(SafetyError, match="exists as raid5, the layout says raid6"):
+        plan_layout(load_layout(p), snap, r, settings)
+    p.write_text(LAYOUT_AS_BUILT.replace("fs: xfs", "fs: ext4"))
+    with pytest.raises(SafetyError, match="carries xfs, the layout says ext4"):
+        plan_layout(load_layout(p), snap, r, settings)

@@ -90,7 +90,8 @@ def human(n: int | float | None) -> str:
         if abs(n) < 1024 or unit == "P":
             if unit == "B":
                 return f"{int(n)}B"
-            return f"{n:.0f}{unit}" if n == int(n) else f"{n:.1f}{unit}"
+            text = f"{n:.1f}".removesuffix(".0")
+            return f"{text}{unit}"
         n /= 1024
     return f"{n}P"
 
