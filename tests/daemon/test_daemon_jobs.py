@@ -111,3 +111,16 @@ def test_raid_degraded_then_rebuilt(tmp_path, webhook, monkeypatch):
             sa.select(events.c.kind, events.c.severity).order_by(events.c.id))]
     assert kinds == [("degraded", "critical"), ("rebuilt", "minor")]
     assert [b["kind"] for b in webhook.received] == ["degraded", "rebuilt"]
+
+
+def test_run_job_runs_an_unscheduled_profile(tmp_path):
+    """What opsctl-inspection@PROFILE.service runs: any profile, scheduled or not."""
+    cfg = base_config(tmp_path, inspection={"profiles": [
+        {"name": "adhoc", "items": [{"id": "load", "check": "load",
+                                     "params": {"warn": 500, "crit": 1000}}]}]})
+    path = write_config(tmp_path / "opsctl.yaml", cfg)
+    proc = opsctl("-c", str(path), "--json", "daemon", "run-job", "inspection:adhoc")
+    assert proc.returncode == 0, proc.stderr
+    assert '"status": "ok"' in proc.stdout and "OK" in proc.stdout
+    hist = opsctl("-c", str(path), "daemon", "jobs", "--history", "inspection:adhoc", "--json")
+    assert hist.returncode == 0 and '"trigger": "manual"' in hist.stdout

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import signal
 import time
 import urllib.request
@@ -269,3 +270,35 @@ def test_failures_are_logged_and_shown(tmp_path, webhook, daemon_factory):
     proc = opsctl("-c", str(path), "daemon", "run-job", "duty-export")
     assert proc.returncode == 1
     assert opsctl("-c", str(path), "daemon", "run-job", "nope").returncode == 2
+
+
+def _writable_uevent():
+    from pathlib import Path
+
+    for name in ("loop7", "loop6", "loop0"):
+        p = Path(f"/sys/block/{name}/uevent")
+        if p.exists() and os.access(p, os.W_OK):
+            return p
+    return None
+
+
+@pytest.mark.skipif(_writable_uevent() is None, reason="needs root and /sys/block/loop*")
+def test_block_device_event_alerted_by_the_daemon(tmp_path, webhook, daemon_factory):
+    """A real kernel uevent (written to a loop device's uevent file) → disk-added event →
+    webhook and duty log, through the running daemon."""
+    uevent = _writable_uevent()
+    name = uevent.parent.name
+    cfg = base_config(tmp_path, daemon={"udev": True, "udev_ignore": []}, alerts={
+        "targets": [{"name": "hook", "type": "webhook", "url": webhook.url}],
+        "routes": [{"severity": "minor", "targets": ["hook"]}]})
+    path = write_config(tmp_path / "opsctl.yaml", cfg)
+    d = daemon_factory(path)
+    wait_for(lambda: "ready" in d.output(), 30, what="the daemon")
+    st = status_json(path)
+    assert st["daemon"]["udev"].startswith("watching")
+    uevent.write_text("add")
+    wait_for(lambda: any(b.get("subject") == name for b in webhook.received), 15,
+             what="the disk-added alert")
+    body = next(b for b in webhook.received if b.get("subject") == name)
+    assert body["kind"] == "disk-added" and body["source"] == "udev"
+    assert any(f"disk {name} added" in t for t in duty_texts(store_for(path)))

@@ -240,6 +240,11 @@ def build_jobs(cfg) -> dict[str, JobSpec]:
 
 def job_by_id(cfg, job_id: str) -> JobSpec:
     specs = build_jobs(cfg)
+    name = job_id.removeprefix("inspection:")
+    if job_id not in specs and job_id != name and \
+            any(p.name == name for p in cfg.inspection.profiles):
+        # An unscheduled profile can still be run by a timer or by hand.
+        return JobSpec(job_id, "inspection", "manual only", job_inspection, (name,))
     if job_id not in specs:
         raise NotFoundError(f"unknown job {job_id!r} (jobs: {', '.join(specs) or 'none'})")
     return specs[job_id]

@@ -149,10 +149,10 @@ class Daemon:
                                     EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
         self._apply_jobs(self.cfg, startup=True)
         self._add_internal_jobs()
-        self.scheduler.start()
-        self._heartbeat()
         self._start_udev()
         self._start_metrics()
+        self.scheduler.start()
+        self._heartbeat()
 
     def _add_internal_jobs(self) -> None:
         interval = watchdog_interval() if self.cfg.daemon.watchdog else None
