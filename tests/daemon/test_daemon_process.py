@@ -205,7 +205,10 @@ def test_kill9_and_restart_neither_duplicates_nor_loses(tmp_path, daemon_factory
 
     d.proc.kill()
     d.proc.wait(5)
-    time.sleep(3)  # slots pass while nothing runs
+    dead = status_json(path)["daemon"]
+    assert not dead["running"] and dead["stale"]  # said "running", but its pid is gone
+    assert "NOT running" in opsctl("-c", str(path), "daemon", "status").stdout
+    time.sleep(2)  # slots pass while nothing runs
     d2 = daemon_factory(path)
     wait_for(lambda: "ready" in d2.output().split("SIGKILL")[-1] and
              len([s for s in _slots(store, "inspection:quick") if s[1] == "ok"]) >= 8, 30,
