@@ -113,7 +113,7 @@ class WebhookServer:
 class SmtpServer:
     """A small but real SMTP server (RFC 5321 subset), optionally offering STARTTLS."""
 
-    def __init__(self, tls_context: ssl.SSLContext | None = None):
+    def __init__(self, tls_context: ssl.SSLContext | None = None, implicit_tls: bool = False):
         self.messages: list[dict] = []
         outer = self
 
@@ -126,7 +126,7 @@ class SmtpServer:
 
             def handle(self):
                 self.reply("220 test.local ESMTP opsctl-test")
-                mail = {"from": None, "to": [], "data": "", "tls": False}
+                mail = {"from": None, "to": [], "data": "", "tls": implicit_tls}
                 while True:
                     raw = self.rfile.readline()
                     if not raw:
@@ -135,7 +135,7 @@ class SmtpServer:
                     up = cmd.upper()
                     if up.startswith("EHLO"):
                         ext = ["8BITMIME"]
-                        if tls_context and not mail["tls"]:
+                        if tls_context and not mail["tls"] and not implicit_tls:
                             ext.append("STARTTLS")
                         lines = ["test.local", *ext]
                         for ln in lines[:-1]:
@@ -178,6 +178,12 @@ class SmtpServer:
         class Server(socketserver.ThreadingTCPServer):
             allow_reuse_address = True
             daemon_threads = True
+
+            def get_request(self):
+                sock, addr = super().get_request()
+                if implicit_tls:  # SMTPS (465): TLS from the first byte
+                    sock = tls_context.wrap_socket(sock, server_side=True)
+                return sock, addr
 
         self.server = Server(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]

@@ -139,6 +139,37 @@ def test_smtp_starttls_with_verified_certificate(tmp_path, tls_cert):
         srv.close()
 
 
+def test_smtps_implicit_tls_and_untrusted_certificate(tmp_path, tls_cert):
+    import ssl
+
+    key, cert = tls_cert
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    srv = SmtpServer(tls_context=ctx, implicit_tls=True)
+    common = {"type": "email", "smtp_host": "127.0.0.1", "smtp_port": srv.port,
+              "ssl": True, "starttls": False, "sender": "opsctl@example.org",
+              "to": ["ops@example.org"], "timeout": 5}
+    try:
+        cfg, store = make(tmp_path, [{**common, "name": "smtps", "ca_file": str(cert)},
+                                     {**common, "name": "untrusted"}],
+                          [{"severity": "major", "targets": ["smtps", "untrusted"]}], retries=0)
+        pipe = AlertPipeline(cfg, store)
+        try:
+            eid = pipe.emit(Event("power", "overload", "major", "ups1 overload", "ups1"))
+            assert pipe.drain(20)
+        finally:
+            pipe.close()
+        assert len(srv.messages) == 1 and srv.messages[0]["tls"]
+        with store.read() as conn:
+            rows = {r.target: r for r in conn.execute(sa.select(deliveries).where(
+                deliveries.c.event_id == eid))}
+        # Without the CA the self-signed certificate is refused: no mail in clear or unverified.
+        assert rows["smtps"].ok and not rows["untrusted"].ok
+        assert "CERTIFICATE_VERIFY_FAILED" in rows["untrusted"].error
+    finally:
+        srv.close()
+
+
 def test_command_target_gets_event_json_on_stdin(tmp_path):
     out = tmp_path / "received.json"
     cfg, store = make(tmp_path, [{"name": "pager", "type": "command",
