@@ -106,6 +106,7 @@ class Daemon:
         self._last_reload_error: str | None = None
         # Per cron job: slots up to this moment were accounted for at registration.
         self._accounted: dict[str, dt.datetime] = {}
+        self._saved_next: dict[str, str | None] = {}
 
     # -- life cycle ------------------------------------------------------------------------
     def run(self) -> int:
@@ -214,6 +215,7 @@ class Daemon:
         """Make the scheduler's jobs match ``cfg``; unchanged jobs keep their next run."""
         new = build_jobs(cfg)
         old = self.specs
+        self._saved_next.clear()  # rows are rewritten below; write every next run again
         for job_id in set(old) - set(new):
             if self.scheduler.get_job(job_id):
                 self.scheduler.remove_job(job_id)
@@ -461,11 +463,18 @@ class Daemon:
             log.error("heartbeat failed: %s", exc)
 
     def _save_next_runs(self) -> None:
+        changed = {}
+        for job_id in self.specs:
+            nxt = timeutil.iso(self._next_run(job_id))
+            if self._saved_next.get(job_id, "") != nxt:
+                changed[job_id] = nxt
+        if not changed:
+            return  # an idle heartbeat writes one row, not one per job
         with self.store.write() as conn:
-            for job_id in self.specs:
-                nxt = self._next_run(job_id)
+            for job_id, nxt in changed.items():
                 conn.execute(jobs_t.update().where(jobs_t.c.job_id == job_id)
-                             .values(next_run=timeutil.iso(nxt)))
+                             .values(next_run=nxt))
+        self._saved_next.update(changed)
 
     def _write_process(self, *, running: bool) -> None:
         now = timeutil.iso(timeutil.utcnow())
