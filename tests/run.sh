@@ -22,7 +22,7 @@ fi
 if [ "$what" = all ] || [ "$what" = vm ]; then
   VM=${OPSCTL_VM_RUNNER:-../shared/vm/run-real-storage.sh}
   if [ -f "$VM" ] && [ -d tests/vm ]; then
-    bash "$VM" -n 5 -s 400M -m 1536M -t 2400 -- python3 -m pytest -q -p no:cacheprovider tests/vm
+    bash "$VM" -n 5 -s 400M -m 1536M -t 1800 -- python3 -m pytest -q -p no:cacheprovider tests/vm
     pytest_rc $? || rc=1
   else
     echo "tests/run.sh: no VM runner at $VM; storage VM suite not run" >&2

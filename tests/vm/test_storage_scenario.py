@@ -295,16 +295,16 @@ def _current_layout(env, extra_arrays="", extra_vgs="", extra_volumes=""):
           - name: data
             level: 5
             devices: [{DISKS[0]}, {DISKS[1]}, {DISKS[3]}]
-        {extra_arrays}
+          {extra_arrays}
         volume_groups:
           - name: vg0
             pvs: [data]
-        {extra_vgs}
+          {extra_vgs}
         volumes:
           - {{vg: vg0, name: srv, size: {srv}, fs: ext4, mount: /srv/data}}
           - {{vg: vg0, name: x, size: {x}, fs: xfs, mount: /srv/x}}
           - {{vg: vg0, name: logs, size: 40M, fs: ext4, mount: /srv/logs, options: [noatime]}}
-        {extra_volumes}
+          {extra_volumes}
         """
 
 
