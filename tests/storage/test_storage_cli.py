@@ -1,0 +1,66 @@
+"""The CLI on the host (no md/dm in this kernel): read commands, bad input, help."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.fixture
+def cfg(tmp_path):
+    path = tmp_path / "opsctl.yaml"
+    path.write_text(f"site: {{name: t}}\nstate_dir: {tmp_path}/state\nstorage:\n"
+                    f"  mdadm_conf: {tmp_path}/mdadm.conf\n  fstab: {tmp_path}/fstab\n")
+    (tmp_path / "fstab").write_text("proc /proc proc defaults 0 0\n")
+    return str(path)
+
+
+def run(cfg, *args):
+    return subprocess.run([sys.executable, "-m", "opsctl", "-c", cfg, *args],
+                          capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, NO_COLOR="1"))
+
+
+def test_help_reads_like_a_manual(cfg):
+    p = run(cfg, "storage", "--help")
+    assert p.returncode == 0
+    for word in ("raid", "vg", "lv", "fstab", "plan", "apply", "history", "disks", "--dry-run"):
+        assert word in p.stdout
+    p = run(cfg, "storage", "lv", "resize", "--help")
+    assert "xfs cannot shrink" in p.stdout
+
+
+def test_status_and_lists_on_a_machine_without_arrays(cfg):
+    p = run(cfg, "--json", "storage", "raid", "status")
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout) == {"status": "OK", "arrays": []}
+    p = run(cfg, "storage", "raid", "status", "nosuch")
+    assert p.returncode == 3 and "no RAID array named 'nosuch'" in p.stderr
+    assert json.loads(run(cfg, "--json", "storage", "history").stdout) == []
+    fst = json.loads(run(cfg, "--json", "storage", "fstab", "list").stdout)
+    assert fst[0]["file"] == "/proc" and fst[0]["managed"] is False
+    disks = json.loads(run(cfg, "--json", "storage", "disks").stdout)
+    assert isinstance(disks, list)
+
+
+def test_bad_input_one_line_errors(cfg, tmp_path):
+    p = run(cfg, "storage", "lv", "resize", "nolv", "+1G", "--yes")
+    assert p.returncode == 2 and "expected VG/NAME" in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1
+    bad = tmp_path / "layout.yaml"
+    bad.write_text("arrays:\n  - name: data\n    level: 5\n    devices: [/dev/a]\n    x: 1\n")
+    p = run(cfg, "storage", "plan", "-f", str(bad))
+    assert p.returncode == 2 and f"{bad}:5: arrays[0].x: unknown key" in p.stderr
+    assert "Traceback" not in p.stderr
+    p = run(cfg, "storage", "raid", "create", "d", "--level", "5", "/dev/nonexist1",
+            "/dev/nonexist2", "/dev/nonexist3", "--yes")
+    assert p.returncode == 2 and "unknown device /dev/nonexist1" in p.stderr
+    p = run(cfg, "storage", "raid", "create", "d", "--level", "5", "--force", "/dev/a", "/dev/b",
+            "/dev/c", "--yes")
+    assert p.returncode == 2 and "--reason" in p.stderr
+    p = run(cfg, "storage", "fstab", "remove", "/proc", "--yes")
+    assert p.returncode == 1 and "not written by opsctl" in p.stderr
