@@ -63,7 +63,8 @@ def test_raid5_create_commands_in_order(settings):
     plan = raid.create_plan(snapshot(r, mdstat_text=""), r, settings, "data", "5",
                             ["/dev/vda", "/dev/vdb", "/dev/vdc"], ["/dev/vdd"], "512K",
                             md_uuid=UUID)
-    assert [a.kind for a in plan.actions] == ["raid.create", "mdadm.conf", "initramfs"]
+    assert [a.kind for a in plan.actions] == ["raid.create", "raid.clear", "mdadm.conf",
+                                              "initramfs"]
     assert plan.actions[0].argv == [
         "mdadm", "--create", "/dev/md/data", "--run", "--level=5", "--raid-devices=3",
         "--metadata=1.2", f"--uuid={UUID}", "--chunk=512K", "--spare-devices=1",
@@ -71,9 +72,9 @@ def test_raid5_create_commands_in_order(settings):
     assert plan.actions[0].undo_argv == [
         ["mdadm", "--stop", "/dev/md/data"],
         ["mdadm", "--zero-superblock", "/dev/vda", "/dev/vdb", "/dev/vdc", "/dev/vdd"]]
-    shown = "\n".join(plan.actions[1].commands())
+    shown = "\n".join(plan.actions[2].commands())
     assert f"+ARRAY /dev/md/data metadata=1.2 spares=1 UUID={UUID}" in shown
-    assert plan.actions[2].argv == ["update-initramfs", "-u"]
+    assert plan.actions[3].argv == ["update-initramfs", "-u"]
 
 
 def test_raid_create_refusals(settings):
@@ -179,7 +180,7 @@ def test_executor_undoes_in_reverse_and_records(settings, tmp_path):
     r.tools.add("update-initramfs")
     store = Store.open(tmp_path / "state")
     before = settings.mdadm_conf.read_text()
-    with pytest.raises(OpsError, match=r"step 3 .* failed.*undid the 2 step"):
+    with pytest.raises(OpsError, match=r"step 4 .* failed.*undid the 3 step"):
         execute(plan, ExecContext(r, info=lambda m: None, warn=lambda m: None), store=store,
                 files=[settings.mdadm_conf, settings.fstab], action="raid.create")
     assert settings.mdadm_conf.read_text() == before          # file edit undone
@@ -223,7 +224,8 @@ def test_layout_plan_from_blank_disks(settings, tmp_path):
     r = blank_runner()
     plan = plan_layout(load_layout(p), snapshot(r, mdstat_text=""), r, settings)
     kinds = [a.kind for a in plan.actions]
-    assert kinds[:5] == ["raid.create", "mdadm.conf", "initramfs", "pv.create", "vg.create"]
+    assert kinds[:6] == ["raid.create", "raid.clear", "mdadm.conf", "initramfs", "pv.create",
+                         "vg.create"]
     assert kinds.count("lv.create") == 2 and kinds.count("fstab.add") == 2
     # a disk listed in the layout that is a member of another array
     r2 = lvm_runner()
@@ -316,3 +318,22 @@ def test_layout_grow_and_conflicts(settings, tmp_path):
     p.write_text(LAYOUT_AS_BUILT.replace("fs: xfs", "fs: ext4"))
     with pytest.raises(SafetyError, match="carries xfs, the layout says ext4"):
         plan_layout(load_layout(p), snap, r, settings)
+
+
+def test_new_array_with_a_stale_volume_group_inside_is_wiped():
+    """A disk that left an old array brings the old PV label into the new one."""
+    from opsctl.storage.raid import ClearStale, CreateArray
+
+    r = FakeRunner({
+        ("blkid", "-p", "-o", "export", "/dev/md/new"): "TYPE=LVM2_member\nUSAGE=raid\n",
+        ("pvs",): '{"report":[{"pv":[{"pv_name":"/dev/md126","vg_name":"oldvg"}]}]}',
+    })
+    ctx = ExecContext(r, info=lambda m: None, warn=lambda m: None)
+    ClearStale("raid.clear", "clear", ["wipefs", "-a", "/dev/md/new"]).execute(ctx)
+    assert r.changed() == [["vgchange", "-an", "oldvg"], ["wipefs", "-a", "/dev/md/new"]]
+    r.history.clear()
+    CreateArray("raid.create", "create", ["mdadm", "--create", "/dev/md/new"],
+                undo_argv=[["mdadm", "--stop", "/dev/md/new"],
+                           ["mdadm", "--zero-superblock", "/dev/vdc"]]).undo(ctx)
+    assert r.changed() == [["vgchange", "-an", "oldvg"], ["mdadm", "--stop", "/dev/md/new"],
+                           ["mdadm", "--zero-superblock", "/dev/vdc"]]

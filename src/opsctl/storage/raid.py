@@ -3,13 +3,14 @@ a resync or rebuild to the end."""
 
 from __future__ import annotations
 
+import shlex
 import time
 import uuid as uuidlib
 from collections.abc import Callable
 from typing import Any
 
 from opsctl.core.config.models import StorageSettings
-from opsctl.core.errors import NotFoundError, SafetyError, UsageError
+from opsctl.core.errors import NotFoundError, OpsError, SafetyError, UsageError
 from opsctl.core.runner import Runner
 from opsctl.storage import mdadm_conf
 from opsctl.storage.actions import Action, EditFile, ExecContext, OptionalCommand
@@ -32,6 +33,57 @@ def get_array(snap: Snapshot, name: str) -> ArrayInfo:
         known = ", ".join(x.name for x in snap.arrays) or "none"
         raise NotFoundError(f"no RAID array named {name!r} (running arrays: {known})")
     return a
+
+
+def _vgs_on(runner: Runner, device: str) -> list[str]:
+    from opsctl.storage.tools import LVM_REPORT
+
+    if not runner.has("lvm"):
+        return []
+    res = runner.run(["pvs", *LVM_REPORT, "-o", "pv_name,vg_name", device], check=False)
+    from opsctl.storage.parsers import parse_lvm_report
+
+    try:
+        rows = parse_lvm_report(res.stdout, "pv") if res.ok else []
+    except OpsError:
+        return []
+    return sorted({r["vg_name"] for r in rows if r.get("vg_name")})
+
+
+class CreateArray(Action):
+    """mdadm --create; undone by stopping the array (after deactivating any volume group
+    LVM found on it) and zeroing the members' superblocks."""
+
+    def undo(self, ctx: ExecContext) -> None:
+        device = self.undo_argv[0][-1]
+        for vg in _vgs_on(ctx.runner, device):
+            ctx.runner.run(["vgchange", "-an", vg], changes=True, check=False)
+        super().undo(ctx)
+
+
+class ClearStale(Action):
+    """A new array's content is whatever its disks held at the data offset: a disk that
+    left an old array brings the old PV label (and LVM may even activate its VG). The
+    members were checked blank, so anything found here is stale and is wiped."""
+
+    def commands(self) -> list[str]:
+        return [f"blkid -p {self.argv[-1]}  # only if it finds an old signature:",
+                f"vgchange -an <stale VG>; {shlex.join(self.argv)}"]
+
+    def execute(self, ctx: ExecContext) -> None:
+        from opsctl.storage.probe import blkid_probe
+
+        device = self.argv[-1]
+        if ctx.runner.dry_run:
+            return
+        found = blkid_probe(ctx.runner, device)
+        if not found:
+            return
+        ctx.warn(f"{device} shows a stale {found.get('TYPE') or 'signature'} from its disks' "
+                 "past: wiping it")
+        for vg in _vgs_on(ctx.runner, device):
+            ctx.runner.run(["vgchange", "-an", vg], changes=True)
+        ctx.runner.run(self.argv, changes=True)
 
 
 def _wipe_actions(devices: list[str]) -> list[Action]:
@@ -93,11 +145,14 @@ def create_plan(snap: Snapshot, runner: Runner, settings: StorageSettings, name:
     if spares:
         argv.append(f"--spare-devices={len(spares)}")
     argv += devices + spares
-    plan.add(Action("raid.create", f"create RAID{lv.name} array {device} over "
-                    f"{len(devices)} devices" + (f" + {len(spares)} spare(s)" if spares else ""),
-                    argv, undo_argv=[["mdadm", "--stop", device],
-                                     ["mdadm", "--zero-superblock", *devices, *spares]],
-                    destructive=True))
+    plan.add(CreateArray("raid.create", f"create RAID{lv.name} array {device} over "
+                         f"{len(devices)} devices"
+                         + (f" + {len(spares)} spare(s)" if spares else ""),
+                         argv, undo_argv=[["mdadm", "--stop", device],
+                                          ["mdadm", "--zero-superblock", *devices, *spares]],
+                         destructive=True))
+    plan.add(ClearStale("raid.clear", f"clear stale signatures inside the new {device}",
+                        ["wipefs", "-a", device]))
     conf_and_initramfs(plan, settings, device, md_uuid, len(spares))
     plan.readback = lambda ctx: readback(ctx.runner, name)
     return plan
