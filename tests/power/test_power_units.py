@@ -129,6 +129,8 @@ def test_rules_switch_ports_expected_and_admin_up_oper_down():
     d = Device(name="s", kind="switch", host="h", expected_up_ports=["Gi1", "Gi9"])
     rules.evaluate(r, d, _cfg())
     assert "Gi9 not found" in r.reason and "Gi2" not in r.reason
+    # Outside the expected list, admin up / oper down still shows, without changing health.
+    assert [(f.status, f.value) for f in r.findings if f.value == "Gi2"] == [(Status.OK, "Gi2")]
 
 
 def test_rules_psu_failed_is_critical():

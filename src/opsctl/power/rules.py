@@ -130,6 +130,7 @@ def switch_findings(r: DeviceReading, device, cfg) -> list[Finding]:
     out: list[Finding] = []
     ports = r.values.get("ports") or []
     expected = list(device.expected_up_ports)
+    wanted_ports: list[dict[str, Any]] = []
     if expected:
         for want in expected:
             match = [p for p in ports if _port_matches(p, want)]
@@ -138,15 +139,20 @@ def switch_findings(r: DeviceReading, device, cfg) -> list[Finding]:
                                    "ports", want, "expected_up_ports"))
                 continue
             p = match[0]
+            wanted_ports.append(p)
             if p.get("oper") != "up":
                 out.append(Finding(Status.WARNING, f"port {_pname(p)} is {p.get('oper', '?')} "
                                    f"(admin {p.get('admin', '?')}), should be up", "ports",
                                    _pname(p), "expected_up_ports"))
-    else:
-        for p in ports:
-            if p.get("admin") == "up" and p.get("oper") in ("down", "lowerLayerDown"):
-                out.append(Finding(Status.WARNING, f"port {_pname(p)} admin up, oper "
-                                   f"{p.get('oper')}", "ports", _pname(p), "admin up => oper up"))
+    # Admin up and oper down is always a finding; with expected_up_ports it only informs
+    # (status OK) for ports outside that list, since the room said which ones matter.
+    for p in ports:
+        if p.get("admin") == "up" and p.get("oper") in ("down", "lowerLayerDown") \
+                and not any(p is w for w in wanted_ports):
+            st = Status.OK if expected else Status.WARNING
+            out.append(Finding(st, f"port {_pname(p)} admin up, oper {p.get('oper')}"
+                               + (" (not in expected_up_ports)" if expected else ""), "ports",
+                               _pname(p), "admin up => oper up"))
     out.extend(sensor_findings(r.values.get("sensors") or [], device.temperature,
                                device.humidity))
     return out
