@@ -13,6 +13,8 @@ from typing import Any
 from opsctl.power.profiles.base import Notes
 
 WRAP32 = 1 << 32
+# ifInOctets / ifOutOctets (IF-MIB), the only 32-bit octet counters.
+IF_OCTETS32 = {"in": "1.3.6.1.2.1.2.2.1.10", "out": "1.3.6.1.2.1.2.2.1.16"}
 
 
 def _delta(cur: int, prev: int, bits: int) -> tuple[int | None, bool]:
@@ -56,8 +58,10 @@ def apply_rates(values: dict[str, Any], prev_values: dict[str, Any] | None,
                 if isinstance(c, int) and isinstance(p, int):
                     d, wrapped = _delta(c, p, bits)
                     if wrapped:
+                        # The OID keeps in and out apart (notes dedupe on it).
                         notes.add("counter-wrap", f"port {pname}",
-                                  f"port {pname}: {key} wrapped (32-bit)")
+                                  f"port {pname}: {key} wrapped (32-bit)",
+                                  f"{IF_OCTETS32[direction]}.{port.get('index')}")
                     if d is None:
                         notes.add("discontinuity", f"port {pname}",
                                   f"port {pname}: 64-bit {key} went down (reset); no rate")
