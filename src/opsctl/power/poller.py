@@ -4,6 +4,12 @@ A dead or misbehaving agent costs only its own timeout x tries: every device run
 own task under a semaphore (``power.max_concurrency``), errors are caught per device and
 turned into an unreachable reading, and a hard per-device deadline guards against an
 agent that answers slowly forever (e.g. a walk that never ends).
+
+Each device's :class:`~opsctl.power.reader.ReadPlan` is kept between polls in this
+process (the daemon polls every ``poll_interval``), keyed by the device's name and
+checked against its target, kind and profile setting: the next poll of an unchanged
+device is one GET (plus a GETBULK only when a table is due). A failed read drops the
+plan, so the device is read fully (profile chosen again) the next time.
 """
 
 from __future__ import annotations
@@ -19,6 +25,14 @@ from opsctl.power.model import DeviceReading
 from opsctl.power.snmp.client import Session, SnmpError, Target, run
 
 log = logging.getLogger("opsctl.power.poller")
+
+# device name -> (target, plan); only touched on the SNMP loop thread.
+_plans: dict[str, tuple[Target, object]] = {}
+
+
+def forget_plans() -> None:
+    """Drop every cached read plan (the next poll reads each device fully)."""
+    _plans.clear()
 
 
 def _deadline(dev) -> float:
@@ -40,9 +54,14 @@ async def read_one(dev, *, sem: asyncio.Semaphore | None = None) -> DeviceReadin
         if sem is not None:
             await sem.acquire()
         try:
-            session = Session(Target.from_device(dev))
-            res = await asyncio.wait_for(read_device(session, dev.kind, dev.profile),
+            target = Target.from_device(dev)
+            session = Session(target)
+            cached = _plans.pop(dev.name, None)
+            plan = cached[1] if cached is not None and cached[0] == target else None
+            res = await asyncio.wait_for(read_device(session, dev.kind, dev.profile, plan),
                                          _deadline(dev))
+            if res.plan is not None:
+                _plans[dev.name] = (target, res.plan)
         finally:
             if sem is not None:
                 sem.release()

@@ -5,11 +5,23 @@ Round trips are few on purpose (the 200-device benchmark depends on it): ``auto`
 for sysObjectID and every candidate's probe objects in one GET; the fields' first
 sources go in one GET; only fields still without a value cost a second GET (next
 source), and a last one tries scalars without their ``.0`` instance (a real-card quirk).
+
+Repeated polls of the same device (the daemon) pass the :class:`ReadPlan` of the
+previous read: the chosen profile, the objects the agent lacked and the size of its
+tables. A planned read is then one GET (sysUpTime, sysObjectID under ``auto``, and for
+every field the first object that can answer: its first source, or the fallback or
+bare OID that answered last time) plus, only when a table is due, one GETBULK sized to
+the rows seen last time. It decodes through exactly the same code as a full read, so
+values, notes and ``missing`` are the same. A full read is made again when sysUpTime
+went backwards (agent restarted, maybe with new firmware), sysObjectID changed, an
+object that answered is gone, any error, or the plan is older than
+:data:`PLAN_MAX_AGE` (an object that starts to answer without a restart shows up then).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from opsctl.power.profiles import registry
@@ -26,6 +38,34 @@ from opsctl.power.snmp.client import Session
 from opsctl.power.snmp.values import Raw
 
 SYS_OBJECT_ID = "1.3.6.1.2.1.1.2.0"
+SYS_UP_TIME = "1.3.6.1.2.1.1.3.0"
+# Seconds a read plan is trusted before the next full read (see the module docstring).
+PLAN_MAX_AGE = 600.0
+
+
+@dataclass(frozen=True)
+class ReadPlan:
+    """What a full read learned about one device, to make the next reads cheap."""
+
+    kind: str
+    profile_name: str          # as configured ("auto" or a name)
+    profile: Profile
+    profile_reason: str
+    sys_object_id: str | None
+    probe_scores: dict[str, int]
+    generation: int            # registry.generation() the profile was chosen under
+    absent: frozenset[str]     # objects the agent answered noSuch*/endOfMibView for
+    present: frozenset[str]    # objects that answered
+    prefetch: tuple[str, ...]  # per field, the first object that can answer
+    table_rows: int | None     # most rows of a walked table last time (None: not walked)
+    uptime: int | None         # sysUpTime (ticks) at the last read
+    created: float             # time.monotonic() of the full read
+
+    def usable(self, kind: str, profile_name: str, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        return (self.kind == kind and self.profile_name == profile_name
+                and now - self.created < PLAN_MAX_AGE
+                and self.generation == registry.generation())
 
 
 @dataclass
@@ -38,6 +78,8 @@ class ReadResult:
     missing: list[str] = field(default_factory=list)
     sys_object_id: str | None = None
     probe_scores: dict[str, int] = field(default_factory=dict)
+    # The plan for the next read of this device (None: read it fully next time).
+    plan: ReadPlan | None = None
 
 
 async def choose_profile(session: Session, kind: str, name: str
@@ -124,12 +166,14 @@ def _wanted(t, values: dict[str, Any]) -> bool:
 
 
 async def read_tables(session: Session, profile_list: list[Profile], notes: Notes,
-                      values: dict[str, Any] | None = None) -> dict[str, list[dict[str, Any]]]:
+                      values: dict[str, Any] | None = None, *,
+                      rows_hint: int | None = None) -> dict[str, list[dict[str, Any]]]:
     tables = [t for p in profile_list for t in p.tables if _wanted(t, values or {})]
     if not tables:
         return {}
     columns = [c.oid for t in tables for c in t.columns]
-    walked = await session.walk(columns, max_rows=max(t.max_rows for t in tables))
+    walked = await session.walk(columns, max_rows=max(t.max_rows for t in tables),
+                                first_reps=None if rows_hint is None else rows_hint + 1)
     out: dict[str, list[dict[str, Any]]] = {}
     for t in tables:
         rows: dict[str, dict[str, Any]] = {}
@@ -150,11 +194,82 @@ def _index_key(index: str) -> tuple[int, ...]:
         return (1 << 62,)
 
 
-async def read_device(session: Session, kind: str, profile_name: str) -> ReadResult:
+async def read_device(session: Session, kind: str, profile_name: str,
+                      plan: ReadPlan | None = None) -> ReadResult:
+    """Read one device. With the ``plan`` of the previous read (``ReadResult.plan``) and
+    the same kind and profile setting, a planned read (see the module docstring)."""
+    if plan is not None and plan.usable(kind, profile_name):
+        res = await _read_planned(session, plan)
+        if res is not None:
+            return res
+        # The device changed under the plan: forget everything and read it fully.
+        session.answers.clear()
+        session.assume_absent = frozenset()
+        session.reuse_answers = False
+    return await _read_full(session, kind, profile_name)
+
+
+async def _read_full(session: Session, kind: str, profile_name: str) -> ReadResult:
+    # sysUpTime rides along in the first GET: a planned read compares it to spot a restart.
+    session.piggyback = [SYS_UP_TIME]
     profile, reason, soid, scores = await choose_profile(session, kind, profile_name)
-    plist = registry.expand(profile)
     res = ReadResult(profile=profile, profile_reason=reason, sys_object_id=soid,
                      probe_scores=scores)
+    rows = await _read_profile(session, res, None)
+    head = {SYS_UP_TIME, SYS_OBJECT_ID}
+    answers = session.answers
+    absent = frozenset(o for o, r in answers.items() if r.missing and o not in head)
+    fields = [f for p in registry.expand(profile) for f in p.fields]
+    res.plan = ReadPlan(
+        kind=kind, profile_name=profile_name, profile=profile, profile_reason=reason,
+        sys_object_id=soid, probe_scores=scores, generation=registry.generation(),
+        absent=absent,
+        present=frozenset(o for o, r in answers.items() if not r.missing and o not in head),
+        prefetch=tuple(dict.fromkeys(o for f in fields if (o := _first_candidate(f, absent)))),
+        table_rows=rows, uptime=_ticks(answers.get(SYS_UP_TIME)), created=time.monotonic())
+    return res
+
+
+async def _read_planned(session: Session, plan: ReadPlan) -> ReadResult | None:
+    """One planned read; None when the device no longer matches the plan."""
+    head = [SYS_UP_TIME] + ([SYS_OBJECT_ID] if plan.profile_name == "auto" else [])
+    session.assume_absent = plan.absent
+    session.reuse_answers = True
+    answers = await session.get([*head, *plan.prefetch])
+    uptime = _ticks(answers.get(SYS_UP_TIME))
+    if plan.uptime is not None and (uptime is None or uptime < plan.uptime):
+        return None  # restarted (or sysUpTime gone): maybe new firmware, new objects
+    if plan.profile_name == "auto":
+        raw = answers.get(SYS_OBJECT_ID)
+        soid = str(raw.value) if raw is not None and raw.kind == "oid" else None
+        if soid != plan.sys_object_id:
+            return None
+    res = ReadResult(profile=plan.profile, profile_reason=plan.profile_reason,
+                     sys_object_id=plan.sys_object_id, probe_scores=plan.probe_scores)
+    rows = await _read_profile(session, res, plan.table_rows)
+    if any(session.answers[o].missing for o in plan.present if o in session.answers):
+        return None  # an object that answered is gone: the agent changed
+    res.plan = replace(plan, uptime=uptime,
+                       table_rows=plan.table_rows if rows is None else rows)
+    return res
+
+
+def _first_candidate(f: Field, absent: frozenset[str]) -> str | None:
+    """The first object :func:`read_fields` would get an answer from for ``f``."""
+    oids = [s.oid for s in f.sources]
+    oids += [b for s in f.sources if (b := _strip_instance(s.oid))]
+    return next((o for o in oids if o not in absent), None)
+
+
+def _ticks(raw: Raw | None) -> int | None:
+    return int(raw.value) if raw is not None and raw.is_number else None  # type: ignore[arg-type]
+
+
+async def _read_profile(session: Session, res: ReadResult, rows_hint: int | None
+                        ) -> int | None:
+    """Fields, tables and postprocessing of ``res.profile`` into ``res``. Returns the
+    most rows of a walked table (None when no table was walked)."""
+    plist = registry.expand(res.profile)
     fields = [f for p in plist for f in p.fields]
     got = await read_fields(session, fields, res.notes)
     flags: list[str] = []
@@ -171,7 +286,7 @@ async def read_device(session: Session, kind: str, profile_name: str) -> ReadRes
     for p in plist:
         for k, v in p.constants.items():
             res.values.setdefault(k, v)
-    res.tables = await read_tables(session, plist, res.notes, res.values)
+    res.tables = await read_tables(session, plist, res.notes, res.values, rows_hint=rows_hint)
     for p in plist:
         if p.postprocess is not None:
             p.postprocess(res.values, res.tables, res.notes)
@@ -182,4 +297,4 @@ async def read_device(session: Session, kind: str, profile_name: str) -> ReadRes
     # unit, so what was read counts as present).
     answered = {fields[i].name for i in got} | set(res.values)
     res.missing = [n for n in dict.fromkeys(f.name for f in fields) if n not in answered]
-    return res
+    return max((len(r) for r in res.tables.values()), default=None) if res.tables else None

@@ -30,6 +30,13 @@ DEFAULT_FOR_KIND = {"ups": "ietf", "switch": "switch", "sensor": "entity-sensor"
 
 _registry: dict[str, Profile] | None = None
 _extra: dict[str, Profile] = {}
+# Bumped whenever run-time profiles change: a device's cached read plan (which profile
+# ``auto`` chose) is only trusted under the generation it was made in.
+_generation = 0
+
+
+def generation() -> int:
+    return _generation
 
 
 def _load() -> dict[str, Profile]:
@@ -47,14 +54,20 @@ def _load() -> dict[str, Profile]:
 
 def register(profile: Profile) -> None:
     """Add (or replace) a profile at run time, e.g. a custom profile from the config."""
+    global _generation
     _extra[profile.name] = profile
+    _generation += 1
 
 
 def set_custom(profiles: list[Profile]) -> None:
     """Replace all run-time profiles (a config reload drops the old custom ones)."""
+    global _generation
+    if list(_extra.values()) == list(profiles):
+        return  # the same profiles again (every config load sets them): plans stay valid
     _extra.clear()
     for p in profiles:
         _extra[p.name] = p
+    _generation += 1
 
 
 def builtin_profiles() -> dict[str, Profile]:

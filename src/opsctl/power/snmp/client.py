@@ -255,6 +255,15 @@ class Session:
         self._auth = None
         self._transport = None
         self.requests = 0
+        # Every answer a GET of this session received (a read plan is built from it).
+        self.answers: dict[str, Raw] = {}
+        # Set by a planned read (opsctl.power.reader): objects the agent lacked at its
+        # last full read are answered MISSING without asking, and answers fetched ahead
+        # in one GET are served from ``answers`` instead of being asked again.
+        self.assume_absent: frozenset[str] = frozenset()
+        self.reuse_answers = False
+        # Objects to add to the next GET that goes out (e.g. sysUpTime on a full read).
+        self.piggyback: list[str] = []
 
     async def _open(self):
         if self._transport is None:
@@ -309,9 +318,24 @@ class Session:
     async def get(self, oids: Sequence[str]) -> dict[str, Raw]:
         """GET ``oids``; absent objects come back as ``MISSING``, never as an error."""
         result: dict[str, Raw] = {}
-        todo = list(dict.fromkeys(oids))
-        for i in range(0, len(todo), MAX_VARBINDS):
-            result.update(await self._get_chunk(todo[i:i + MAX_VARBINDS]))
+        todo = []
+        for o in dict.fromkeys(oids):
+            if o in self.assume_absent:
+                result[o] = MISSING
+            elif self.reuse_answers and o in self.answers:
+                result[o] = self.answers[o]
+            else:
+                todo.append(o)
+        if not todo:
+            return result
+        extra = [o for o in self.piggyback if o not in todo]
+        self.piggyback = []
+        fetched: dict[str, Raw] = {}
+        ask = todo + extra
+        for i in range(0, len(ask), MAX_VARBINDS):
+            fetched.update(await self._get_chunk(ask[i:i + MAX_VARBINDS]))
+        self.answers.update(fetched)
+        result.update((o, fetched.get(o, MISSING)) for o in todo)
         return result
 
     async def _get_chunk(self, oids: list[str]) -> dict[str, Raw]:
@@ -360,10 +384,14 @@ class Session:
             break
         return result
 
-    async def walk(self, bases: Sequence[str], max_rows: int = 10000) -> dict[str, dict[str, Raw]]:
+    async def walk(self, bases: Sequence[str], max_rows: int = 10000,
+                   first_reps: int | None = None) -> dict[str, dict[str, Raw]]:
         """Walk several table columns at once (GETBULK on v2c/v3, GETNEXT on v1).
 
         Returns ``{base: {index_suffix: Raw}}``; a column the agent lacks is empty.
+        ``first_reps`` caps the repetitions of the first GETBULK (a caller that knows
+        the table had N rows last time asks N + 1: one request, and no 25 rows of
+        whatever follows an empty table to decode).
         """
 
         out: dict[str, dict[str, Raw]] = {b: {} for b in bases}
@@ -378,6 +406,9 @@ class Session:
                 else:
                     reps = max(1, min(BULK_REPETITIONS, max_rows + 1,
                                       BULK_VARBINDS // len(active)))
+                    if first_reps is not None:
+                        reps = max(1, min(reps, first_reps))
+                        first_reps = None
                     ind, status, index, vbs = await self._send("bulk", start, reps)
             except OSError as exc:
                 raise SnmpError("unreachable", f"{self.target.label}: {exc.strerror}") from None
