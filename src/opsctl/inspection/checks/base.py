@@ -179,6 +179,15 @@ class Check:
         raise NotImplementedError
 
 
+def percent_thresholds(warn: float, crit: float, *, free: bool = False) -> tuple[Param, Param]:
+    """The warn/crit pair of a percentage check ("% used", or "% free" where lower is worse)."""
+    what, side = ("free", "at or below") if free else ("used", "at or above")
+    return (Param("warn", "number", warn, f"% {what} {side} which the item is WARNING",
+                  min=0, max=100),
+            Param("crit", "number", crit, f"% {what} {side} which the item is CRITICAL",
+                  min=0, max=100))
+
+
 def thresholds_ascending(params: dict, warn: str = "warn", crit: str = "crit") -> None:
     """For 'higher is worse' thresholds: warn must not exceed crit."""
     w, c = params.get(warn), params.get(crit)

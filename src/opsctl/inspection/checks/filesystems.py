@@ -13,6 +13,7 @@ from opsctl.inspection.checks.base import (
     Param,
     fmt_bytes,
     grade_high,
+    percent_thresholds,
     thresholds_ascending,
 )
 from opsctl.inspection.registry import register
@@ -79,10 +80,7 @@ class FsUsageCheck(Check):
     remote = True
     params = (
         Param("mount", "str", "/", "mount point to check"),
-        Param("warn", "number", 80.0, "% used at or above which the item is WARNING",
-              min=0, max=100),
-        Param("crit", "number", 90.0, "% used at or above which the item is CRITICAL",
-              min=0, max=100),
+        *percent_thresholds(80.0, 90.0),
         Param("inodes_warn", "number", 90.0, "% of inodes used for WARNING (null: ignore)",
               min=0, max=100, nullable=True),
         Param("inodes_crit", "number", 97.0, "% of inodes used for CRITICAL (null: ignore)",

@@ -16,6 +16,7 @@ from opsctl.inspection.checks.base import (
     Param,
     ParamError,
     grade_high,
+    percent_thresholds,
     thresholds_ascending,
 )
 from opsctl.inspection.registry import register
@@ -73,10 +74,7 @@ class MemoryCheck(Check):
     summary = "Memory in use (total minus available) as % of RAM."
     remote = True
     params = (
-        Param("warn", "number", 90.0, "% used at or above which the item is WARNING",
-              min=0, max=100),
-        Param("crit", "number", 97.0, "% used at or above which the item is CRITICAL",
-              min=0, max=100),
+        *percent_thresholds(90.0, 97.0),
     )
 
     @classmethod
@@ -107,10 +105,7 @@ class SwapCheck(Check):
     summary = "Swap in use as % of swap space."
     remote = True
     params = (
-        Param("warn", "number", 50.0, "% used at or above which the item is WARNING",
-              min=0, max=100),
-        Param("crit", "number", 80.0, "% used at or above which the item is CRITICAL",
-              min=0, max=100),
+        *percent_thresholds(50.0, 80.0),
         Param("required", "bool", False, "no swap configured at all is a WARNING"),
     )
 

@@ -11,6 +11,7 @@ from opsctl.inspection.checks.base import (
     Param,
     fmt_bytes,
     grade_low,
+    percent_thresholds,
     thresholds_descending,
 )
 from opsctl.inspection.registry import register
@@ -83,10 +84,7 @@ class LvmFreeCheck(Check):
     remote = True
     params = (
         Param("vgs", "list[str]", [], "volume groups to check (missing: CRITICAL); empty: all"),
-        Param("warn", "number", 10.0, "% free at or below which the item is WARNING",
-              min=0, max=100),
-        Param("crit", "number", 5.0, "% free at or below which the item is CRITICAL",
-              min=0, max=100),
+        *percent_thresholds(10.0, 5.0, free=True),
     )
 
     @classmethod
