@@ -25,3 +25,16 @@ def person_for_user(cfg, user: str | None = None):
         if p.unix_user == user or p.name == user:
             return p
     return None
+
+
+def pid_alive(pid: int | None) -> bool:
+    """Whether a process with this id exists on this host (records name who is running)."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    return True

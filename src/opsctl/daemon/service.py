@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from opsctl import __version__
 from opsctl.core import kvstate
 from opsctl.core.errors import OpsError
+from opsctl.core.identity import pid_alive
 from opsctl.core.runner import Runner
 from opsctl.core.store import Store
 from opsctl.daemon import timeutil
@@ -44,18 +45,6 @@ log = logging.getLogger("opsctl.daemon")
 
 LOCK_NAME = "opsctld.lock"
 MAX_MISSED_ROWS = 100
-
-
-def pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class DaemonLock:

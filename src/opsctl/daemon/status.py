@@ -18,7 +18,7 @@ from opsctl.daemon.schema import runs
 
 
 def process_state(store: Store) -> dict:
-    from opsctl.daemon.service import pid_alive
+    from opsctl.core.identity import pid_alive
 
     proc = kvstate.get(store, KV_NS, "process") or {}
     running = False

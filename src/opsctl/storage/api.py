@@ -7,13 +7,13 @@ LVM has no arrays and no VGs.
 
 from __future__ import annotations
 
-import os
 import socket
 from typing import Any
 
 import sqlalchemy as sa
 
 from opsctl.core.errors import Status
+from opsctl.core.identity import pid_alive
 from opsctl.core.runner import Runner
 from opsctl.core.store import Store
 
@@ -55,16 +55,6 @@ def vg_usage(runner: Runner) -> list[dict[str, Any]]:
              "lv_count": v.get("lv_count")} for v in vgs]
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def storage_busy(store: Store) -> str | None:
     """A one-line description of a storage operation in progress, or None.
 
@@ -83,7 +73,7 @@ def storage_busy(store: Store) -> str | None:
     with store.read() as conn:
         rows = list(conn.execute(q))
     for r in rows:
-        if r.pid is not None and r.host == host and not _pid_alive(r.pid):
+        if r.pid is not None and r.host == host and not pid_alive(r.pid):
             continue
         what = f"{r.action} {r.target}" if r.target else r.action
         return f"storage operation in progress: {what} by {r.actor} since {r.started_at}"
