@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from opsctl.core.config.base import Section
 from opsctl.core.config.models import StorageSettings
@@ -123,21 +123,13 @@ class LoadedLayout:
 
 
 def load_layout(path: str | Path) -> LoadedLayout:
-    from opsctl.core.config.loader import validation_errors
+    from opsctl.core.config.loader import validate_document
 
     doc = load_yaml(path)
     if not isinstance(doc.data, dict):
         raise ConfigError(f"{doc.path}:1: expected a mapping with arrays, volume_groups, "
                           "volumes")
-    try:
-        layout = Layout.model_validate(doc.data)
-    except ValidationError as exc:
-        msgs = validation_errors(doc, exc)
-        more = f" (and {len(msgs) - 1} more)" if len(msgs) > 1 else ""
-        err = ConfigError(msgs[0] + more)
-        err.all_messages = msgs  # type: ignore[attr-defined]
-        raise err from None
-    return LoadedLayout(doc, layout)
+    return LoadedLayout(doc, validate_document(doc, Layout))
 
 
 def _at(lay: LoadedLayout, loc: tuple, exc: OpsError) -> SafetyError:

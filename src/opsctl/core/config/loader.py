@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from opsctl.core.config.models import OpsConfig
 from opsctl.core.config.yamlsource import YamlDocument, format_loc, load_yaml
 from opsctl.core.errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_CONFIG = Path("/etc/opsctl/opsctl.yaml")
 
@@ -59,6 +61,19 @@ def _clean_loc(loc: tuple) -> tuple:
     return tuple(out)
 
 
+def validate_document(doc: YamlDocument, model: type[M], context: dict | None = None) -> M:
+    """Validate a YAML document against a model; errors become one ConfigError naming
+    file:line: field (all of them in ``.all_messages``)."""
+    try:
+        return model.model_validate(doc.data, context=context)
+    except ValidationError as exc:
+        msgs = validation_errors(doc, exc)
+        more = f" (and {len(msgs) - 1} more)" if len(msgs) > 1 else ""
+        err = ConfigError(msgs[0] + more)
+        err.all_messages = msgs  # type: ignore[attr-defined]
+        raise err from None
+
+
 def validation_errors(doc: YamlDocument, exc: ValidationError) -> list[str]:
     lines = []
     for err in exc.errors(include_url=False):
@@ -73,14 +88,7 @@ def parse_config(doc: YamlDocument) -> OpsConfig:
     if not isinstance(doc.data, dict):
         raise ConfigError(f"{doc.path}:1: expected a mapping at the top level")
     base = doc.path.resolve().parent
-    try:
-        cfg = OpsConfig.model_validate(doc.data, context={"base_dir": base})
-    except ValidationError as exc:
-        msgs = validation_errors(doc, exc)
-        more = f" (and {len(msgs) - 1} more)" if len(msgs) > 1 else ""
-        err = ConfigError(msgs[0] + more)
-        err.all_messages = msgs  # type: ignore[attr-defined]
-        raise err from None
+    cfg = validate_document(doc, OpsConfig, context={"base_dir": base})
     if not cfg.state_dir.is_absolute():
         cfg.state_dir = (base / cfg.state_dir).resolve()
     cfg.duty.log_key_file = _rel(base, cfg.duty.log_key_file)
