@@ -26,7 +26,8 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -284,3 +285,36 @@ class SilentAgent:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+_ROOT = Path(__file__).resolve().parents[2]
+
+
+@contextmanager
+def example_agents(tmp_path: Path) -> Iterator[dict]:
+    """The agents configs/opsctl.example.yaml describes, started on free ports: snmpsim
+    serves ups1 / core-sw1 / env1 (recordings, community = file name), net-snmp snmpd serves
+    ups2 over SNMPv3 authPriv with APC PowerNet values and the example's keys. Yields the
+    example config as a dict with ports, key files and ``state_dir`` pointed at them (the
+    caller may change it, then writes it)."""
+    import yaml
+
+    fix = _ROOT / "tests" / "fixtures" / "snmp"
+    recs = tmp_path / "recs"
+    recs.mkdir()
+    for name in ("ups-online", "switch1", "env1"):
+        target = "ups1" if name == "ups-online" else name
+        shutil.copy(fix / f"{name}.snmprec", recs / f"{target}.snmprec")
+    secrets = _ROOT / "configs" / "secrets"
+    user = V3User("opsmon", (secrets / "ups2-auth.key").read_text().strip(),
+                  (secrets / "ups2-priv.key").read_text().strip())
+    apc = snmprec_overrides(fix / "apc-smartups.snmprec")
+    with Snmpsim(sorted(recs.iterdir())) as sim, Snmpd(apc, v3_users=[user]) as snmpd:
+        doc = yaml.safe_load((_ROOT / "configs" / "opsctl.example.yaml").read_text())
+        for d in doc["devices"]:
+            d["port"] = snmpd.port if d["name"] == "ups2" else sim.port
+            for key in ("auth_key_file", "priv_key_file"):
+                if key in d["snmp"]:
+                    d["snmp"][key] = str(_ROOT / "configs" / d["snmp"][key])
+        doc["state_dir"] = str(tmp_path / "state")
+        yield doc

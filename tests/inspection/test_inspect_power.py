@@ -4,19 +4,15 @@ plus a UPS that never answers: UNKNOWN on its own, without holding up the others
 
 from __future__ import annotations
 
-import shutil
 import time
 
 import pytest
 import yaml
-from inspect_helpers import EXAMPLE, ROOT, opsctl_json
+from inspect_helpers import ROOT, opsctl_json
 from snmp_agents import (
     SilentAgent,
-    Snmpd,
-    Snmpsim,
-    V3User,
+    example_agents,
     snmpd_available,
-    snmprec_overrides,
     snmpsim_available,
 )
 
@@ -27,24 +23,9 @@ pytestmark = pytest.mark.skipif(not (snmpsim_available() and snmpd_available()),
 
 
 def test_power_room_patrol_against_real_agents(tmp_path):
-    recs = tmp_path / "recs"
-    recs.mkdir()
-    shutil.copy(FIX / "ups-online.snmprec", recs / "ups1.snmprec")
-    shutil.copy(FIX / "switch1.snmprec", recs / "switch1.snmprec")
-    shutil.copy(FIX / "env1.snmprec", recs / "env1.snmprec")
-    secrets = ROOT / "configs" / "secrets"
-    user = V3User("opsmon", (secrets / "ups2-auth.key").read_text().strip(),
-                  (secrets / "ups2-priv.key").read_text().strip())
-    apc = snmprec_overrides(FIX / "apc-smartups.snmprec")
     silent = SilentAgent()
     try:
-        with Snmpsim(sorted(recs.iterdir())) as sim, Snmpd(apc, v3_users=[user]) as snmpd:
-            doc = yaml.safe_load(EXAMPLE.read_text())
-            for d in doc["devices"]:
-                d["port"] = snmpd.port if d["name"] == "ups2" else sim.port
-                for key in ("auth_key_file", "priv_key_file"):
-                    if key in d["snmp"]:
-                        d["snmp"][key] = str(ROOT / "configs" / d["snmp"][key])
+        with example_agents(tmp_path) as doc:
             doc["devices"].append({"name": "ups-dead", "kind": "ups", "host": "127.0.0.1",
                                    "port": silent.port, "snmp": {"version": "2c"},
                                    "timeout": 1, "retries": 0})
@@ -55,7 +36,6 @@ def test_power_room_patrol_against_real_agents(tmp_path):
                 "devices": ["ups1", "ups2"]}
             patrol["items"].append({"id": "ups-dead", "check": "ups",
                                     "params": {"devices": ["ups-dead"]}})
-            doc["state_dir"] = str(tmp_path / "state")
             cfg = tmp_path / "opsctl.yaml"
             cfg.write_text(yaml.safe_dump(doc, sort_keys=False))
             answers = tmp_path / "answers.yaml"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,11 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 from snmp_agents import (
-    Snmpd,
-    Snmpsim,
-    V3User,
+    example_agents,
     snmpd_available,
-    snmprec_overrides,
     snmpsim_available,
 )
 
@@ -35,23 +31,7 @@ pytestmark = pytest.mark.skipif(not (snmpsim_available() and snmpd_available()),
 
 
 def test_example_config_status(tmp_path):
-    recs = tmp_path / "recs"
-    recs.mkdir()
-    shutil.copy(FIX / "ups-online.snmprec", recs / "ups1.snmprec")
-    shutil.copy(FIX / "switch1.snmprec", recs / "switch1.snmprec")
-    shutil.copy(FIX / "env1.snmprec", recs / "env1.snmprec")
-    secrets = ROOT / "configs" / "secrets"
-    user = V3User("opsmon", (secrets / "ups2-auth.key").read_text().strip(),
-                  (secrets / "ups2-priv.key").read_text().strip())
-    apc = snmprec_overrides(FIX / "apc-smartups.snmprec")
-    with Snmpsim(sorted(recs.iterdir())) as sim, Snmpd(apc, v3_users=[user]) as snmpd:
-        doc = yaml.safe_load(EXAMPLE.read_text())
-        for d in doc["devices"]:
-            d["port"] = snmpd.port if d["name"] == "ups2" else sim.port
-            for key in ("auth_key_file", "priv_key_file"):
-                if key in d["snmp"]:
-                    d["snmp"][key] = str(ROOT / "configs" / d["snmp"][key])
-        doc["state_dir"] = str(tmp_path / "state")
+    with example_agents(tmp_path) as doc:
         cfg = tmp_path / "opsctl.yaml"
         cfg.write_text(yaml.safe_dump(doc, sort_keys=False))
         res = subprocess.run([sys.executable, "-m", "opsctl", "-c", str(cfg), "power", "status",
