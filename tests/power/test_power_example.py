@@ -23,8 +23,6 @@ from snmp_agents import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "configs" / "opsctl.example.yaml"
-FIX = ROOT / "tests" / "fixtures" / "snmp"
 
 pytestmark = pytest.mark.skipif(not (snmpsim_available() and snmpd_available()),
                                 reason="snmpsim venv or snmpd missing")
