@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
@@ -21,8 +20,6 @@ from snmp_agents import (
     snmpd_available,
     snmpsim_available,
 )
-
-ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.skipif(not (snmpsim_available() and snmpd_available()),
                                 reason="snmpsim venv or snmpd missing")
