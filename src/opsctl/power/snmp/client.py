@@ -418,7 +418,14 @@ class Session:
             if ind:
                 raise _error_from_indication(ind, self.target)
             if status:
-                if int(status) == 2:  # v1 end of MIB
+                if int(status) == 2:  # v1 noSuchName: a column walked off the end of the MIB
+                    # error-index names that column: it is done, the others go on (a v1
+                    # agent fails the whole PDU, so dropping all of them lost every table
+                    # walked together with the MIB's last one).
+                    i = int(index) - 1
+                    if self.target.version == "1" and 0 <= i < len(active):
+                        del active[i]
+                        continue
                     break
                 raise SnmpError("protocol", f"{self.target.label}: walk error-status "
                                             f"{status.prettyPrint()}")
