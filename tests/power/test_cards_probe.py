@@ -268,3 +268,34 @@ def test_probe_v3_authpriv_cyberpower_values(tmp_path: Path):
     assert AUTH not in text and PRIV not in text
     _assert_one_line_error(bad, agent.port, "authentication")
     assert "wrong-auth-key" not in bad.stderr and PRIV not in bad.stderr
+
+
+# -- custom profiles from the config are candidates too ----------------------------------------------
+CUSTOM = """\
+site: {name: t}
+power:
+  profiles:
+    - name: minuteman
+      kind: ups
+      extends: ietf
+      description: Minuteman cards (RFC 1628 + identity in enterprise 2254)
+      sys_object_ids: [1.3.6.1.4.1.2254]
+      fields:
+        device.model: {oids: [1.3.6.1.4.1.2254.2.4.1.2.0], type: string}
+"""
+
+
+def test_probe_considers_the_configs_custom_profiles(sim, tmp_path):
+    cfg = tmp_path / "opsctl.yaml"
+    cfg.write_text(CUSTOM)
+    rc, d = cli_json("-c", str(cfg), "power", "probe", "127.0.0.1", "--port", str(sim.port),
+                     "--community", "minuteman-e1500")
+    assert rc == 0
+    # The custom profile wins by its sysObjectID prefix and reads the vendor's model
+    # object the RFC 1628 card lacks; ietf alone lists device.model as missing.
+    assert d["profile"] == "minuteman"
+    assert d["reason"] == ("sysObjectID under 1.3.6.1.4.1.2254; "
+                           "5 of 5 probe objects answered")
+    assert d["values"]["device.model"] == "E1500RTXL2U"
+    assert "device.model" not in d["missing"]
+    assert [c["profile"] for c in d["candidates"][:2]] == ["minuteman", "ietf"]

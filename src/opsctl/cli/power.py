@@ -326,8 +326,9 @@ def probe_cmd(ctx: click.Context, app: AppContext, host: str, port: int, communi
               auth_key_env: str | None, priv_protocol: str, priv_key_file: str | None,
               priv_key_env: str | None, kind: str | None, timeout: float, retries: int) -> None:
     """Identify an unknown UPS, switch or sensor: which profile matches and why, what it
-    reads, what is missing. Needs no config. Exit 0 when a profile matches, 1 when the
-    agent answers but nothing matches or it does not answer.
+    reads, what is missing. Needs no config (when there is one, its custom profiles are
+    candidates too). Exit 0 when a profile matches, 1 when the agent answers but nothing
+    matches or it does not answer.
 
     \b
     Keys are never taken on the command line (they would show in `ps`): use
@@ -335,6 +336,8 @@ def probe_cmd(ctx: click.Context, app: AppContext, host: str, port: int, communi
     """
     from opsctl.power.probe import KINDS, probe_target, secret_from
 
+    if app.config_path or app.config_file.exists():
+        app.cfg  # noqa: B018 - loading registers the config's custom profiles as candidates
     community = secret_from(community_env, None, "--community-env") or community
     report, snippet = probe_target(
         host=host, port=port, version="3" if v3_user else version, community=community,
