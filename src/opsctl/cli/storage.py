@@ -96,7 +96,10 @@ def _run_plan(app: AppContext, plan, runner, *, action: str, dry_run: bool, yes:
     if app.json:
         out.json({"plan": plan.to_dict(), "result": result, "ok": True})
     elif result:
-        out.kv([(k, _fmt(k, v)) for k, v in result.items()], title="read back after the change")
+        out.kv([(k, _fmt(k, v)) for k, v in result.items() if k != "next_steps"],
+               title="read back after the change")
+        for line in result.get("next_steps") or []:
+            out.info(line)
     return result
 
 
@@ -448,19 +451,40 @@ def lv_list(app: AppContext) -> None:
 @click.option("--fs", type=click.Choice(["ext4", "xfs"]), help="Make this filesystem.")
 @click.option("--mount", metavar="PATH", help="Mount it here and add it to fstab (by UUID).")
 @click.option("--options", metavar="OPTS", help="Mount options (nofail is always added).")
+@click.option("--move-data", is_flag=True,
+              help="PATH is an existing directory: copy its data onto the new volume "
+                   "(verified) before mounting it there; the old copy stays, hidden.")
+@click.option("--force", is_flag=True,
+              help="With --move-data: go ahead although processes use PATH (needs --reason).")
+@click.option("--reason", metavar="TEXT", help="Why --force is needed (recorded).")
 @dry_run_option
 @yes_option
 @pass_app
 def lv_create(app: AppContext, volume: str, size: str, fs: str | None, mount: str | None,
-              options: str | None, dry_run: bool, yes: bool) -> None:
-    """Create logical volume VG/NAME, optionally with a filesystem, fstab entry and mount."""
+              options: str | None, move_data: bool, force: bool, reason: str | None,
+              dry_run: bool, yes: bool) -> None:
+    """Create logical volume VG/NAME, optionally with a filesystem, fstab entry and mount.
+
+    \b
+    A non-empty PATH is refused (the mount would hide its data) unless --move-data:
+      opsctl storage lv create vg0/var --size 20G --fs ext4 --mount /var --move-data
+    makes the fs, mounts it at a temporary place, copies PATH onto it (rsync -aHAXS
+    --numeric-ids, or cp -a --sparse=always), verifies the copy (owners, modes, links,
+    xattrs, content), then adds the fstab entry and mounts it at PATH. Refused while
+    processes use PATH (stop them, or work from rescue mode). The old data stays hidden
+    under PATH; the command prints how to free it after checking.
+    """
     from opsctl.storage.lvm import lv_create_plan, parse_vg_lv
 
     vg, name = parse_vg_lv(volume)
     runner = _runner(dry_run)
     plan = lv_create_plan(_snapshot(runner), runner, app.cfg.storage, vg, name, size, fs, mount,
-                          options)
-    _run_plan(app, plan, runner, action="lv.create", dry_run=dry_run, yes=yes)
+                          options, move_data=move_data, force=_force(force, reason))
+    moving = any(a.kind == "data.copy" for a in plan.actions)
+    _run_plan(app, plan, runner, action="lv.move-data" if moving else "lv.create",
+              dry_run=dry_run, yes=yes, reason=reason,
+              question=f"{plan.title}?" if moving else None,
+              detail={"move_data": mount} if moving else None)
 
 
 @lv_group.command("resize", context_settings={"ignore_unknown_options": True})

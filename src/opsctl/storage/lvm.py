@@ -9,7 +9,7 @@ from typing import Any
 from opsctl.core.config.models import StorageSettings
 from opsctl.core.errors import CommandError, NotFoundError, SafetyError, UsageError
 from opsctl.core.runner import Runner
-from opsctl.storage import fstab, parsers
+from opsctl.storage import fstab, movedata, parsers
 from opsctl.storage.actions import Action, Check, ExecContext
 from opsctl.storage.devices import Force, check_name, node_path, require_free, require_tool
 from opsctl.storage.fsops import (
@@ -182,7 +182,13 @@ def lv_size_bytes(spec: SizeSpec, vg: dict[str, Any], current: int = 0) -> int:
 def lv_create_plan(snap: Snapshot, runner: Runner, settings: StorageSettings, vgname: str,
                    name: str, size: str | int, fs: str | None = None, mount: str | None = None,
                    options: str | list[str] | None = None, *, vg_override: dict | None = None,
-                   fs_uuid: str | None = None) -> Plan:
+                   fs_uuid: str | None = None, move_data: bool = False,
+                   force: Force | None = None) -> Plan:
+    """``move_data``: PATH is an existing directory whose data is copied onto the new
+    volume before it is mounted there (see :mod:`opsctl.storage.movedata`); without it, a
+    non-empty PATH is refused (mounting over it would hide its data). ``force`` lets a
+    move go ahead while processes use PATH (its reason is recorded)."""
+    force = force or Force()
     require_tool(runner, "lvm", "lvm2")
     check_name(vgname, "volume group")
     check_name(name, "logical volume")
@@ -190,6 +196,8 @@ def lv_create_plan(snap: Snapshot, runner: Runner, settings: StorageSettings, vg
     spec = parse_size_spec(size, allow_relative=False)
     if mount and not fs:
         raise UsageError("--mount needs --fs (a filesystem to mount)")
+    if move_data and not mount:
+        raise UsageError("--move-data needs --mount PATH (the directory to move)")
     target = check_mountpoint(mount) if mount else None
     vg = vg_override or snap.vg(vgname)
     if vg is None:
@@ -204,8 +212,23 @@ def lv_create_plan(snap: Snapshot, runner: Runner, settings: StorageSettings, vg
                          f"({human(int(vg['vg_free']))})")
     if fs == "xfs" and rounded < 300 * 1024**2:
         raise UsageError(f"xfs needs at least 300M; {human(rounded)} is too small")
+    usage = None
+    if target:
+        _check_mount_free(snap, settings, target)
+        usage = _check_target_dir(snap, target, move_data)
+    if usage is not None:
+        if usage.allocated_bytes > rounded * movedata.FIT_RATIO:
+            need = round_up(int(usage.allocated_bytes / movedata.FIT_RATIO) + 1, extent)
+            raise SafetyError(
+                f"refusing to move {target}: it holds {human(usage.allocated_bytes)} of data "
+                f"({usage.entries} entries); a {human(rounded)} volume is too small "
+                f"(the filesystem needs some of it: make it at least {human(need)})")
+        if not force.enabled:
+            movedata.check_not_in_use(target)
     path = lv_path(vgname, name)
-    plan = Plan(f"create logical volume {vgname}/{name}", target=f"{vgname}/{name}")
+    title = (f"create logical volume {vgname}/{name} and move {target} onto it"
+             if usage is not None else f"create logical volume {vgname}/{name}")
+    plan = Plan(title, target=f"{vgname}/{name}")
     size_args = (["-l", f"{spec.percent}%{spec.of}"] if spec.is_percent
                  else ["-L", f"{rounded}b"])
     plan.add(Action("lv.create", f"create logical volume {path} ({spec})",
@@ -214,13 +237,76 @@ def lv_create_plan(snap: Snapshot, runner: Runner, settings: StorageSettings, vg
     if fs:
         fs_uuid = fs_uuid or new_fs_uuid()
         plan.add(mkfs_action(fs, path, fs_uuid))
+        if usage is not None:
+            tmp = movedata.temp_mountpoint(vgname, name)
+            movedata.check_temp_mountpoint(tmp)
+            plan.actions += movedata.move_actions(runner, device=path, fs=fs, target=target,
+                                                  tmp=tmp, usage=usage,
+                                                  check_busy=not force.enabled)
         if target:
-            _check_mount_free(snap, settings, target)
             entry = fstab.FstabEntry(f"UUID={fs_uuid}", target, fs,
                                      fstab.data_options(options, settings.device_timeout))
             plan.actions += fstab_add_actions(settings, entry)
-    plan.readback = lambda ctx: lv_readback(ctx.runner, vgname, name, target)
+    if usage is None:
+        if move_data:
+            plan.notes.append(f"{target} is empty or missing: nothing to move")
+        plan.readback = lambda ctx: lv_readback(ctx.runner, vgname, name, target)
+        return plan
+    assert target is not None
+    root, free_cmds = movedata.free_old_data_commands(target)
+    if force.enabled:
+        plan.notes.append(f"forced ({force.reason}): processes using {target} are not checked; "
+                          "what they write during or after the copy stays in the old, hidden "
+                          "copy")
+    plan.notes.append(f"the old data of {target} ({usage.summary()}) stays on {root} under the "
+                      f"new mount point, hidden; it is never deleted by opsctl")
+
+    def readback(ctx: ExecContext) -> dict[str, Any]:
+        out = lv_readback(ctx.runner, vgname, name, target)
+        out["moved_from"] = target
+        out["old_data_bytes"] = usage.allocated_bytes
+        out["old_data_entries"] = usage.entries
+        out["old_data_on"] = f"{root} (hidden under {target})"
+        out["next_steps"] = [f"the old copy of {target} ({human(usage.allocated_bytes)}, "
+                             f"{usage.entries} entries) is still on {root}, hidden under the "
+                             "new mount. After checking the new volume, free it with:",
+                             *[f"  {c}" for c in free_cmds]]
+        return out
+
+    plan.readback = readback
     return plan
+
+
+def _check_target_dir(snap: Snapshot, target: str, move_data: bool):
+    """The mount point's directory: None when missing or empty (nothing to move), else
+    what it holds. Refused: not a directory, a symlink, filesystems mounted below it, and
+    (without --move-data) any content, which the mount would hide."""
+    if not os.path.lexists(target):
+        return None
+    if os.path.islink(target):
+        raise SafetyError(f"{target} is a symlink (to {os.readlink(target)}): give the real "
+                          "directory")
+    if not os.path.isdir(target):
+        raise SafetyError(f"{target} exists and is not a directory")
+    if os.path.ismount(target):
+        raise SafetyError(f"{target} is itself a mount point: something else is mounted there")
+    with os.scandir(target) as it:
+        if next(it, None) is None:
+            return None
+    if not move_data:
+        raise SafetyError(f"{target} is not empty: mounting the new volume over it would hide "
+                          "its data",
+                          hint="add --move-data to copy the data onto the new volume first, "
+                               "or choose an empty mount point")
+    below = sorted(m["target"] for m in snap.mounts
+                   if (m.get("target") or "").startswith(target.rstrip("/") + "/"))
+    usage = movedata.scan_dir(target)
+    below = sorted(set(below) | set(usage.submounts))
+    if below:
+        raise SafetyError(f"filesystems are mounted below {target} ({', '.join(below)}): the "
+                          "new mount would hide them",
+                          hint="unmount them first (and move them separately)")
+    return usage
 
 
 def _check_mount_free(snap: Snapshot, settings: StorageSettings, target: str) -> None:
