@@ -123,8 +123,40 @@ def run(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
     svc = _get_service()
     if threading.current_thread() is svc.thread:
         raise RuntimeError("opsctl.power.snmp.client.run() called from the SNMP loop itself")
-    fut = asyncio.run_coroutine_threadsafe(coro, svc.loop)
+    fut = asyncio.run_coroutine_threadsafe(_then_rest(coro), svc.loop)
     return fut.result(timeout)
+
+
+async def _then_rest(coro: Coroutine[Any, Any, T]) -> T:
+    try:
+        return await coro
+    finally:
+        _pause_timer_if_idle()
+
+
+# pysnmp's asyncio dispatcher ticks every 0.1 s for as long as a transport exists (request
+# timeouts and cache expiry count these ticks): ten wake-ups a second, for ever, in a
+# daemon that polls every 30 s. The ticks are paused while no request is outstanding and
+# resumed before the next one is sent; timeouts are counted in ticks, so they are unaffected.
+def _dispatcher():
+    eng = _get_service()._engine
+    return getattr(eng, "transport_dispatcher", None) if eng is not None else None
+
+
+def _resume_timer() -> None:
+    d = _dispatcher()
+    if d is not None and getattr(d, "loopingcall", False) is None \
+            and d.get_timer_resolution() > 0:
+        d.loopingcall = asyncio.ensure_future(d.handle_timeout(), loop=d.loop)
+
+
+def _pause_timer_if_idle() -> None:
+    d = _dispatcher()
+    if d is None or getattr(d, "loopingcall", None) is None or d.jobs_are_pending():
+        return
+    cancel = getattr(d, "_cancel_loopingcall", None)
+    if cancel is not None:
+        cancel()
 
 
 def engine():
@@ -296,6 +328,7 @@ class Session:
         auth, transport = await self._open()
         eng = engine()
         addr_name, _ = LCD.configure(eng, auth, transport, self._ctx.contextName)
+        _resume_timer()
         future = asyncio.get_running_loop().create_future()
 
         def done(_eng, _handle, ind, status, index, vbs, _ctx) -> None:
