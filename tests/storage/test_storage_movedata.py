@@ -265,6 +265,11 @@ def test_compare_trees_finds_every_kind_of_difference(tree, tmp_path):
     os.utime(dst / "sparse.img", ns=(os.lstat(tree / "sparse.img").st_atime_ns,
                                      os.lstat(tree / "sparse.img").st_mtime_ns))
     (dst / "extra").write_text("")
+    try:
+        os.setxattr(dst / "sub" / "a-link", "user.added", b"1")
+        xattrs = True
+    except OSError:
+        xattrs = False
     (dst / "fifo").unlink()
     diffs, _ = movedata.compare_trees(str(tree), str(dst))
     text = "\n".join(diffs)
@@ -273,6 +278,8 @@ def test_compare_trees_finds_every_kind_of_difference(tree, tmp_path):
     assert "sub/deep/conf: mode differ" in text
     assert "sparse.img: content differs" in text
     assert "hard links not kept: a.txt = sub/a-link" in text
+    if xattrs:
+        assert "sub/a-link: xattrs (extra user.added) differ" in text
 
 
 def test_move_executes_copies_verifies_and_records(settings, tree, tmp_path):

@@ -220,6 +220,11 @@ def copy_argv(runner: Runner, src: str, dst: str) -> list[str]:
             src.rstrip("/") + "/.", dst.rstrip("/") + "/"]
 
 
+# xfs shows root its ACLs a second time, in its on-disk format, as these trusted.* names;
+# the ACLs themselves are compared as system.posix_acl_access/default, on every fs.
+ALIASED_XATTRS = {"trusted.SGI_ACL_FILE", "trusted.SGI_ACL_DEFAULT"}
+
+
 def _xattrs(p: str) -> dict[str, bytes]:
     try:
         names = os.listxattr(p, follow_symlinks=False)
@@ -227,6 +232,8 @@ def _xattrs(p: str) -> dict[str, bytes]:
         return {}
     out = {}
     for n in names:
+        if n in ALIASED_XATTRS:
+            continue
         try:
             out[n] = os.getxattr(p, n, follow_symlinks=False)
         except OSError:
@@ -281,6 +288,16 @@ def _same_content(a: str, b: str) -> bool:
                 return True
 
 
+def _xattr_diff(src: dict[str, bytes], dst: dict[str, bytes]) -> str:
+    missing = sorted(src.keys() - dst.keys())
+    extra = sorted(dst.keys() - src.keys())
+    changed = sorted(k for k in src.keys() & dst.keys() if src[k] != dst[k])
+    parts = ([f"missing {', '.join(missing)}"] if missing else []) + \
+        ([f"extra {', '.join(extra)}"] if extra else []) + \
+        ([f"other value of {', '.join(changed)}"] if changed else [])
+    return f"xattrs ({'; '.join(parts)})"
+
+
 def compare_trees(src: str, dst: str) -> tuple[list[str], dict[str, int]]:
     """Differences between ``src`` and its copy ``dst`` (empty when identical) and counts.
 
@@ -306,7 +323,7 @@ def compare_trees(src: str, dst: str) -> tuple[list[str], dict[str, int]]:
     nbytes = 0
     for rel in sorted(s_entries.keys() & d_entries.keys()):
         (s, sst), (d, _dst) = s_entries[rel], d_entries[rel]
-        bad = [k for k in s if s[k] != d.get(k)]
+        bad = [k if k != "xattrs" else _xattr_diff(s[k], d[k]) for k in s if s[k] != d.get(k)]
         if bad:
             diffs.append(f"{rel}: {', '.join(bad)} differ")
             continue
