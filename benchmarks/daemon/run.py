@@ -24,6 +24,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -118,6 +119,15 @@ def write_config(workdir: Path, ports: list[int], interval: float) -> Path:
     return path
 
 
+def _drain(sock: socket.socket) -> None:
+    sock.settimeout(None)
+    while True:
+        try:
+            sock.recv(65536)
+        except OSError:
+            return
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--devices", type=int, default=100)
@@ -155,6 +165,10 @@ def main() -> int:
             log.flush()
             sys.exit("daemon not ready within 60 s:\n" + (workdir / "daemon.log").read_text())
         ready_s = time.monotonic() - t_start
+        # Keep reading the socket as systemd does: the daemon's STATUS/WATCHDOG datagrams
+        # would otherwise fill its queue after ~10 messages and block the heartbeat
+        # (whose work then went unmeasured).
+        threading.Thread(target=_drain, args=(sock,), daemon=True).start()
         # The process that runs the daemon (not a pyenv shim around it).
         proc = psutil.Process(daemon.pid)
         kids = proc.children(recursive=True)

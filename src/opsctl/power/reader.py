@@ -20,6 +20,7 @@ object that answered is gone, any error, or the plan is older than
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -217,16 +218,19 @@ async def _read_full(session: Session, kind: str, profile_name: str) -> ReadResu
                      probe_scores=scores)
     rows = await _read_profile(session, res, None)
     head = {SYS_UP_TIME, SYS_OBJECT_ID}
-    answers = session.answers
-    absent = frozenset(o for o, r in answers.items() if r.missing and o not in head)
+    # Interned: a hundred devices' plans share one copy of each OID string.
+    answers = {sys.intern(o): r for o, r in session.answers.items() if o not in head}
+    absent = frozenset(o for o, r in answers.items() if r.missing)
     fields = [f for p in registry.expand(profile) for f in p.fields]
     res.plan = ReadPlan(
         kind=kind, profile_name=profile_name, profile=profile, profile_reason=reason,
         sys_object_id=soid, probe_scores=scores, generation=registry.generation(),
         absent=absent,
-        present=frozenset(o for o, r in answers.items() if not r.missing and o not in head),
-        prefetch=tuple(dict.fromkeys(o for f in fields if (o := _first_candidate(f, absent)))),
-        table_rows=rows, uptime=_ticks(answers.get(SYS_UP_TIME)), created=time.monotonic())
+        present=frozenset(o for o, r in answers.items() if not r.missing),
+        prefetch=tuple(dict.fromkeys(sys.intern(o) for f in fields
+                                     if (o := _first_candidate(f, absent)))),
+        table_rows=rows, uptime=_ticks(session.answers.get(SYS_UP_TIME)),
+        created=time.monotonic())
     return res
 
 
