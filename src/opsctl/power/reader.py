@@ -172,6 +172,12 @@ async def read_tables(session: Session, profile_list: list[Profile], notes: Note
     tables = [t for p in profile_list for t in p.tables if _wanted(t, values or {})]
     if not tables:
         return {}
+    if rows_hint is None and all(t.only_if for t in tables):
+        # Conditional tables (RFC 1628's alarms) are small and usually empty: size the
+        # first GETBULK by the count when the agent gave it, else ask one row -- not 25
+        # rows of whatever follows an empty table.
+        counts = [(values or {}).get(t.only_if) for t in tables]
+        rows_hint = max(int(c) if isinstance(c, int | float) else 0 for c in counts)
     columns = [c.oid for t in tables for c in t.columns]
     walked = await session.walk(columns, max_rows=max(t.max_rows for t in tables),
                                 first_reps=None if rows_hint is None else rows_hint + 1)
