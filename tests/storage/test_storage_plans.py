@@ -337,3 +337,21 @@ def test_new_array_with_a_stale_volume_group_inside_is_wiped():
                            ["mdadm", "--zero-superblock", "/dev/vdc"]]).undo(ctx)
     assert r.changed() == [["vgchange", "-an", "oldvg"], ["mdadm", "--stop", "/dev/md/new"],
                            ["mdadm", "--zero-superblock", "/dev/vdc"]]
+
+
+def test_fstab_add_refuses_to_mount_over_data(settings, tmp_path):
+    from opsctl.storage.fsops import fstab_add_plan
+
+    r = lvm_runner()
+    r.answer(["blkid", "-p", "-o", "export", "/dev/mapper/vg0-data"], fixture_text("blkid-lv.txt"))
+    snap = snapshot(r, mdstat_text="")
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "keep.txt").write_text("data that a mount would hide\n")
+    with pytest.raises(SafetyError, match="not empty") as exc:
+        fstab_add_plan(snap, r, settings, "/dev/mapper/vg0-data", str(full))
+    assert "--move-data" in exc.value.hint
+    # without mounting it the entry may be written; an empty directory is fine either way
+    assert fstab_add_plan(snap, r, settings, "/dev/mapper/vg0-data", str(full), mount=False).actions
+    (tmp_path / "empty").mkdir()
+    assert fstab_add_plan(snap, r, settings, "/dev/mapper/vg0-data", str(tmp_path / "empty")).actions

@@ -125,6 +125,14 @@ def fstab_add_plan(snap: Snapshot, runner: Runner, settings: StorageSettings, de
     if snap.mount_at(target) is not None:
         raise SafetyError(f"something is already mounted at {target} "
                           f"({snap.mount_at(target).get('source')})")
+    if mount and os.path.isdir(target) and not os.path.ismount(target):
+        with os.scandir(target) as it:
+            if next(it, None) is not None:
+                raise SafetyError(
+                    f"{target} is not empty: mounting {device} over it would hide its data",
+                    hint="choose an empty mount point, or add the entry with --no-mount; to "
+                         "move a directory onto a new volume use `storage lv create "
+                         "--mount PATH --move-data`")
     plan = Plan(f"fstab: {device} on {target}", target=target)
     plan.actions += fstab_add_actions(settings, entry, mount=mount)
     plan.readback = lambda ctx: mount_readback(ctx.runner, target)
