@@ -26,7 +26,8 @@ from opsctl.power import api
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "tests" / "fixtures" / "snmp"
-REAL = ROOT.parent / "shared" / "snmp-real" / "minuteman-e1500.snmprec"
+# vendored copy of ../shared/snmp-real/minuteman-e1500.snmprec (test_cards_real checks they match)
+REAL = ROOT / "tests" / "fixtures" / "snmp-quirks" / "real" / "minuteman-e1500.snmprec"
 
 pytestmark = pytest.mark.skipif(not snmpsim_available(),
                                 reason="snmpsim venv missing (created by .ci/run)")

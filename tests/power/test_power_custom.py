@@ -15,7 +15,8 @@ from opsctl.core.config import load_config
 from opsctl.power import api
 from opsctl.power.profiles import registry
 
-REAL = Path(__file__).resolve().parents[3] / "shared" / "snmp-real" / "minuteman-e1500.snmprec"
+REAL = (Path(__file__).resolve().parents[1] / "fixtures" / "snmp-quirks" / "real"
+        / "minuteman-e1500.snmprec")  # vendored copy of ../shared/snmp-real
 
 PROFILE = """\
 power:
