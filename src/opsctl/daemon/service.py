@@ -31,6 +31,7 @@ from opsctl import __version__
 from opsctl.core import kvstate
 from opsctl.core.errors import OpsError
 from opsctl.core.identity import pid_alive
+from opsctl.core.memory import release_memory
 from opsctl.core.runner import Runner
 from opsctl.core.store import Store
 from opsctl.daemon import timeutil
@@ -560,6 +561,8 @@ def _lean_imports() -> None:
     pysnmp imports pysmi (with jinja2, lark and requests) when it is installed — it is a
     test dependency here — only to compile MIBs from source; opsctl speaks numeric OIDs,
     and pysnmp works without it. That is ~15 MB of resident memory the daemon never uses.
+    (pysnmp's privacy ciphers, ``cryptography``, are deferred by
+    :func:`opsctl.power.snmp.client.hlapi` in every process: loaded for SNMPv3 authPriv only.)
     """
     if "pysmi" not in sys.modules:
         sys.modules["pysmi"] = None  # type: ignore[assignment]
@@ -594,24 +597,6 @@ def collect_garbage() -> None:
     if not _frozen and "pysnmp" in sys.modules:
         gc.freeze()
         _frozen = True
-
-
-def release_memory() -> None:
-    """Hand freed heap back to the OS after a big job (a poll of many devices): glibc
-    keeps it otherwise, and the daemon's RSS would stay at its peak for ever."""
-    global _malloc_trim
-    if _malloc_trim is None:
-        try:
-            import ctypes
-
-            _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
-        except (OSError, AttributeError):
-            _malloc_trim = False
-    if _malloc_trim:
-        _malloc_trim(0)
-
-
-_malloc_trim = None
 
 
 def _one(text: str) -> str:

@@ -7,12 +7,7 @@ recording are the pipeline's business (``opsctl.daemon.alerts``).
 from __future__ import annotations
 
 import json
-import smtplib
 import ssl
-import urllib.error
-import urllib.request
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
 
 from opsctl.core.config.alerts import CommandTarget, EmailTarget, WebhookTarget
 from opsctl.core.errors import OpsError
@@ -44,6 +39,12 @@ def body_text(payload: dict) -> str:
 
 
 def send_email(target: EmailTarget, payload: dict, recipients: list[str] | None = None) -> None:
+    # smtplib, urllib.request and the email generator are imported when an alert is
+    # delivered, not by every daemon start (~1 MB resident in a process that may never mail).
+    import smtplib
+    from email.message import EmailMessage
+    from email.utils import formatdate, make_msgid
+
     msg = EmailMessage()
     msg["From"] = target.sender
     msg["To"] = ", ".join(recipients or target.to)
@@ -80,6 +81,9 @@ def send_email(target: EmailTarget, payload: dict, recipients: list[str] | None 
 
 
 def send_webhook(target: WebhookTarget, payload: dict) -> None:
+    import urllib.error
+    import urllib.request
+
     data = json.dumps(payload, default=str).encode()
     headers = {"Content-Type": "application/json", "User-Agent": "opsctl-daemon"}
     headers.update(target.headers)

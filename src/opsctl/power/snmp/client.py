@@ -15,7 +15,9 @@ contains a community or key.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
+import sys
 import threading
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
@@ -100,14 +102,95 @@ class _Service:
     def engine(self):
         # Created on the service loop the first time it is needed (import cost ~0.3 s).
         if self._engine is None:
-            from pysnmp.hlapi.v3arch.asyncio import SnmpEngine
+            self._engine = hlapi().SnmpEngine()
+            # pysnmp builds the engine's MIB modules from their .py sources (compiled twice:
+            # its loader reads no __pycache__): ~2.5 MB of freed compiler memory that would
+            # otherwise stay resident under the first poll's peak.
+            from opsctl.core.memory import release_memory
 
-            self._engine = SnmpEngine()
+            release_memory()
         return self._engine
 
 
 _service: _Service | None = None
 _service_lock = threading.Lock()
+
+
+# -- importing pysnmp without its privacy ciphers ---------------------------------------------
+# pysnmp's USM imports ``cryptography`` (DES, 3DES, AES) when it is first imported, for
+# SNMPv3 authPriv only: ~6 MB of resident memory (most of it the Rust/OpenSSL extension)
+# in a process that may only ever speak v1/v2c. pysnmp is therefore imported with
+# ``cryptography`` refused to the importing thread (its cipher modules then note
+# "no crypto", exactly as when the package is not installed), and the ciphers are loaded
+# — the cipher modules re-executed in place, so the USM's existing instances see them —
+# before the first authPriv request is built (:func:`_load_ciphers`).
+_CIPHER_MODULES = ("pysnmp.proto.secmod.rfc3414.priv.des",
+                   "pysnmp.proto.secmod.eso.priv.des3",
+                   "pysnmp.proto.secmod.rfc3826.priv.aes")
+_hlapi = None
+_ciphers_deferred = False
+_import_lock = threading.Lock()
+
+
+class _RefuseCiphers:
+    """A meta path finder refusing ``cryptography`` to the thread importing pysnmp.
+
+    Installed once and never removed (removing a finder while another thread walks
+    ``sys.meta_path`` could make that thread skip the next one); idle otherwise."""
+
+    def __init__(self) -> None:
+        self.thread: int | None = None
+
+    def find_spec(self, name, path=None, target=None):
+        if self.thread is not None and threading.get_ident() == self.thread \
+                and name.partition(".")[0] == "cryptography":
+            raise ModuleNotFoundError(f"{name} deferred until SNMPv3 privacy is used", name=name)
+        return None
+
+
+_refuse_ciphers = _RefuseCiphers()
+
+
+def hlapi():
+    """pysnmp's ``hlapi.v3arch.asyncio`` (imported on first use, without the ciphers)."""
+    global _hlapi, _ciphers_deferred
+    if _hlapi is not None:
+        return _hlapi
+    with _import_lock:
+        if _hlapi is None:
+            deferred = "cryptography" not in sys.modules and \
+                "pysnmp.proto.secmod.rfc3414.service" not in sys.modules
+            if deferred:
+                if _refuse_ciphers not in sys.meta_path:
+                    sys.meta_path.insert(0, _refuse_ciphers)
+                _refuse_ciphers.thread = threading.get_ident()
+            try:
+                import pysnmp.hlapi.v3arch.asyncio as h
+            finally:
+                _refuse_ciphers.thread = None
+            _ciphers_deferred = deferred
+            _hlapi = h
+    return _hlapi
+
+
+def _load_ciphers() -> None:
+    """Give pysnmp its privacy ciphers if :func:`hlapi` held them back (once)."""
+    global _ciphers_deferred
+    if not _ciphers_deferred:
+        return
+    with _import_lock:
+        if not _ciphers_deferred:
+            return
+        try:
+            import cryptography.hazmat.primitives.ciphers  # noqa: F401
+        except ImportError:
+            pass  # not installed: pysnmp reports the priv protocol unsupported, as before
+        else:
+            for name in _CIPHER_MODULES:
+                mod = sys.modules.get(name)
+                if mod is not None and getattr(mod, "PysnmpCryptoError", False):
+                    importlib.reload(mod)  # same module dict: existing instances see it
+        _ciphers_deferred = False
 
 
 def _get_service() -> _Service:
@@ -178,8 +261,7 @@ _PRIV = {
 
 
 def _auth_data(t: Target):
-    import pysnmp.hlapi.v3arch.asyncio as h
-
+    h = hlapi()
     if t.version in ("1", "2c"):
         # The community doubles as the LCD entry name; hash it so two devices with
         # different communities never share (or reveal) an entry.
@@ -191,13 +273,14 @@ def _auth_data(t: Target):
         kw["authKey"] = t.auth_key
         kw["authProtocol"] = getattr(h, _AUTH[t.auth_protocol])
     if t.security_level == "authPriv":
+        _load_ciphers()
         kw["privKey"] = t.priv_key
         kw["privProtocol"] = getattr(h, _PRIV[t.priv_protocol])
     return h.UsmUserData(t.user, **kw)
 
 
 async def _transport(t: Target):
-    import pysnmp.hlapi.v3arch.asyncio as h
+    h = hlapi()
     from pysnmp.error import PySnmpError
 
     # An IPv6 literal (or a bracketed one) needs the UDP/IPv6 transport.
@@ -214,6 +297,7 @@ async def _transport(t: Target):
 
 
 def _error_from_indication(ind, t: Target) -> SnmpError:
+    hlapi()
     from pysnmp.proto import errind
 
     tries = t.retries + 1
@@ -299,8 +383,7 @@ class Session:
 
     async def _open(self):
         if self._transport is None:
-            import pysnmp.hlapi.v3arch.asyncio as h
-
+            h = hlapi()
             self._auth = _auth_data(self.target)
             self._transport = await _transport(self.target)
             self._ctx = h.ContextData(contextName=self.target.context)
@@ -321,6 +404,7 @@ class Session:
         numeric OIDs need none of it. Transport/credential set-up still goes through
         hlapi's LCD configurator (cached per target).
         """
+        hlapi()  # first: imports pysnmp without its ciphers
         from pysnmp.entity.rfc3413 import cmdgen
         from pysnmp.hlapi.v3arch.asyncio.cmdgen import LCD
         from pysnmp.proto.rfc1902 import Null, ObjectName
