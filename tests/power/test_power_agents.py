@@ -145,10 +145,12 @@ def test_dead_agent_does_not_delay_the_others(sim, tmp_path):
             s.close()
     by = {r.name: r for r in readings}
     assert all(by[f"ok{i}"].reachable for i in range(6))
-    assert all(by[f"ok{i}"].duration < 1.0 for i in range(6))
+    # the live agents answer well inside one dead agent's timeout (slack for a loaded CI box)
+    assert all(by[f"ok{i}"].duration < 1.5 for i in range(6))
     assert all(by[f"dead{i}"].error_kind == "timeout" for i in range(3))
-    # 3 dead agents x (1 s x 2 tries) polled concurrently: one timeout budget, not three.
-    assert elapsed < 3.5, elapsed
+    # 3 dead agents x (1 s x 2 tries) polled concurrently: one timeout budget (~2 s), not
+    # three in a row (>= 6 s).
+    assert elapsed < 4.5, elapsed
 
 
 def test_broken_agent_reports_quirks_as_notes(sim, tmp_path):
