@@ -75,7 +75,8 @@ def test_checks_run_concurrently_and_time_out_alone(env):
     t0 = time.monotonic()
     rec = run_profile(cfg, store, "slow", "alice")
     took = time.monotonic() - t0
-    assert took < 1.6, took  # six 0.4 s checks side by side, the stuck one cut at 0.3 s
+    # six 0.4 s checks side by side, the stuck one cut at 0.3 s: ~0.5 s; in a row 2.7 s
+    assert took < 2.2, took
     by = {it.item_id: it for it in rec.items}
     assert all(by[f"s{i}"].status == Status.OK for i in range(6))
     assert by["stuck"].status == Status.UNKNOWN and by["stuck"].message == "timed out after 0.3 s"
