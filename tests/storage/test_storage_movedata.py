@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 from storage_fakes import FakeRunner, fixture_text
 
-from opsctl.core.config.models import StorageSettings
 from opsctl.core.errors import OpsError, SafetyError, UsageError
 from opsctl.core.journal import list_changes
 from opsctl.core.store import Store
@@ -77,14 +76,6 @@ def runner(mounts: list[dict] | None = None, tools=("mdadm", "lvm", "lsblk", "bl
         ("mkdir",): _real, ("rmdir",): _real, ("cp",): _real,
         ("mount",): FAKE_MOUNTS.mount, ("umount",): FAKE_MOUNTS.umount,
     }, tools=tools)
-
-
-@pytest.fixture
-def settings(tmp_path) -> StorageSettings:
-    (tmp_path / "mdadm.conf").write_text("HOMEHOST <system>\n")
-    (tmp_path / "fstab").write_text("proc /proc proc defaults 0 0\n")
-    return StorageSettings(mdadm_conf=tmp_path / "mdadm.conf", fstab=tmp_path / "fstab",
-                           initramfs_update=["update-initramfs", "-u"], device_timeout="30s")
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from storage_fakes import FakeRunner, fixture_text
 
-from opsctl.core.config.models import StorageSettings
 from opsctl.core.errors import NotFoundError, OpsError, SafetyError, UsageError
 from opsctl.core.journal import list_changes
 from opsctl.core.store import Store
@@ -48,14 +47,6 @@ def lvm_runner(detail: str = "mdadm-detail-clean.txt") -> FakeRunner:
             fixture_text("findmnt-data.json"),
     })
     return r
-
-
-@pytest.fixture
-def settings(tmp_path) -> StorageSettings:
-    (tmp_path / "mdadm.conf").write_text("HOMEHOST <system>\n")
-    (tmp_path / "fstab").write_text("proc /proc proc defaults 0 0\n")
-    return StorageSettings(mdadm_conf=tmp_path / "mdadm.conf", fstab=tmp_path / "fstab",
-                           initramfs_update=["update-initramfs", "-u"], device_timeout="30s")
 
 
 def test_raid5_create_commands_in_order(settings):
