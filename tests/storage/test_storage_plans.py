@@ -58,7 +58,7 @@ def test_raid5_create_commands_in_order(settings):
                                               "initramfs"]
     assert plan.actions[0].argv == [
         "mdadm", "--create", "/dev/md/data", "--run", "--level=5", "--raid-devices=3",
-        "--metadata=1.2", f"--uuid={UUID}", "--chunk=512K", "--spare-devices=1",
+        "--metadata=1.2", f"--uuid={UUID}", "--name=data", "--chunk=512K", "--spare-devices=1",
         "/dev/vda", "/dev/vdb", "/dev/vdc", "/dev/vdd"]
     assert plan.actions[0].undo_argv == [
         ["mdadm", "--stop", "/dev/md/data"],
@@ -210,8 +210,16 @@ def test_layout_errors_name_file_line_field(tmp_path):
 
 def test_layout_plan_from_blank_disks(settings, tmp_path):
     p = tmp_path / "layout.yaml"
-    p.write_text(Path(__file__).resolve().parents[2].joinpath(
-        "configs", "layout.example.yaml").read_text())
+    text = Path(__file__).resolve().parents[2].joinpath(
+        "configs", "layout.example.yaml").read_text()
+    import yaml
+
+    arrays = yaml.safe_load(text)["arrays"]
+    assert all(d.startswith("/dev/disk/by-id/")
+               for a in arrays for d in a["devices"] + a.get("spares", []))
+    for i, dev in enumerate(("vda", "vdb", "vdc", "vdd"), 1):    # the fake host's disks
+        text = text.replace(f"/dev/disk/by-id/ata-ST4000NM0035-1V4107_ZC11AAA{i}", f"/dev/{dev}")
+    p.write_text(text)
     r = blank_runner()
     plan = plan_layout(load_layout(p), snapshot(r, mdstat_text=""), r, settings)
     kinds = [a.kind for a in plan.actions]
@@ -346,3 +354,56 @@ def test_fstab_add_refuses_to_mount_over_data(settings, tmp_path):
     assert fstab_add_plan(snap, r, settings, "/dev/mapper/vg0-data", str(full), mount=False).actions
     (tmp_path / "empty").mkdir()
     assert fstab_add_plan(snap, r, settings, "/dev/mapper/vg0-data", str(tmp_path / "empty")).actions
+
+
+def test_layout_adding_a_disk_grows_the_array_pv_lv_and_fs(settings, tmp_path):
+    """The seed's growth path as one layout change: add -> reshape -> follow it ->
+    pvresize -> the LV and its filesystem, sized from a fresh probe after pvresize."""
+    r, snap = _as_built(settings, tmp_path)
+    p = tmp_path / "layout.yaml"
+    p.write_text(LAYOUT_AS_BUILT.replace("/dev/vdc]", "/dev/vdc, /dev/vdd]")
+                 .replace("size: 100M", "size: 700M"))
+    plan = plan_layout(load_layout(p), snap, r, settings)
+    kinds = [a.kind for a in plan.actions]
+    assert kinds == ["raid.add", "raid.grow", "mdadm.conf", "initramfs", "raid.wait",
+                     "pv.resize", "lv.extend"], kinds
+    assert plan.actions[0].argv == ["mdadm", "/dev/md/data", "--add", "/dev/vdd"]
+    assert plan.actions[1].argv == ["mdadm", "--grow", "/dev/md/data", "--raid-devices=4"]
+    assert plan.actions[5].argv == ["pvresize", "/dev/md127"]
+    assert isinstance(plan.actions[6], raid.Replanned)
+    # more than the grown VG can hold is refused at plan time, with the layout line
+    p.write_text(LAYOUT_AS_BUILT.replace("/dev/vdc]", "/dev/vdc, /dev/vdd]")
+                 .replace("size: 100M", "size: 2G"))
+    with pytest.raises(OpsError, match=r"layout.yaml:6: volumes\[0\]: growing by"):
+        plan_layout(load_layout(p), snap, r, settings)
+
+
+def test_raid_grow_whole_path_and_rerun(settings):
+    r = lvm_runner()
+    snap = snapshot(r, mdstat_text=fixture_text("mdstat-clean.txt"))
+    r.answer(("lvs",), fixture_text("lvs.json"))
+    plan = raid.grow_plan(snap, r, settings, "data", ["/dev/vdd"], wait=True,
+                          extend=["vg0/data:+100%FREE"])
+    assert [a.kind for a in plan.actions] == ["raid.add", "raid.grow", "mdadm.conf",
+                                              "initramfs", "raid.wait", "pv.resize", "lv.extend"]
+    assert raid.grown_bytes(snap.array("data"), 4) == 815104 * 1024 * 3 // 2
+    # the same names for one array: bare, /dev/md/NAME, kernel /dev/mdN
+    assert snap.array("/dev/md/data") is snap.array("data") is snap.array("/dev/md127")
+    with pytest.raises(UsageError, match="expected VG/LV:SIZE"):
+        raid.grow_plan(snap, r, settings, "data", ["/dev/vdd"], extend=["vg0/data"])
+    with pytest.raises(NotFoundError, match="no logical volume vg0/nope"):
+        raid.grow_plan(snap, r, settings, "data", ["/dev/vdd"], extend=["vg0/nope:+1G"])
+    # run again after an interruption: the disk is in, nothing is added twice
+    again = raid.grow_plan(snap, r, settings, "data", ["/dev/vda"], wait=True)
+    assert [a.kind for a in again.actions] == ["raid.wait", "pv.resize"]
+    with pytest.raises(SafetyError, match="nothing to grow"):
+        raid.grow_plan(snap, r, settings, "data", ["/dev/vda"])
+
+
+def test_md_numbered_names():
+    from opsctl.storage.tools import array_key, md_numbered, md_path
+
+    assert md_path("md5") == "/dev/md5" and md_path("data") == "/dev/md/data"
+    assert md_path("/dev/md/x") == "/dev/md/x" and md_numbered("md127")
+    assert not md_numbered("mdata") and not md_numbered("md")
+    assert array_key("/dev/md5") == "md5" == array_key("/dev/md/md5") == array_key("md5")

@@ -179,17 +179,27 @@ def raid_status(app: AppContext, name: str | None) -> None:
     and every member's role. Exit 0 OK, 1 WARNING (resync/rebuild running), 2 CRITICAL
     (degraded or failed), 3 UNKNOWN."""
     from opsctl.core.errors import OpsError, Status, worst
-    from opsctl.storage.probe import probe_arrays
+    from opsctl.storage.probe import md_driver_loaded, probe_arrays
+    from opsctl.storage.raid import find_array
     from opsctl.storage.sizes import human
 
+    if not md_driver_loaded():
+        # No /proc/mdstat: nothing can be said about arrays, which is not "none there".
+        message = "the md (software RAID) driver is not loaded: no /proc/mdstat"
+        if app.json:
+            app.out.json({"status": Status.UNKNOWN.name, "arrays": [], "error": message})
+            sys.exit(int(Status.UNKNOWN))
+        raise OpsError(message, hint="modprobe md_mod (arrays assemble when it loads)",
+                       exit_code=int(Status.UNKNOWN))
     try:
         arrays = probe_arrays(_runner())
     except OpsError as exc:
         raise OpsError(exc.message, hint=exc.hint, exit_code=int(Status.UNKNOWN)) from None
     if name:
-        arrays = [a for a in arrays if name in (a.name, a.device, a.kernel_name)]
-        if not arrays:
+        found = find_array(arrays, name)
+        if found is None:
             raise OpsError(f"no RAID array named {name!r}", exit_code=int(Status.UNKNOWN))
+        arrays = [found]
     status = worst(a.health for a in arrays)
     if app.json:
         app.out.json({"status": status.name, "arrays": [a.to_dict() for a in arrays]})
@@ -300,21 +310,36 @@ def raid_wait(app: AppContext, name: str) -> None:
 
 @raid_group.command("grow")
 @click.argument("name")
-@click.option("--add", "device", required=True, metavar="DEVICE", help="The disk to add.")
+@click.option("--add", "devices", required=True, multiple=True, metavar="DEVICE",
+              help="The disk to add (repeat for more).")
+@click.option("--wait", is_flag=True,
+              help="Follow the reshape to its end, then pvresize the array's PV.")
+@click.option("--extend", "extend", multiple=True, metavar="VG/LV:SIZE",
+              help="After the PV grew, grow this LV and its filesystem, e.g. vg0/srv:+10G or "
+                   "vg0/srv:100%FREE (implies --wait; repeatable).")
 @force_options
 @dry_run_option
 @yes_option
 @pass_app
-def raid_grow(app: AppContext, name: str, device: str, force: bool, reason: str | None,
-              dry_run: bool, yes: bool) -> None:
-    """Grow array NAME by one disk (add + reshape); mdadm.conf and initramfs updated."""
+def raid_grow(app: AppContext, name: str, devices: tuple[str, ...], wait: bool,
+              extend: tuple[str, ...], force: bool, reason: str | None, dry_run: bool,
+              yes: bool) -> None:
+    """Grow array NAME by disks: add, reshape (mdadm.conf and initramfs updated) and with
+    --wait/--extend the whole path: follow the reshape, pvresize, lvextend + filesystem.
+
+    \b
+    Interrupted (Ctrl-C, a reboot mid-reshape), the kernel goes on reshaping once the
+    array is assembled; run the same command again: it adds nothing twice and picks up
+    where it was.
+      opsctl storage raid grow md5 --add /dev/sde --wait --extend vg5/data:100%FREE
+    """
     from opsctl.storage.raid import grow_plan
 
     runner = _runner(dry_run)
-    plan = grow_plan(_snapshot(runner), runner, app.cfg.storage, name, device,
-                     _force(force, reason))
+    plan = grow_plan(_snapshot(runner), runner, app.cfg.storage, name, list(devices),
+                     _force(force, reason), wait=wait, extend=list(extend))
     _run_plan(app, plan, runner, action="raid.grow", dry_run=dry_run, yes=yes, reason=reason,
-              question=f"reshape {name} onto {device}? (takes long; do not reboot meanwhile)")
+              question=f"grow {name} onto {', '.join(devices)}? (the reshape takes long)")
 
 
 # -- pv / vg / lv ----------------------------------------------------------------------------------
@@ -333,6 +358,9 @@ def pv_list(app: AppContext) -> None:
     pvs, _, _ = probe_lvm(_runner())
     if app.json:
         app.out.json(pvs)
+        return
+    if not pvs:
+        app.out.info("no LVM physical volumes")
         return
     app.out.table(["pv", "vg", "size", "free", "used"],
                   [[p["pv_name"], p.get("vg_name") or None, human(p["pv_size"]),
@@ -355,6 +383,9 @@ def vg_list(app: AppContext) -> None:
     rows = vg_usage(_runner())
     if app.json:
         app.out.json(rows)
+        return
+    if not rows:
+        app.out.info("no LVM volume groups")
         return
     app.out.table(["vg", "size", "free", "PVs", "LVs"],
                   [[v["vg"], human(v["size_bytes"]), human(v["free_bytes"]), v["pv_count"],
@@ -437,6 +468,9 @@ def lv_list(app: AppContext) -> None:
                      "fs_used_bytes": m.get("used")})
     if app.json:
         app.out.json(rows)
+        return
+    if not rows:
+        app.out.info("no LVM logical volumes")
         return
     app.out.table(["lv", "size", "mounted at", "fs", "fs size", "used"],
                   [[r["lv"], human(r["size_bytes"]), r["mountpoint"], r["fstype"],

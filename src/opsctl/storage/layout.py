@@ -27,7 +27,7 @@ from opsctl.storage.model import Snapshot
 from opsctl.storage.plan import Plan
 from opsctl.storage.probe import resolve_device
 from opsctl.storage.sizes import human, parse_size, parse_size_spec
-from opsctl.storage.tools import lv_path, md_path
+from opsctl.storage.tools import array_key, lv_path, md_path
 
 
 class ArraySpec(Section):
@@ -143,6 +143,7 @@ def plan_layout(lay: LoadedLayout, snap: Snapshot, runner: Runner,
     plan = Plan(f"apply layout {lay.doc.path.name}", target=str(lay.doc.path))
     planned_arrays: dict[str, int] = {}     # name -> estimated size
     planned_vgs: dict[str, dict[str, Any]] = {}
+    vg_growth: dict[str, int] = {}          # VG -> bytes its grown arrays will add
     fstab_text = read_text(settings.fstab)
 
     # -- arrays ---------------------------------------------------------------------------
@@ -151,7 +152,18 @@ def plan_layout(lay: LoadedLayout, snap: Snapshot, runner: Runner,
         try:
             existing = snap.array(a.name)
             if existing is not None:
-                _check_existing_array(lay, loc, a, existing)
+                added = _check_existing_array(lay, loc, a, existing)
+                if added:
+                    # A disk added to a running array's list is the seed's growth path:
+                    # add, reshape, follow it, pvresize; volumes below grow afterwards.
+                    sub = raid.grow_plan(snap, runner, settings, a.name, added, wait=True)
+                    plan.actions += sub.actions
+                    plan.notes += sub.notes
+                    extra = raid.grown_bytes(existing, existing.raid_devices + len(added)) \
+                        - existing.size_bytes
+                    pv = snap.pv(existing.device, {f"/dev/{existing.kernel_name}"})
+                    if pv is not None and pv.get("vg_name"):
+                        vg_growth[pv["vg_name"]] = vg_growth.get(pv["vg_name"], 0) + extra
                 continue
             sub = raid.create_plan(snap, runner, settings, a.name, str(a.level), a.devices,
                                    a.spares, a.chunk)
@@ -204,7 +216,7 @@ def plan_layout(lay: LoadedLayout, snap: Snapshot, runner: Runner,
         total = 0
         for d in devs:
             if d in allow:
-                total += planned_arrays[d.removeprefix("/dev/md/")]
+                total += planned_arrays[array_key(d)]
             else:
                 total += int((snap.node(lvm.node_path(snap, d)) or {}).get("size") or 0)
         extent = 4 * 1024**2
@@ -225,7 +237,8 @@ def plan_layout(lay: LoadedLayout, snap: Snapshot, runner: Runner,
             existing = snap.lv(vol.vg, vol.name)
             if existing is not None:
                 plan.actions += _existing_volume(lay, loc, vol, existing, snap, runner,
-                                                 settings, fstab_text)
+                                                 settings, fstab_text,
+                                                 vg_growth.get(vol.vg, 0))
                 continue
             vg = planned_vgs.get(vol.vg) or snap.vg(vol.vg)
             if vg is None:
@@ -244,19 +257,28 @@ def plan_layout(lay: LoadedLayout, snap: Snapshot, runner: Runner,
     return plan
 
 
-def _check_existing_array(lay: LoadedLayout, loc: tuple, a: ArraySpec, existing) -> None:
+def _check_existing_array(lay: LoadedLayout, loc: tuple, a: ArraySpec,
+                          existing) -> list[str]:
+    """The layout's devices that the running array lacks (to grow onto); spares the
+    array lacks are refused (`raid add` adds a spare)."""
     want = f"raid{a.level}"
     if existing.level != want:
         raise SafetyError(f"array {a.name} exists as {existing.level}, the layout says {want}")
     members = set(existing.member_devices())
-    for j, d in enumerate(a.devices + a.spares):
+    added = [d for d in a.devices if resolve_device(d) not in members]
+    if added and not levels.LEVELS[str(a.level)].growable:
+        raise SafetyError(f"{lay.where(loc + ('devices',))}: RAID{a.level} cannot grow onto "
+                          f"{', '.join(added)}")
+    for j, d in enumerate(a.spares):
         if resolve_device(d) not in members:
-            raise SafetyError(f"{lay.where(loc + ('devices', j))}: {d} is not a member of the "
+            raise SafetyError(f"{lay.where(loc + ('spares', j))}: {d} is not a member of the "
                               f"running array {a.name} (use `opsctl storage raid add`)")
+    return added
 
 
 def _existing_volume(lay, loc, vol: VolumeSpec, lv: dict[str, Any], snap: Snapshot,
-                     runner: Runner, settings: StorageSettings, fstab_text: str) -> list[Action]:
+                     runner: Runner, settings: StorageSettings, fstab_text: str,
+                     vg_growth: int = 0) -> list[Action]:
     from opsctl.storage.probe import blkid_probe
 
     out: list[Action] = []
@@ -275,7 +297,18 @@ def _existing_volume(lay, loc, vol: VolumeSpec, lv: dict[str, Any], snap: Snapsh
                         "use `opsctl storage lv resize`")
             raise SafetyError(f"volume {vol.vg}/{vol.name}: layout size {human(want)} is {why}")
         if want > current:
-            out += lvm.lv_resize_plan(snap, runner, vol.vg, vol.name, f"{want}B").actions
+            free = int(vg["vg_free"]) if vg else 0
+            if want - current > free and vg_growth and want - current <= free + vg_growth:
+                # The space comes from an array growing earlier in this plan.
+                out.append(raid.Replanned(
+                    "lv.extend", f"grow {vol.vg}/{vol.name} to {human(want)} with its "
+                    "filesystem (after pvresize)",
+                    shown=[f"lvextend -L {want}b {vol.vg}/{vol.name}",
+                           "resize2fs / xfs_growfs (online)"],
+                    build=lambda fresh, r, v=vol, w=want: lvm.lv_resize_plan(
+                        fresh, r, v.vg, v.name, f"{w}B", grow_only=True)))
+            else:
+                out += lvm.lv_resize_plan(snap, runner, vol.vg, vol.name, f"{want}B").actions
     if vol.fs and fstype and fstype != vol.fs:
         raise SafetyError(f"volume {vol.vg}/{vol.name} carries {fstype}, the layout says {vol.fs}")
     if vol.fs and not fstype:

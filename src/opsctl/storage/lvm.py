@@ -24,15 +24,16 @@ from opsctl.storage.model import Snapshot
 from opsctl.storage.plan import Plan
 from opsctl.storage.probe import blkid_probe, probe_lvm, resolve_device
 from opsctl.storage.sizes import SizeSpec, human, parse_size_spec, round_up
-from opsctl.storage.tools import LVM_REPORT, lv_path, md_path
+from opsctl.storage.tools import LVM_REPORT, lv_path
 
 
 def pv_device(snap: Snapshot, spec: str) -> str:
     """A PV given as an array name ('data'), /dev/md/data, or a device path."""
+    arr = snap.array(spec) if spec.startswith(("/dev/md", "md")) or "/" not in spec else None
+    if arr is not None:
+        return arr.device
     if not spec.startswith("/dev/"):
-        if snap.array(spec) is None:
-            raise NotFoundError(f"no RAID array named {spec!r} and not a device path")
-        return md_path(spec)
+        raise NotFoundError(f"no RAID array named {spec!r} and not a device path")
     return resolve_device(spec) if not spec.startswith("/dev/md/") else spec
 
 
@@ -73,6 +74,13 @@ def pvcreate_action(dev: str, forced: bool = False) -> Action:
     argv = ["pvcreate", "-y", *(["-ff"] if forced else []), dev]
     return Action("pv.create", f"make {dev} an LVM physical volume", argv,
                   undo_argv=[["pvremove", "-y", dev]], destructive=True)
+
+
+def pvresize_action(pv: str, expected_bytes: int | None = None) -> Action:
+    """Make the PV as big as its (grown) device; nothing to undo: the extents stay free."""
+    what = f" (about {human(expected_bytes)})" if expected_bytes else ""
+    return Action("pv.resize", f"grow the physical volume {pv} to its device's size{what}",
+                  ["pvresize", pv])
 
 
 def vg_extend_plan(snap: Snapshot, runner: Runner, name: str, pvs: list[str],
@@ -344,14 +352,16 @@ def _mountpoint_of(runner: Runner, dev: str) -> str | None:
     return mounts[0]["target"] if mounts else None
 
 
-def lv_resize_plan(snap: Snapshot, runner: Runner, vgname: str, name: str, size: str) -> Plan:
+def lv_resize_plan(snap: Snapshot, runner: Runner, vgname: str, name: str, size: str,
+                   *, grow_only: bool = False) -> Plan:
     """Resize an LV with its filesystem: online grow (ext4, xfs); ext4 shrink offline after
     fsck and a check that the data fits; xfs shrink refused."""
+    # The size is checked first: a typo in it is worth reporting before anything is probed.
+    spec = parse_size_spec(size)
     lv = snap.lv(vgname, name)
     if lv is None:
         raise NotFoundError(f"no logical volume {vgname}/{name}")
     vg = snap.vg(vgname)
-    spec = parse_size_spec(size)
     current = int(lv["lv_size"])
     extent = int(vg.get("vg_extent_size") or 4 * 1024**2)
     want = round_up(lv_size_bytes(spec, vg, current), extent)
@@ -366,6 +376,9 @@ def lv_resize_plan(snap: Snapshot, runner: Runner, vgname: str, name: str, size:
     plan.readback = lambda ctx: lv_readback(ctx.runner, vgname, name, None)
     if want == current:
         return plan
+    if grow_only and want < current:
+        raise SafetyError(f"{vgname}/{name} is {human(current)} already, more than {size}: "
+                          "a growth never shrinks a volume")
     if want > current:
         if want - current > int(vg["vg_free"]):
             raise UsageError(f"growing by {human(want - current)} needs more than the free "

@@ -90,7 +90,7 @@ class Snapshot:
 
     # -- lookups -----------------------------------------------------------------------
     def array(self, name: str) -> ArrayInfo | None:
-        key = name.removeprefix("/dev/md/")
+        key = name.removeprefix("/dev/md/").removeprefix("/dev/")
         for a in self.arrays:
             if key in (a.name, a.kernel_name) or name in (a.device, f"/dev/{a.kernel_name}"):
                 return a

@@ -45,6 +45,11 @@ def classify(detail: parsers.MdDetail) -> tuple[str, Status]:
     return "clean", Status.OK
 
 
+def md_driver_loaded(path: str | os.PathLike = tools.MDSTAT) -> bool:
+    """/proc/mdstat exists only while the md driver is loaded."""
+    return Path(path).exists()
+
+
 def read_mdstat(path: str | os.PathLike = tools.MDSTAT) -> str:
     try:
         return Path(path).read_text()
@@ -92,6 +97,10 @@ def array_info(detail: parsers.MdDetail, mdstat: dict[str, parsers.MdstatArray])
             kernel, entry = k, md
             break
     percent = detail.rebuild_percent
+    if tools.md_numbered(name) and kernel in (name, None) and dev != f"/dev/{name}":
+        # md5 lives at /dev/md5 (udev's /dev/md/md5 is only a link to it): one name for
+        # the array everywhere, the one the seed's commands use.
+        dev = f"/dev/{name}"
     info = ArrayInfo(
         name=name, device=dev, level=detail.level, state=state, health=health,
         size_bytes=detail.size_bytes, uuid=detail.uuid,

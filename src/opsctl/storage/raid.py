@@ -7,19 +7,21 @@ import shlex
 import time
 import uuid as uuidlib
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from opsctl.core.config.models import StorageSettings
-from opsctl.core.errors import NotFoundError, OpsError, SafetyError, UsageError
+from opsctl.core.errors import CommandError, NotFoundError, OpsError, SafetyError, UsageError
 from opsctl.core.runner import Runner
 from opsctl.storage import mdadm_conf
 from opsctl.storage.actions import Action, EditFile, ExecContext, OptionalCommand
 from opsctl.storage.devices import Force, check_name, require_free, require_tool
+from opsctl.storage.levels import Level, usable_fraction
 from opsctl.storage.levels import level as parse_level
 from opsctl.storage.model import ArrayInfo, Snapshot
 from opsctl.storage.plan import Plan
 from opsctl.storage.probe import probe_arrays, resolve_device
-from opsctl.storage.tools import md_path
+from opsctl.storage.tools import array_key, md_path
 
 
 def new_md_uuid() -> str:
@@ -113,8 +115,7 @@ def create_plan(snap: Snapshot, runner: Runner, settings: StorageSettings, name:
                 *, md_uuid: str | None = None) -> Plan:
     force = force or Force()
     spares = list(spares or [])
-    require_tool(runner, "mdadm", "mdadm")
-    check_name(name, "array")
+    name = check_name(array_key(name), "array")
     lv = parse_level(level)
     if snap.array(name) is not None:
         raise SafetyError(f"array {name} already exists ({snap.array(name).device})")
@@ -126,6 +127,8 @@ def create_plan(snap: Snapshot, runner: Runner, settings: StorageSettings, name:
     devices = [resolve_device(d) for d in devices]
     spares = [resolve_device(d) for d in spares]
     overridden = require_free(snap, runner, devices + spares, force)
+    # After the device checks: a typo in a device name is the likelier mistake to report.
+    require_tool(runner, "mdadm", "mdadm")
     if chunk:
         from opsctl.storage.sizes import parse_size
 
@@ -138,8 +141,11 @@ def create_plan(snap: Snapshot, runner: Runner, settings: StorageSettings, name:
     if overridden:
         plan.notes += [f"forced: {o}" for o in overridden]
         plan.actions += _wipe_actions([o.split(":")[0] for o in overridden])
+    # --name makes the superblock say "md5" (not "5" or the host's guess), so udev also
+    # links /dev/md/md5 and assembling without mdadm.conf still picks /dev/md5.
     argv = ["mdadm", "--create", device, "--run", f"--level={lv.name}",
-            f"--raid-devices={len(devices)}", "--metadata=1.2", f"--uuid={md_uuid}"]
+            f"--raid-devices={len(devices)}", "--metadata=1.2", f"--uuid={md_uuid}",
+            f"--name={name}"]
     if chunk and lv.name != "1":
         argv.append(f"--chunk={chunk}")
     if spares:
@@ -158,8 +164,13 @@ def create_plan(snap: Snapshot, runner: Runner, settings: StorageSettings, name:
     return plan
 
 
+def find_array(arrays: list[ArrayInfo], spec: str) -> ArrayInfo | None:
+    """The array ``spec`` names: /dev/md5, /dev/md/data, md5 or data."""
+    return Snapshot(arrays=arrays).array(spec)
+
+
 def readback(runner: Runner, name: str) -> dict[str, Any]:
-    arr = next((a for a in probe_arrays(runner) if name in (a.name, a.device)), None)
+    arr = find_array(probe_arrays(runner), name)
     if arr is None:
         return {"array": name, "state": "missing"}
     return {"array": arr.name, "device": arr.device, "level": arr.level, "state": arr.state,
@@ -252,31 +263,194 @@ def replace_plan(snap: Snapshot, runner: Runner, name: str, old: str, new: str,
     return plan
 
 
+@dataclass
+class GrowArray(Action):
+    """``mdadm --grow --raid-devices=N``. Metadata 1.2 reshapes by moving the data offset and
+    needs no backup file; when mdadm says it needs one (an old array without room), the
+    step is repeated with a backup file outside the array, kept until the reshape ends."""
+
+    backup_file: str | None = None
+
+    def execute(self, ctx: ExecContext) -> None:
+        assert self.argv is not None
+        try:
+            ctx.runner.run(self.argv, changes=True, timeout=self.timeout)
+        except CommandError as exc:
+            if not self.backup_file or "backup" not in str(exc).lower():
+                raise
+            ctx.warn(f"mdadm needs a backup file for this reshape: {self.backup_file} "
+                     "(assembling before the reshape ends needs --backup-file with it)")
+            ctx.runner.run([*self.argv, f"--backup-file={self.backup_file}"], changes=True,
+                           timeout=self.timeout)
+
+
+@dataclass
+class WaitReshape(Action):
+    """Follow a reshape (or resync) to its end: the new size exists only then. Interrupted
+    (Ctrl-C, a reboot), the reshape goes on in the kernel; the same command resumes here."""
+
+    array: str = ""
+    poll: float = 2.0
+
+    def commands(self) -> list[str]:
+        return [f"opsctl storage raid wait {self.array}  # until the reshape has finished"]
+
+    def execute(self, ctx: ExecContext) -> None:
+        if ctx.runner.dry_run:
+            return
+        shown = [-10.0]
+
+        def report(arr: ArrayInfo) -> None:
+            hook = ctx.facts.get("on_array_progress")
+            if callable(hook):
+                hook(arr)
+                return
+            pct = arr.percent if arr.percent is not None else 0.0
+            if arr.operation and pct - shown[0] >= 10:
+                shown[0] = pct
+                eta = f", about {arr.eta_minutes:g} min left" if arr.eta_minutes else ""
+                ctx.info(f"{arr.name}: {arr.operation} {pct:g}%{eta}")
+
+        final = follow(ctx.runner, self.array, on_progress=report, poll=self.poll)
+        if final.state not in ("clean", "checking"):
+            raise OpsError(f"array {final.name} ended the reshape {final.state}",
+                           hint=f"see `opsctl storage raid status {final.name}`")
+        ctx.info(f"{final.name}: reshape done, {final.raid_devices} devices, "
+                 f"{final.size_bytes} bytes")
+
+
+@dataclass
+class Replanned(Action):
+    """Steps whose sizes exist only after the steps before them ran (the LV can grow only
+    once the PV has): planned again from a fresh probe when their turn comes."""
+
+    build: Callable[[Snapshot, Runner], Plan] | None = None
+    shown: list[str] = field(default_factory=list)
+    _done: list[Action] = field(default_factory=list)
+
+    def commands(self) -> list[str]:
+        return list(self.shown)
+
+    def execute(self, ctx: ExecContext) -> None:
+        from opsctl.storage.probe import snapshot
+
+        if ctx.runner.dry_run or self.build is None:
+            return
+        sub = self.build(snapshot(ctx.runner), ctx.runner)
+        if sub.empty:
+            ctx.info(f"  {sub.title}: nothing to do")
+        for a in sub.actions:
+            ctx.info(f"  {a.summary}")
+            a.execute(ctx)
+            self._done.append(a)
+
+    def undo(self, ctx: ExecContext) -> None:
+        for a in reversed(self._done):
+            a.undo(ctx)
+
+
+def parse_extend(text: str) -> tuple[str, str, str]:
+    """``vg0/data:+10G`` / ``vg0/data:100%FREE`` -> (vg, lv, size)."""
+    from opsctl.storage.lvm import parse_vg_lv
+    from opsctl.storage.sizes import parse_size_spec
+
+    volume, sep, size = text.partition(":")
+    if not sep or not size:
+        raise UsageError(f"bad --extend {text!r}: expected VG/LV:SIZE, e.g. vg0/data:+10G "
+                         "or vg0/data:100%FREE")
+    vg, lv = parse_vg_lv(volume)
+    if "%" in size:
+        size = size.removeprefix("+")     # +100%FREE reads as "all the free space"
+    parse_size_spec(size)
+    return vg, lv, size
+
+
+def grown_bytes(arr: ArrayInfo, n: int) -> int:
+    """The array's size with ``n`` active devices (same member size)."""
+    lv = parse_level(arr.level)
+    if arr.raid_devices <= 0:
+        return arr.size_bytes
+    per = arr.size_bytes / levels_usable(lv, arr.raid_devices)
+    return int(per * levels_usable(lv, n))
+
+
+def levels_usable(lv: Level, n: int) -> float:
+    return usable_fraction(lv, n)
+
+
 def grow_plan(snap: Snapshot, runner: Runner, settings: StorageSettings, name: str,
-              device: str, force: Force | None = None) -> Plan:
+              devices: str | list[str], force: Force | None = None, *, wait: bool = False,
+              extend: list[str] | None = None) -> Plan:
+    """Add disks, reshape onto them and — with ``wait``/``extend`` — follow the reshape,
+    pvresize the array's PV and grow the named LVs with their filesystems.
+
+    Running it again after an interruption does only what is left: disks already in the
+    array are not added twice, a reshape under way is followed, not restarted."""
     force = force or Force()
+    extends = [parse_extend(e) for e in (extend or [])]   # typos first, before any probe
     arr = get_array(snap, name)
     lv = parse_level(arr.level)
     if not lv.growable:
         raise SafetyError(f"RAID{lv.name} cannot be grown by adding a disk with mdadm")
-    if arr.state != "clean":
+    devs = [resolve_device(d) for d in ([devices] if isinstance(devices, str) else devices)]
+    wait = wait or bool(extends)
+    to_add = [d for d in devs if arr.member(d) is None]
+    spares_listed = [d for d in devs if (arr.member(d) or {}).get("role") == "spare"]
+    grow_by = len(to_add) + len(spares_listed)
+    busy = arr.state in ("reshaping",) or arr.operation == "reshape"
+    if grow_by and arr.state != "clean":
         raise SafetyError(f"array {arr.name} is {arr.state}: grow only a clean array")
-    dev = resolve_device(device)
-    overridden = require_free(snap, runner, [dev], force)
-    n = arr.raid_devices + 1
-    plan = Plan(f"grow {arr.name} to {n} devices", target=arr.name)
+    if not grow_by and not busy and not wait:
+        raise SafetyError(f"{', '.join(devs)} already in array {arr.name}: nothing to grow",
+                          hint="add --wait --extend VG/LV:SIZE to finish a growth")
+    overridden = require_free(snap, runner, to_add, force) if to_add else []
+    n = arr.raid_devices + grow_by
+    plan = Plan(f"grow {arr.name} to {n} devices" if grow_by else f"finish growing {arr.name}",
+                target=arr.name)
     plan.notes += [f"forced: {o}" for o in overridden]
-    plan.actions += _wipe_actions([dev] if overridden else [])
-    plan.add(Action("raid.add", f"add {dev} to {arr.device}", ["mdadm", arr.device, "--add", dev],
-                    undo_argv=[["mdadm", arr.device, "--remove", dev]]))
-    plan.add(Action("raid.grow", f"reshape {arr.device} to {n} active devices",
-                    ["mdadm", "--grow", arr.device, f"--raid-devices={n}"], destructive=True))
-    spares = sum(1 for m in arr.members if m["role"] == "spare")
-    conf_and_initramfs(plan, settings, arr.device, arr.uuid, spares)
-    plan.notes.append("when the reshape has finished: pvresize the array's PV (or "
-                      "`opsctl storage vg extend`) to use the new space")
+    if busy:
+        plan.notes.append(f"{arr.name} is reshaping already: following it, not restarting it")
+    plan.actions += _wipe_actions([d for d in to_add if overridden])
+    for d in to_add:
+        plan.add(Action("raid.add", f"add {d} to {arr.device}", ["mdadm", arr.device, "--add", d],
+                        undo_argv=[["mdadm", arr.device, "--remove", d]]))
+    if grow_by:
+        plan.add(GrowArray("raid.grow", f"reshape {arr.device} to {n} active devices",
+                           ["mdadm", "--grow", arr.device, f"--raid-devices={n}"],
+                           destructive=True, timeout=600,
+                           backup_file=f"/var/backups/opsctl-{array_key(arr.name)}-grow.backup"))
+        spares = sum(1 for m in arr.members if m["role"] == "spare") - len(spares_listed)
+        conf_and_initramfs(plan, settings, arr.device, arr.uuid, max(spares, 0))
+    if wait:
+        plan.add(WaitReshape("raid.wait", f"follow the reshape of {arr.device} to its end",
+                             array=arr.device))
+    pv = snap.pv(arr.device, {f"/dev/{arr.kernel_name}"} if arr.kernel_name else set())
+    if wait and pv is not None:
+        from opsctl.storage.lvm import pvresize_action
+
+        plan.add(pvresize_action(pv["pv_name"], grown_bytes(arr, n)))
+    elif grow_by and pv is not None:
+        plan.notes.append(f"when the reshape has finished: pvresize {pv['pv_name']} (or run "
+                          f"this again with --wait)")
+    for vg, lvname, size in extends:
+        plan.add(_extend_step(snap, vg, lvname, size))
     plan.readback = lambda ctx: readback(ctx.runner, arr.name)
     return plan
+
+
+def _extend_step(snap: Snapshot, vg: str, lvname: str, size: str) -> Replanned:
+    from opsctl.storage.lvm import lv_resize_plan
+
+    if snap.lv(vg, lvname) is None:
+        raise NotFoundError(f"no logical volume {vg}/{lvname} to extend")
+
+    def build(fresh: Snapshot, runner: Runner) -> Plan:
+        return lv_resize_plan(fresh, runner, vg, lvname, size, grow_only=True)
+
+    return Replanned("lv.extend", f"grow {vg}/{lvname} to {size} with its filesystem "
+                     "(sizes from a fresh probe after pvresize)",
+                     shown=[f"lvextend -L <{size}> {vg}/{lvname}",
+                            "resize2fs / xfs_growfs (online)"], build=build)
 
 
 def follow(runner: Runner, name: str, *, on_progress: Callable[[ArrayInfo], None],
@@ -284,8 +458,7 @@ def follow(runner: Runner, name: str, *, on_progress: Callable[[ArrayInfo], None
     """Poll until no resync/recovery/reshape runs on the array; returns its final state."""
     started = time.monotonic()
     while True:
-        arrays = probe_arrays(runner)
-        arr = next((a for a in arrays if name in (a.name, a.device)), None)
+        arr = find_array(probe_arrays(runner), name)
         if arr is None:
             raise NotFoundError(f"array {name} disappeared while following it")
         on_progress(arr)

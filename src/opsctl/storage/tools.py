@@ -6,6 +6,8 @@ executor and the unit tests all see the same command lines.
 
 from __future__ import annotations
 
+import re
+
 from opsctl.core.runner import Runner
 
 # LVM complains about inherited descriptors on every call when run from Python.
@@ -39,9 +41,26 @@ def storage_runner(dry_run: bool = False) -> Runner:
     return Runner(dry_run=dry_run, extra_env=dict(LVM_ENV))
 
 
+_MD_NUMBERED = re.compile(r"md[0-9]{1,3}")
+
+
+def md_numbered(name: str) -> bool:
+    """``md5`` is a kernel-numbered name: the array must be /dev/md5, not /dev/md127."""
+    return _MD_NUMBERED.fullmatch(name) is not None
+
+
 def md_path(name: str) -> str:
-    """``data`` -> ``/dev/md/data``; a path is kept as given."""
-    return name if name.startswith("/dev/") else f"/dev/md/{name}"
+    """``data`` -> ``/dev/md/data``; ``md5`` -> ``/dev/md5``; a path is kept as given."""
+    if name.startswith("/dev/"):
+        return name
+    return f"/dev/{name}" if md_numbered(name) else f"/dev/md/{name}"
+
+
+def array_key(spec: str) -> str:
+    """The bare name of an array given as ``/dev/md5``, ``/dev/md/data`` or ``data``."""
+    if spec.startswith("/dev/md/"):
+        return spec.removeprefix("/dev/md/")
+    return spec.removeprefix("/dev/")
 
 
 def lv_path(vg: str, lv: str) -> str:
