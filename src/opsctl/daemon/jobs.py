@@ -122,6 +122,34 @@ def job_raid(ctx: JobContext) -> str:
     return f"{len(now)} arrays" + (f", degraded: {', '.join(bad)}" if bad else ", all healthy")
 
 
+def job_smart(ctx: JobContext) -> str:
+    """Read every disk's SMART counters and compare with the last reading of the same disk:
+    a failing disk is critical, rising reallocated/pending/uncorrectable counts are major
+    (the disk is on its way out while smartctl may still say PASSED)."""
+    from opsctl.storage import smart
+
+    devices = list(ctx.cfg.daemon.smart_devices) or smart.scan(ctx.runner)
+    before: dict = kvstate.get(ctx.store, KV_NS, "smart_state", {}) or {}
+    now: dict[str, dict] = dict(before)
+    unreadable: list[str] = []
+    found = 0
+    for dev in devices:
+        health = smart.read(ctx.runner, dev)
+        if not health.available:
+            unreadable.append(dev)
+            continue
+        for f in smart.compare(before.get(dev), health):
+            found += 1
+            ctx.alerts.emit(Event("smart", f.kind, f.severity, f.message, subject=f.device,
+                                  details=f.details))
+        now[dev] = health.state()
+    kvstate.put(ctx.store, KV_NS, "smart_state", now)
+    text = f"{len(devices) - len(unreadable)} disks read"
+    if unreadable:
+        text += f", no SMART: {', '.join(unreadable[:5])}"
+    return text + (f", {found} findings" if found else "")
+
+
 def job_escalation(ctx: JobContext) -> str:
     ids = ctx.alerts.check_escalations()
     return f"escalated {', '.join(f'#{i}' for i in ids)}" if ids else "nothing to escalate"
@@ -214,6 +242,9 @@ def build_jobs(cfg) -> dict[str, JobSpec]:
     if os.path.exists("/proc/mdstat"):
         specs.append(JobSpec("raid", "raid", f"every {d.raid_interval:g}s", job_raid,
                              interval=d.raid_interval))
+    if d.smart_interval and Runner().has("smartctl"):
+        specs.append(JobSpec("smart", "smart", f"every {d.smart_interval:g}s", job_smart,
+                             interval=d.smart_interval))
     if any(r.escalate_after_minutes for r in cfg.alerts.routes):
         specs.append(JobSpec("escalation", "escalation", f"every {d.housekeeping_interval:g}s",
                              job_escalation, interval=d.housekeeping_interval))

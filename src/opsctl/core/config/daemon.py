@@ -19,6 +19,11 @@ class ExportJob(Section):
 class DaemonSettings(Section):
     poll_interval: float = Field(60.0, gt=0, description="seconds between SNMP polls")
     raid_interval: float = Field(300.0, gt=0, description="seconds between RAID health checks")
+    smart_interval: float = Field(
+        3600.0, ge=0, description="seconds between SMART readings of the disks (0: off); "
+                                  "rising failure counters are alerts")
+    smart_devices: list[str] = Field(
+        default_factory=list, description="disks to read; empty: every disk smartctl --scan finds")
     watchdog: bool = Field(True, description="send WATCHDOG=1 when systemd asks for it")
     udev: bool = Field(True, description="watch block-device events with pyudev")
     udev_ignore: list[str] = Field(
