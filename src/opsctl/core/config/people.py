@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from opsctl.core.config.base import Section
 
@@ -16,6 +16,19 @@ class Site(Section):
     room: str | None = None
     timezone: str = "UTC"
     address: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        # Checked at load so `config check` names file:line, not a duty command later.
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (expected an IANA name such as "
+                             "Europe/Berlin or UTC; see /usr/share/zoneinfo)") from None
+        return v
 
 
 class Person(Section):
