@@ -181,3 +181,17 @@ def test_example_config_roster_passes_check():
         res = roster.check(cfg, r)
         assert res.ok, res.errors[:3]
         _independent_check(cfg, slots, y, m)
+
+
+def test_bare_check_checks_the_latest_draft(env):
+    """`roster generate --month M && roster check` checks M (the draft just generated),
+    whatever today's month; once approved, a bare check is about this month again."""
+    env.run("duty", "roster", "generate", "--month", "2031-03")
+    env.run("duty", "roster", "generate", "--month", "2031-02")
+    res = json.loads(env.run("--json", "duty", "roster", "check").stdout)
+    assert res["month"] == "2031-02" and res["ok"], res["problems"][:3]
+    env.run("duty", "roster", "approve", "--month", "2031-02", "--by", "sam")
+    assert json.loads(env.run("--json", "duty", "roster", "check").stdout)["month"] == "2031-03"
+    env.run("duty", "roster", "approve", "--month", "2031-03", "--by", "sam")
+    this_month = env.run("duty", "roster", "check", check=2).stderr  # none for this month
+    assert "no roster for " in this_month and "2031" not in this_month

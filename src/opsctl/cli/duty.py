@@ -247,14 +247,17 @@ def roster_show(app, month) -> None:
 
 
 @roster.command("check")
-@click.option("--month", metavar="YYYY-MM", help="Default: this month.")
+@click.option("--month", metavar="YYYY-MM",
+              help="Default: the latest generated roster not yet approved, else this month.")
 @pass_app
 def roster_check(app, month) -> None:
     """24×7 coverage, gaps/overlaps, shift length, a lead per shift, hours per person.
     Exit 0 when the roster passes, 2 when it has problems."""
     from opsctl.handover import roster as r
 
-    ro = r.load(app.cfg, app.store, _month_or_now(app, month))
+    # A draft is what one checks before approving it (`generate && check`), not this month.
+    month = month or r.latest_draft(app.store) or _month_or_now(app, None)
+    ro = r.load(app.cfg, app.store, month)
     res = r.check(app.cfg, ro)
     if app.json:
         app.out.json(res.to_dict())

@@ -255,6 +255,17 @@ def _load_row(store, key: str):
         return conn.execute(sa.select(duty_roster).where(duty_roster.c.month == key)).first()
 
 
+def latest_draft(store) -> str | None:
+    """The month of the most recently generated roster still awaiting approval, if any:
+    what a bare ``roster check`` means right after ``roster generate``."""
+    with store.read() as conn:
+        return conn.execute(sa.select(duty_roster.c.month)
+                            .where(duty_roster.c.approved_by.is_(None))
+                            .order_by(duty_roster.c.generated_at.desc(),
+                                      duty_roster.c.month.desc())
+                            .limit(1)).scalar()
+
+
 def _approved_requests(store) -> list[dict]:
     with store.read() as conn:
         rows = conn.execute(sa.select(duty_request).where(duty_request.c.status == "approved")
