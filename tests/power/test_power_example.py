@@ -43,3 +43,21 @@ def test_example_config_status(tmp_path):
     assert rows["core-sw1"]["status"] == "OK"          # Gi1/0/1 and Gi1/0/2 are up
     assert rows["env1"]["status"] == "WARNING"         # 29 °C above warn_high 27
     assert "example-auth-pass" not in res.stdout + res.stderr
+
+
+def test_poll_exits_0_once_stored_so_events_runs(tmp_path):
+    """`power poll && power events` (README): the poll's exit code says whether the
+    readings were stored, not the devices' health (ups2 and env1 are WARNING here)."""
+    with example_agents(tmp_path) as doc:
+        cfg = tmp_path / "opsctl.yaml"
+        cfg.write_text(yaml.safe_dump(doc, sort_keys=False))
+        env = {**os.environ, "NO_COLOR": "1", "OPSCTL_CONFIG": str(cfg)}
+        poll = subprocess.run([sys.executable, "-m", "opsctl", "--json", "power", "poll"],
+                              capture_output=True, text=True, timeout=60, env=env)
+        assert poll.returncode == 0, poll.stderr
+        statuses = {r["name"]: r["status"] for r in json.loads(poll.stdout)["readings"]}
+        assert statuses["env1"] == "WARNING"
+        events = subprocess.run([sys.executable, "-m", "opsctl", "--json", "power", "events"],
+                                capture_output=True, text=True, timeout=60, env=env)
+    assert events.returncode == 0, events.stderr
+    assert any(e["device"] == "ups2" for e in json.loads(events.stdout))  # replace_battery
