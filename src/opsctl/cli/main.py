@@ -60,7 +60,7 @@ def hoist_global_options(argv: list[str]) -> list[str]:
     epilog=EPILOG,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-@click.version_option(__version__, "--version", prog_name="opsctl")
+@click.version_option(__version__, "-V", "--version", prog_name="opsctl")
 @click.option("-c", "--config", "config_path", metavar="PATH", envvar="OPSCTL_CONFIG",
               help="Config file [default: $OPSCTL_CONFIG or /etc/opsctl/opsctl.yaml].")
 @click.option("--json", "json_", is_flag=True, help="Machine-readable JSON on stdout.")
