@@ -102,8 +102,8 @@ def test_report_missed_patrols_and_failing_items(tmp_path, capsys, monkeypatch):
     proc, data = opsctl_json(*args)
     assert proc.returncode == 0, proc.stderr
     assert data["missed_patrols"] == [
-        {"date": "2026-03-31", "profile": "daily", "runs": 0, "required": 1},
-        {"date": "2026-03-31", "profile": "patrol", "runs": 1, "required": 2}]
+        {"date": "2026-03-31", "profile": "daily", "runs": 0, "walked": 0, "required": 1},
+        {"date": "2026-03-31", "profile": "patrol", "runs": 1, "walked": 1, "required": 2}]
     assert data["summary"]["runs"] == 8 and data["summary"]["missed_patrols"] == 2
     assert data["failing_items"][0] == {
         "profile": "patrol", "item": "battery-room", "title": None, "failures": 2,
@@ -117,8 +117,8 @@ def test_report_missed_patrols_and_failing_items(tmp_path, capsys, monkeypatch):
     assert not per_day[("2026-04-01", "adhoc")]["missed"]
 
     md = opsctl_inproc(capsys, *args)[1]
-    assert "## Missed patrols" in md and "| 2026-03-31 | patrol | 1 | 2 |" in md
-    assert "| 2026-03-31 | patrol | 1 | 2 | CRITICAL | MISSED |" in md
+    assert "## Missed patrols" in md and "| 2026-03-31 | patrol | 1 | 1 | 2 |" in md
+    assert "| 2026-03-31 | patrol | 1 | 1 | 2 | CRITICAL | MISSED |" in md
     assert "### #4 patrol — 2026-03-31T08:00:00+00:00 — bob on h1 — CRITICAL" in md
     out = tmp_path / "r.html"
     rc, stdout, _ = opsctl_inproc(capsys, *args, "--format", "html", "-o", str(out))
@@ -194,3 +194,37 @@ def test_exit_code_is_the_worst_status(tmp_path, capsys, monkeypatch, warn, crit
     assert got == rc, err
     assert f"Inspection #1 p: {['OK', 'WARNING', 'CRITICAL'][rc]}" in out
     assert "[2/2]" in err
+
+
+def test_unattended_runs_are_no_patrols(tmp_path):
+    """A timer or daemon run with every question unanswered checked the machines, but
+    nobody walked the room: it does not count toward runs_per_day."""
+    from opsctl.inspection import report
+    from opsctl.inspection.model import InspectionRecord, ItemResult
+    from opsctl.inspection.records import save
+
+    path = write_config(tmp_path, [profile("power-room", [{"id": "q", "question": "ok?"}],
+                                           runs_per_day=2)])
+    cfg = load(path)
+    store = store_for(cfg)
+    day = dt.date(2026, 5, 4)
+
+    def run(hour: int, answered: bool, source: str) -> None:
+        items = [ItemResult(1, "ups", "check", Status.OK, "OL", check="ups"),
+                 ItemResult(2, "q", "manual", Status.OK if answered else Status.UNKNOWN,
+                            "yes" if answered else "not answered (skipped)",
+                            answer=True if answered else None, skipped=not answered)]
+        save(store, InspectionRecord("power-room", "opsctl-daemon" if not answered else "bob",
+                                     "h1", _at(day, hour), _at(day, hour), Status.OK, items,
+                                     source=source))
+
+    run(6, False, "daemon")
+    run(12, False, "timer")
+    run(18, True, "cli")
+    data = report.build(cfg, store, day, day, now=_at(day + dt.timedelta(days=1), 1))
+    assert data["missed_patrols"] == [{"date": "2026-05-04", "profile": "power-room",
+                                       "runs": 3, "walked": 1, "required": 2}]
+    run(20, True, "cli")
+    data = report.build(cfg, store, day, day, now=_at(day + dt.timedelta(days=1), 1))
+    assert data["missed_patrols"] == []
+    store.close()

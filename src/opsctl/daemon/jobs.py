@@ -150,6 +150,26 @@ def job_smart(ctx: JobContext) -> str:
     return text + (f", {found} findings" if found else "")
 
 
+def job_patrol_check(ctx: JobContext) -> str:
+    """Yesterday's patrols (site time): a profile walked fewer times than its runs_per_day
+    is an alert, so a missed patrol is noticed the next morning, not at the audit."""
+    from opsctl.inspection.api import missed_patrols
+
+    day = ctx.now().astimezone(timeutil.site_zone(ctx.cfg)).date() - dt.timedelta(days=1)
+    missed = missed_patrols(ctx.cfg, ctx.store, day, now=ctx.now())
+    for m in missed:
+        unattended = m["runs"] - m["walked"]
+        ctx.alerts.emit(Event(
+            "inspection", "patrol-missed", "major",
+            f"missed patrol: {m['profile']} on {m['date']} walked {m['walked']} of "
+            f"{m['required']} times" + (f" ({unattended} unattended runs do not count)"
+                                        if unattended else ""),
+            subject=f"{m['profile']}@{m['date']}", details=dict(m)))
+    return f"{day}: " + (", ".join(f"{m['profile']} {m['walked']}/{m['required']}"
+                                   for m in missed) + " missed" if missed
+                         else "no missed patrols")
+
+
 def job_escalation(ctx: JobContext) -> str:
     ids = ctx.alerts.check_escalations()
     return f"escalated {', '.join(f'#{i}' for i in ids)}" if ids else "nothing to escalate"
@@ -255,6 +275,9 @@ def build_jobs(cfg) -> dict[str, JobSpec]:
     if d.roster_reminder_schedule:
         specs.append(JobSpec("roster-reminder", "reminder", f"cron {d.roster_reminder_schedule}",
                              job_roster_reminder, cron=d.roster_reminder_schedule))
+    if d.patrol_check_schedule and any(p.runs_per_day for p in cfg.inspection.profiles):
+        specs.append(JobSpec("patrol-check", "inspection", f"cron {d.patrol_check_schedule}",
+                             job_patrol_check, cron=d.patrol_check_schedule))
     if d.export is not None:
         specs.append(JobSpec("duty-export", "export", f"cron {d.export.schedule}", job_export,
                              cron=d.export.schedule))

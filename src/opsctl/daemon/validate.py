@@ -27,6 +27,8 @@ def _problems(cfg) -> list[tuple[tuple, str]]:
     d = cfg.daemon
     cron(("daemon", "retention_schedule"), d.retention_schedule)
     cron(("daemon", "roster_reminder_schedule"), d.roster_reminder_schedule)
+    if d.patrol_check_schedule:
+        cron(("daemon", "patrol_check_schedule"), d.patrol_check_schedule)
     if d.export is not None:
         cron(("daemon", "export", "schedule"), d.export.schedule)
 

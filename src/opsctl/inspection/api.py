@@ -37,3 +37,12 @@ def last_run(store, profile: str | None = None) -> dict[str, Any] | None:
 
     found = find(store, profile=profile, with_items=True, limit=1)
     return found[0].to_dict() if found else None
+
+
+def missed_patrols(cfg, store, day: dt.date, now: dt.datetime | None = None
+                   ) -> list[dict[str, Any]]:
+    """Profiles walked fewer times on ``day`` (site time) than their runs_per_day:
+    ``{date, profile, runs, walked, required}`` each."""
+    from opsctl.inspection.report import build
+
+    return list(build(cfg, store, day, day, now=now)["missed_patrols"])

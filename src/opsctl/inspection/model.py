@@ -60,6 +60,14 @@ class InspectionRecord:
         return out
 
     @property
+    def walked(self) -> bool:
+        """Whether a person did this run: a profile with questions needs at least one
+        answered. A timer or daemon run with every question "not answered" checked the
+        machines, but nobody walked the room, so it is no patrol (SPEC §5)."""
+        manual = [it for it in self.items if it.kind == "manual"]
+        return not manual or any(not it.skipped for it in manual)
+
+    @property
     def failing(self) -> list[ItemResult]:
         return [it for it in self.items if it.status in (Status.WARNING, Status.CRITICAL)]
 

@@ -1,6 +1,7 @@
 """Inspection reports: per-run details, runs per day and month per profile, the items
 failing most often, and missed patrols (a day with fewer runs of a profile than its
-``runs_per_day``). Days are calendar days in the site's time zone."""
+``runs_per_day`` that a person walked: runs with every question unanswered do not count).
+Days are calendar days in the site's time zone."""
 
 from __future__ import annotations
 
@@ -56,17 +57,18 @@ def build(cfg, store, start: dt.date, end: dt.date, profile: str | None = None,
             break
         for name in names:
             runs = by_day.get((name, day), [])
+            walked = sum(1 for r in runs if r.walked)
             need = required.get(name, 0)
             today = day == now.date()
             row = {"date": day.isoformat(), "profile": name, "runs": len(runs),
-                   "required": need,
+                   "walked": walked, "required": need,
                    "status": _worst_name(runs) if runs else None,
-                   "missed": bool(need and len(runs) < need and not today),
+                   "missed": bool(need and walked < need and not today),
                    "in_progress": today}
             per_day.append(row)
             if row["missed"]:
                 missed.append({"date": row["date"], "profile": name, "runs": len(runs),
-                               "required": need})
+                               "walked": walked, "required": need})
         day += dt.timedelta(days=1)
 
     per_month: dict[tuple[str, str], Counter] = defaultdict(Counter)
@@ -157,11 +159,12 @@ def sections(data: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any]]
     s = data["summary"]
     out.append(("Summary", ["runs", *s["by_status"].keys(), "missed patrols"],
                 [[s["runs"], *s["by_status"].values(), s["missed_patrols"]]]))
-    out.append(("Missed patrols", ["date", "profile", "runs", "required"],
-                [[m["date"], m["profile"], m["runs"], m["required"]]
+    out.append(("Missed patrols", ["date", "profile", "runs", "walked", "required"],
+                [[m["date"], m["profile"], m["runs"], m["walked"], m["required"]]
                  for m in data["missed_patrols"]]))
-    out.append(("Runs per day", ["date", "profile", "runs", "required", "worst", "note"],
-                [[d["date"], d["profile"], d["runs"], d["required"], d["status"],
+    out.append(("Runs per day", ["date", "profile", "runs", "walked", "required", "worst",
+                                 "note"],
+                [[d["date"], d["profile"], d["runs"], d["walked"], d["required"], d["status"],
                   "MISSED" if d["missed"] else ("today" if d["in_progress"] else "")]
                  for d in data["per_day"]]))
     out.append(("Runs per month", ["month", "profile", "runs", "OK", "WARNING", "CRITICAL",

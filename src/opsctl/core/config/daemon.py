@@ -37,6 +37,9 @@ class DaemonSettings(Section):
     run_retention_days: int = Field(90, ge=1, description="daemon run history kept this long")
     retention_schedule: str = Field("15 3 * * *", description="cron expression")
     roster_reminder_schedule: str = Field("0 9 * * *", description="cron expression")
+    patrol_check_schedule: str | None = Field(
+        "10 0 * * *", description="cron expression: check the day before for missed patrols "
+                                  "(fewer walked runs than runs_per_day) and alert")
     export: ExportJob | None = Field(default_factory=ExportJob)
     metrics_listen: str | None = Field(None, description="e.g. 127.0.0.1:9817 for /metrics")
     misfire_grace_seconds: int = Field(3600, ge=1)
