@@ -36,7 +36,8 @@ CARDS: dict[str, tuple[str, str, set[str], set[tuple[str, str]]]] = {
     # sysObjectID 1.3.6.1.4.1.2254.2.4 belongs to no profile: found by probing.
     "minuteman-e1500": ("ietf", "5 of 5 probe objects answered",
                         {"device.model", "battery.current", "ups.test.result"},
-                        {("missing-instance", "device.mfr"), ("null", "battery.current")}),
+                        {("missing-instance", "device.mfr"), ("null", "battery.current"),
+                         ("null", "input.bypass.frequency")}),
     "eaton-connectups": ("xups", "sysObjectID under 1.3.6.1.4.1.534.1",
                          {"ups.status", "ups.load", "battery.runtime", "device.model"}, set()),
     "cyberpower-ol2200": ("cyberpower", "sysObjectID under 1.3.6.1.4.1.3808",

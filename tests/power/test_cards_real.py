@@ -69,6 +69,7 @@ def test_minuteman_values_scales_and_quirks(sim):
         "output.current": 8.1,         # upsOutputCurrent.1 81 (0.1 A)
         "ups.realpower": 951,          # upsOutputPower.1 W
         "ups.load": 79,                # upsOutputPercentLoad.1 %
+        "battery.runtime.elapsed": 0,  # upsSecondsOnBattery
     }
     codes = {(n.code, n.field) for n in r.notes}
     assert ("missing-instance", "device.mfr") in codes

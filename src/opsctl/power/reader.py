@@ -105,7 +105,10 @@ async def choose_profile(session: Session, kind: str, name: str
 
 
 def _strip_instance(oid: str) -> str | None:
-    return oid[:-2] if oid.endswith(".0") else None
+    """The other instance a real card may serve an object under: a scalar without its
+    ``.0`` (Minuteman), a table cell with an extra ``.0`` (MGE Galaxy's
+    upsOutputPercentLoad.1.0)."""
+    return oid[:-2] if oid.endswith(".0") else oid + ".0"
 
 
 async def read_fields(session: Session, fields: list[Field], notes: Notes
@@ -130,13 +133,15 @@ async def read_fields(session: Session, fields: list[Field], notes: Notes
             src_eff = Source(oid, src.scale, src.enum, src.note) if oid != src.oid else src
             value = decode(f, src_eff, raw, notes)
             if oid != src.oid and not raw.missing:
-                notes.add("missing-instance", f.name,
-                          f"{f.name}: object served without its .0 instance ({oid})", oid)
+                how = "without its .0 instance" if len(oid) < len(src.oid) else \
+                    "with an extra .0 instance"
+                notes.add("missing-instance", f.name, f"{f.name}: object served {how} ({oid})",
+                          oid)
             if value is not None or (f.type == "flags" and not raw.missing
                                      and raw.kind != "null" and _known(f, src, raw)):
                 result[i] = value
                 queue[i] = []
-        # Sources exhausted without a value: one more try without the .0 instance.
+        # Sources exhausted without a value: one more try under the other instance.
         for i, q in list(queue.items()):
             if q or i in result:
                 if not q:
@@ -223,6 +228,10 @@ async def _read_full(session: Session, kind: str, profile_name: str) -> ReadResu
     res = ReadResult(profile=profile, profile_reason=reason, sys_object_id=soid,
                      probe_scores=scores)
     rows = await _read_profile(session, res, None)
+    if profile_name == "auto" and kind == "ups" and not _worth(res)[0]:
+        res, rows = await _look_back(session, res, rows)
+        profile = res.profile
+        reason = res.profile_reason
     head = {SYS_UP_TIME, SYS_OBJECT_ID}
     # Interned: a hundred devices' plans share one copy of each OID string.
     answers = {sys.intern(o): r for o, r in session.answers.items() if o not in head}
@@ -238,6 +247,52 @@ async def _read_full(session: Session, kind: str, profile_name: str) -> ReadResu
         table_rows=rows, uptime=_ticks(session.answers.get(SYS_UP_TIME)),
         created=time.monotonic())
     return res
+
+
+# What a UPS reading must have to be useful: the rules need these (see power.rules).
+CORE = ("ups.status", "ups.load", "battery.charge", "battery.runtime")
+
+
+def _worth(res: ReadResult) -> tuple[int, int, int]:
+    """How much a reading says: status or not, core values, all values."""
+    v = res.values
+    return ("ups.status" in v, sum(1 for k in CORE if k in v), len(v))
+
+
+async def _look_back(session: Session, first: ReadResult, rows: int | None
+                     ) -> tuple[ReadResult, int | None]:
+    """``auto`` chose by sysObjectID or probing, but the profile read no status (Eaton
+    Network-M2 cards send Eaton's sysObjectID and keep their data in RFC 1628; a
+    PowerWalker card sends CyberPower's). Read the other UPS profiles whose probe
+    objects answered, and RFC 1628, and keep the one that reads most; the first choice
+    wins ties. Only failing readings pay for this."""
+    tried = {first.profile.name}
+    order = sorted((n for n, hits in first.probe_scores.items() if hits > 0),
+                   key=lambda n: -first.probe_scores[n])
+    order.append(registry.DEFAULT_FOR_KIND["ups"])
+    best, best_rows = first, rows
+    session.reuse_answers = True  # the probe GET already fetched many of these objects
+    try:
+        for name in order:
+            if name in tried or name not in registry.all_profiles():
+                continue
+            tried.add(name)
+            alt = ReadResult(profile=registry.get(name), profile_reason="",
+                             sys_object_id=first.sys_object_id,
+                             probe_scores=first.probe_scores)
+            alt_rows = await _read_profile(session, alt, None)
+            if _worth(alt) > _worth(best):
+                best, best_rows = alt, alt_rows
+    finally:
+        session.reuse_answers = False
+    if best is first:
+        return first, rows
+    got = [k for k in CORE if k in best.values]
+    best.profile_reason = (f"{first.profile_reason}, but {first.profile.name} read "
+                           + ("no status" if "ups.status" not in first.values
+                              else "less") + f"; {best.profile.name} reads "
+                           + ", ".join(got) + " (look-back)")
+    return best, best_rows
 
 
 async def _read_planned(session: Session, plan: ReadPlan) -> ReadResult | None:
@@ -306,5 +361,6 @@ async def _read_profile(session: Session, res: ReadResult, rows_hint: int | None
     # Missing = asked for and never answered (a postprocess may consume a field, e.g. a
     # unit, so what was read counts as present).
     answered = {fields[i].name for i in got} | set(res.values)
-    res.missing = [n for n in dict.fromkeys(f.name for f in fields) if n not in answered]
+    res.missing = [n for n in dict.fromkeys(f.name for f in fields if not f.optional)
+                   if n not in answered]
     return max((len(r) for r in res.tables.values()), default=None) if res.tables else None

@@ -67,6 +67,12 @@ class Field:
     # An enum value that means "the device does not know" (e.g. upsBatteryStatus
     # unknown(1)) gives no value and no note.
     unknown_values: tuple[int, ...] = ()
+    # Raw numbers that mean "not available" on real cards (see :data:`SENTINELS`); a
+    # field may add its own (a temperature of -273 °C).
+    sentinels: tuple[int, ...] = ()
+    # Not listed as "missing" when absent: objects only some models have (lines 2-3 of a
+    # 3-phase UPS, nominal values), whose absence says nothing about the card.
+    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -132,7 +138,7 @@ class Note:
     ``message`` is for people."""
 
     code: str  # missing-instance | null | string-number | out-of-range | bad-type |
-    # unknown-enum | counter-wrap | discontinuity | absent
+    # unknown-enum | counter-wrap | discontinuity | absent | sentinel | scale
     field: str
     message: str
     oid: str | None = None
@@ -149,6 +155,14 @@ class Notes(list):
         if any(n.code == code and n.field == field and n.oid == oid for n in self):
             return
         self.append(Note(code, field, message, oid))
+
+
+# Raw numbers real cards send for "not available": all bits of a 16/32-bit field set
+# (Socomec's runtime 65535, 4294967295 on Gauge32 objects) or the signed extremes. A
+# number field never takes them as a reading (the corpus README, issue 13).
+SENTINELS = frozenset({65535, 4294967295, 2147483647, -2147483648, -32768, 32767})
+# Temperatures that mean "no probe" (absolute zero, in °C and 0.1 °C).
+TEMPERATURE_SENTINELS = (-273, -2730)
 
 
 # -- decoding one value ---------------------------------------------------------------------------
@@ -221,6 +235,10 @@ def decode(f: Field, src: Source, raw: Raw, notes: Notes) -> Any:
                       oid)
             return None
         return src.enum[int(num)]
+    if f.type == "number" and (num in SENTINELS or num in f.sentinels):
+        notes.add("sentinel", f.name, f"{f.name}: {int(num)} at {oid} means "
+                                      f"\"not available\"; ignored", oid)
+        return None
     value = tidy(num * src.scale)
     if (f.minimum is not None and value < f.minimum) or (f.maximum is not None
                                                          and value > f.maximum):

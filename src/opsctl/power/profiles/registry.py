@@ -20,6 +20,8 @@ PROFILE_MODULES = (
     "opsctl.power.profiles.apc",
     "opsctl.power.profiles.xups",
     "opsctl.power.profiles.cyberpower",
+    "opsctl.power.profiles.mge",
+    "opsctl.power.profiles.megatec",
     "opsctl.power.profiles.if_mib",
     "opsctl.power.profiles.entity_sensor",
     "opsctl.power.profiles.env_sensor",
