@@ -70,6 +70,8 @@ async def read_one(dev, *, sem: asyncio.Semaphore | None = None) -> DeviceReadin
         r.notes = [n.to_dict() for n in res.notes]
         r.missing = res.missing
         r.profile = res.profile.name
+        if res.profile.kind != dev.kind:
+            r.kind = res.profile.kind  # an inverter system configured as a UPS
         r.profile_reason = res.profile_reason
     except SnmpError as exc:
         r.error, r.error_kind = exc.message, exc.kind

@@ -33,6 +33,7 @@ from opsctl.power.profiles.base import (
     Source,
     decode,
     decode_column,
+    derive_status,
     merge_status,
 )
 from opsctl.power.snmp.client import Session
@@ -228,7 +229,8 @@ async def _read_full(session: Session, kind: str, profile_name: str) -> ReadResu
     res = ReadResult(profile=profile, profile_reason=reason, sys_object_id=soid,
                      probe_scores=scores)
     rows = await _read_profile(session, res, None)
-    if profile_name == "auto" and kind == "ups" and not _worth(res)[0]:
+    if profile_name == "auto" and kind == "ups" and profile.kind == "ups" \
+            and not _worth(res)[0]:
         res, rows = await _look_back(session, res, rows)
         profile = res.profile
         reason = res.profile_reason
@@ -274,7 +276,8 @@ async def _look_back(session: Session, first: ReadResult, rows: int | None
     session.reuse_answers = True  # the probe GET already fetched many of these objects
     try:
         for name in order:
-            if name in tried or name not in registry.all_profiles():
+            if name in tried or name not in registry.all_profiles() \
+                    or registry.get(name).kind != "ups":
                 continue
             tried.add(name)
             alt = ReadResult(profile=registry.get(name), profile_reason="",
@@ -355,6 +358,8 @@ async def _read_profile(session: Session, res: ReadResult, rows_hint: int | None
     for p in plist:
         if p.postprocess is not None:
             p.postprocess(res.values, res.tables, res.notes)
+    if res.profile.kind == "ups":
+        derive_status(res.values, res.notes)
     for name, rows in res.tables.items():
         if rows:
             res.values[name] = rows

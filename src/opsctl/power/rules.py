@@ -106,6 +106,34 @@ UNCHECKABLE = {
 }
 
 
+def inverter_findings(r: DeviceReading, th) -> list[Finding]:
+    """An inverter system runs from its DC plant by design: no "on battery" here. What
+    matters is output present, every module delivering, and the load."""
+    v = r.values
+    out: list[Finding] = []
+    if not any(k in v for k in ("output.voltage", "ups.realpower", "inverter.modules")):
+        return [Finding(Status.UNKNOWN, "no inverter output, power or modules readable with "
+                        f"profile {r.profile}", None, None, "inverter data present")]
+    vout = v.get("output.voltage")
+    if isinstance(vout, int | float) and vout <= 0:
+        out.append(Finding(Status.CRITICAL, "no output voltage", "output.voltage", vout,
+                           "output.voltage > 0"))
+    mods, running = v.get("inverter.modules"), v.get("inverter.modules.running")
+    if isinstance(mods, int) and isinstance(running, int) and running < mods:
+        out.append(Finding(Status.WARNING, f"{mods - running} of {mods} inverter modules "
+                           "deliver no output", "inverter.modules.running", running,
+                           "every module delivers"))
+    load = v.get("inverter.power.percent", v.get("ups.load"))
+    if isinstance(load, int | float):
+        if load >= th.load_crit:
+            out.append(Finding(Status.CRITICAL, f"load {load:g} % >= {th.load_crit:g} %",
+                               "ups.load", load, f"ups.load >= {th.load_crit:g}"))
+        elif load >= th.load_warn:
+            out.append(Finding(Status.WARNING, f"load {load:g} % >= {th.load_warn:g} %",
+                               "ups.load", load, f"ups.load >= {th.load_warn:g}"))
+    return out
+
+
 def range_findings(label: str, fieldname: str, value: Any, rng, unit: str) -> list[Finding]:
     if rng is None or not isinstance(value, int | float):
         return []
@@ -218,6 +246,8 @@ def evaluate(r: DeviceReading, device, cfg) -> None:
                               "device answers")]
     elif r.kind == "ups":
         r.findings = ups_findings(r, thresholds_for(cfg, device))
+    elif r.kind == "inverter":
+        r.findings = inverter_findings(r, thresholds_for(cfg, device))
     elif r.kind == "switch":
         r.findings = switch_findings(r, device, cfg)
     else:

@@ -23,7 +23,7 @@ from typing import Any, Literal
 from opsctl.power.snmp.values import Raw
 
 FieldType = Literal["number", "string", "enum", "flags", "oid", "counter"]
-DeviceKind = Literal["ups", "switch", "sensor"]
+DeviceKind = Literal["ups", "switch", "sensor", "inverter"]
 
 # NUT's order of ups.status tokens, used to print them the way upsc does.
 STATUS_ORDER = ("OL", "OB", "LB", "HB", "RB", "CHRG", "DISCHRG", "BYPASS", "CAL", "OFF",
@@ -276,6 +276,23 @@ def merge_status(tokens: list[str]) -> str | None:
         seen.remove("OL")
     order = {t: i for i, t in enumerate(STATUS_ORDER)}
     return " ".join(sorted(seen, key=lambda t: order.get(t, len(order))))
+
+
+def derive_status(values: dict[str, Any], notes: Notes) -> None:
+    """``ups.status`` from measurements, for a card whose status objects are absent or
+    unknown: a clearly loaded output while the battery current is exactly 0 means the
+    load is fed from mains (on battery, the battery carries the whole load). Nothing is
+    derived from anything weaker; a UPS without this evidence keeps no status."""
+    if values.get("ups.status"):
+        return
+    bat = values.get("battery.current")
+    load, out = values.get("ups.load"), values.get("output.current")
+    loaded = (isinstance(load, int | float) and load >= 5) or \
+        (isinstance(out, int | float) and out >= 1)
+    if isinstance(bat, int | float) and bat == 0 and loaded:
+        values["ups.status"] = "OL"
+        notes.add("derived", "ups.status", "ups.status: OL derived from measurements "
+                  "(loaded output, battery current 0); the card sends no status")
 
 
 def oid_join(prefix: str, *parts: str | int) -> str:

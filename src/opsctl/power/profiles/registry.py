@@ -22,6 +22,10 @@ PROFILE_MODULES = (
     "opsctl.power.profiles.cyberpower",
     "opsctl.power.profiles.mge",
     "opsctl.power.profiles.megatec",
+    "opsctl.power.profiles.rfc1628_like",
+    "opsctl.power.profiles.vertiv",
+    "opsctl.power.profiles.dc_ups",
+    "opsctl.power.profiles.inverter",
     "opsctl.power.profiles.if_mib",
     "opsctl.power.profiles.entity_sensor",
     "opsctl.power.profiles.env_sensor",
@@ -107,8 +111,14 @@ def expand(profile: Profile) -> list[Profile]:
     return out
 
 
+# Kinds a device configured as ``kind`` may turn out to be: an inverter system sold as a
+# "UPS" is configured as a UPS, and its profile says what it is.
+KIND_FAMILY = {"ups": ("ups", "inverter")}
+
+
 def candidates(kind: str) -> list[Profile]:
-    return [p for p in all_profiles().values() if p.kind == kind]
+    kinds = KIND_FAMILY.get(kind, (kind,))
+    return [p for p in all_profiles().values() if p.kind in kinds]
 
 
 def by_sys_object_id(kind: str, sys_object_id: str | None) -> Profile | None:
