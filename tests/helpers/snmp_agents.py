@@ -206,8 +206,9 @@ class Snmpd:
 
     def __init__(self, values: Iterable[tuple[str, str, object]] = (), community: str = "public",
                  v3_users: Sequence[V3User] = (), port: int | None = None,
-                 workdir: Path | None = None):
+                 workdir: Path | None = None, extra: Sequence[str] = ()):
         self.values = list(values)
+        self.extra = list(extra)  # more snmpd.conf lines (e.g. a `pass` script)
         self.community = community
         self.v3_users = list(v3_users)
         self.port = port or free_udp_port()
@@ -231,6 +232,7 @@ class Snmpd:
             if kind == "octet_str":
                 value = '"' + str(value).replace('"', "'") + '"'
             lines.append(f"override .{str(oid).lstrip('.')} {kind} {value}")
+        lines.extend(self.extra)
         return "\n".join(lines) + "\n"
 
     def start(self, wait: bool = True) -> Snmpd:

@@ -29,6 +29,8 @@ def write_config(tmp_path: Path, servers: list[SshServer], plans: list[dict],
     cfg = {
         "site": {"name": "test-room"},
         "state_dir": str(tmp_path / "state"),
+        "people": [{"name": "erin", "roles": ["operator", "engineer"]},
+                   {"name": "otto", "roles": ["operator"]}],
         "hosts": [s.host_config() for s in servers],
         "devices": devices or [],
         "power": {"plans": plans},
@@ -79,7 +81,8 @@ def test_shutdown_plan_runs_in_order_over_ssh(tmp_path, servers):
             ]}
     cfg_path = write_config(tmp_path, [app1, app2], [plan])
 
-    proc = opsctl("-c", str(cfg_path), "power", "shutdown", "--plan", "room", "--yes", "--json")
+    proc = opsctl("-c", str(cfg_path), "power", "shutdown", "--plan", "room", "--by", "erin",
+                  "--yes", "--json")
     assert proc.returncode == 0, proc.stderr
     run = json.loads(proc.stdout)
     assert run["status"] == "ok"
@@ -161,12 +164,13 @@ def test_dry_run_prints_exact_commands_and_changes_nothing(tmp_path, servers):
 def test_failed_step_stops_the_plan(tmp_path, servers):
     app1 = servers("app1")
     marker = tmp_path / "order.log"
-    plan = {"name": "room", "kind": "shutdown", "steps": [
+    plan = {"name": "room", "kind": "shutdown", "on_error": "stop", "steps": [
         {"name": "fails", "host": "app1", "command": ["sh", "-c", "echo broken >&2; exit 4"]},
         {"name": "never", "host": "app1", "command": mark(marker, "never")}]}
     cfg_path = write_config(tmp_path, [app1], [plan])
 
-    proc = opsctl("-c", str(cfg_path), "power", "shutdown", "--plan", "room", "--yes")
+    proc = opsctl("-c", str(cfg_path), "power", "shutdown", "--plan", "room", "--by", "erin",
+                  "--yes")
     assert proc.returncode == 1
     err = proc.stderr.strip().splitlines()
     assert err[-1].startswith("opsctl: error: shutdown plan 'room' failed at step 1 'fails': "
@@ -209,7 +213,7 @@ def test_step_timeout_and_wait_timeout(tmp_path, servers):
     app1 = servers("app1")
     pidfile = tmp_path / "sleeper.pid"
     closed = free_port()
-    plan = {"name": "room", "kind": "shutdown", "steps": [
+    plan = {"name": "room", "kind": "shutdown", "on_error": "stop", "steps": [
         {"name": "hangs", "host": "app1", "timeout": 1, "continue_on_error": True,
          "command": ["sh", "-c", f"echo $$ > {pidfile}; exec sleep 30"]},
         {"name": "never opens", "host": "app1",
@@ -254,7 +258,8 @@ def test_unknown_host_key_fails_the_step(tmp_path, servers):
     plan = {"name": "room", "kind": "shutdown", "steps": [
         {"name": "stop app1", "host": "app1", "command": ["true"]}]}
     cfg_path = write_config(tmp_path, [app1], [plan])
-    proc = opsctl("-c", str(cfg_path), "power", "shutdown", "--plan", "room", "--yes")
+    proc = opsctl("-c", str(cfg_path), "power", "shutdown", "--plan", "room", "--by", "erin",
+                  "--yes")
     assert proc.returncode == 1
     assert "is not in" in proc.stderr and "SHA256:" in proc.stderr
     assert app1.known_hosts.read_text() == ""
@@ -296,7 +301,8 @@ def test_restore_plan_powers_on_waits_and_checks_ups(tmp_path, servers):
                       "timeout": 10, "interval": 0.2}},
             {"name": "app1 answers", "host": "app1", "command": mark(marker, "app1-up")}]}
         cfg_path = write_config(tmp_path, [app1], [plan], [ups_device(agent)])
-        proc = opsctl("-c", str(cfg_path), "power", "restore", "--plan", "back", "--yes",
+        proc = opsctl("-c", str(cfg_path), "power", "restore", "--plan", "back", "--by", "erin",
+                      "--yes",
                       "--json")
     assert proc.returncode == 0, proc.stderr + proc.stdout
     run = json.loads(proc.stdout)
@@ -382,8 +388,16 @@ def test_cli_plans_listing_confirmation_and_bad_reference(tmp_path, servers):
         ["systemctl", "poweroff"]
     proc = opsctl("-c", str(cfg_path), "power", "plans")
     assert "room" in proc.stdout and "shutdown" in proc.stdout and "app1" in proc.stdout
+    # Only an engineer may run a plan by hand, and must say who they are.
+    proc = opsctl("-c", str(cfg_path), "power", "shutdown", "--plan", "room", "--yes")
+    assert proc.returncode != 0 and "say who you are: --by NAME" in proc.stderr
+    proc = opsctl("-c", str(cfg_path), "power", "shutdown", "--plan", "room", "--by", "otto",
+                  "--yes")
+    assert proc.returncode != 0 and "otto may not run the shutdown plan 'room': needs the " \
+        "engineer role" in proc.stderr
+    assert "Traceback" not in proc.stderr
     # No TTY and no --yes: refused before anything runs or is recorded.
-    proc = opsctl("-c", str(cfg_path), "power", "shutdown", "--plan", "room")
+    proc = opsctl("-c", str(cfg_path), "power", "shutdown", "--plan", "room", "--by", "erin")
     assert proc.returncode == 1 and "refusing without confirmation" in proc.stderr
     assert "--yes" in proc.stderr
     assert not (tmp_path / "state" / "power-plan.lock").exists()

@@ -48,6 +48,8 @@ class Event:
     message: str
     subject: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    # Edge-triggered events (a policy's transitions, each plan step) are never duplicates.
+    dedup: bool = True
 
     @property
     def dedup_key(self) -> str:
@@ -109,15 +111,18 @@ class AlertPipeline:
         self.cfg = cfg
 
     # -- events ----------------------------------------------------------------------------
-    def emit(self, event: Event) -> int | None:
-        """Record and announce ``event``; returns its id, or None when it was a duplicate."""
+    def emit(self, event: Event, *, duty_log: bool = True) -> int | None:
+        """Record and announce ``event``; returns its id, or None when it was a duplicate.
+
+        ``duty_log=False``: the producer already wrote this to the duty log itself (a plan
+        writes an entry per step), so only the alert goes out."""
         event.severity = normalise_severity(event.severity)
         now = self.clock()
         with self._lock:
             eid, status = self._record(event, now)
         if eid is None:
             return None
-        seq = self._duty_log(event, eid)
+        seq = self._duty_log(event, eid) if duty_log else None
         if seq is not None:
             with self.store.write() as conn:
                 conn.execute(events.update().where(events.c.id == eid).values(duty_seq=seq))
@@ -137,7 +142,7 @@ class AlertPipeline:
     def _record(self, event: Event, now: dt.datetime) -> tuple[int | None, str]:
         window = dt.timedelta(minutes=self.cfg.alerts.dedup_minutes)
         with self.store.write() as conn:
-            if window:
+            if window and event.dedup:
                 row = conn.execute(
                     sa.select(events.c.id, events.c.last_seen, events.c.count)
                     .where(events.c.dedup_key == event.dedup_key,

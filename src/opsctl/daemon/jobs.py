@@ -38,6 +38,7 @@ class JobContext:
     alerts: AlertPipeline
     runner: Runner
     now: Callable[[], dt.datetime] = timeutil.utcnow
+    policies: Any = None  # the daemon's power.policies.PolicyEngine (None: run by hand)
 
 
 @dataclass
@@ -91,7 +92,37 @@ def job_poll(ctx: JobContext) -> str:
         text += f", unreachable: {', '.join(down[:5])}" + ("…" if len(down) > 5 else "")
     if events:
         text += f", {len(events)} events"
+    if ctx.policies is not None:
+        busy = ctx.policies.evaluate(ctx.cfg, readings)
+        if busy:
+            text += f"; policies: {', '.join(busy)}"
+    elif ctx.cfg.power.policies:
+        text += "; power policies are applied by the running daemon only"
     return text
+
+
+class PolicySink:
+    """A power policy's transitions into the duty log and the alert pipeline."""
+
+    def __init__(self, alerts: AlertPipeline):
+        self.alerts = alerts
+
+    def alert(self, policy: str, kind: str, severity: str, text: str,
+              details: dict | None = None, duty_log: bool = True) -> None:
+        self.alerts.emit(Event("power-policy", kind, severity, text, subject=policy,
+                               details=details or {}, dedup=False), duty_log=duty_log)
+
+    def log(self, policy: str, kind: str, text: str, details: dict | None = None) -> None:
+        log.info("%s", text)
+        try:
+            from opsctl.handover.api import record_event
+
+            record_event(self.alerts.store, category="note", text=text,
+                         source="daemon/power-policy", author="opsctl-daemon",
+                         details={"policy": policy, "kind": kind, **(details or {})},
+                         cfg=self.alerts.cfg)
+        except Exception as exc:  # noqa: BLE001 - a log line must not stop the policy
+            log.error("duty-log entry for policy %s failed: %s", policy, exc)
 
 
 def job_raid(ctx: JobContext) -> str:

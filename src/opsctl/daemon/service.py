@@ -87,6 +87,7 @@ class Daemon:
         self.specs: dict[str, JobSpec] = {}
         self.udev = None
         self.metrics = None
+        self.policies = None
         self.started_at = timeutil.utcnow()
         self._wake = threading.Event()
         self._stop_requested = False
@@ -130,6 +131,11 @@ class Daemon:
         self.store = Store.for_config(self.cfg)
         self._mark_abandoned()
         self.alerts = AlertPipeline(self.cfg, self.store, runner=self.runner)
+        from opsctl.daemon.jobs import PolicySink
+        from opsctl.power.policies import PolicyEngine
+
+        # Long-lived: it owns the threads of plan runs the policies start.
+        self.policies = PolicyEngine(self.store, PolicySink(self.alerts))
         self.scheduler = BackgroundScheduler(
             timezone=self.zone,
             executors={"default": SlotExecutor(4), "internal": ThreadPoolExecutor(2)},
@@ -337,7 +343,8 @@ class Daemon:
         with self._active_cv:
             self._active[job_id] = self._active.get(job_id, 0) + 1
         try:
-            ctx = JobContext(self.cfg, self.store, self.alerts, self.runner)
+            ctx = JobContext(self.cfg, self.store, self.alerts, self.runner,
+                             policies=self.policies)
             execute(ctx, spec, trigger, slot, next_run=lambda: self._next_run(job_id))
             collect_garbage()
             release_memory()

@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from opsctl.core.config.base import Section
 from opsctl.core.config.devices import CustomProfile, SensorRange, UpsThresholds
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h)?\s*$")
+_UNIT = {None: 1.0, "ms": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+
+
+def parse_duration(value: object) -> float:
+    """``5m`` / ``90s`` / ``1h`` / ``300`` (seconds) -> seconds."""
+    if isinstance(value, bool):
+        raise ValueError("a duration like 90s, 5m or 1h")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError("a duration must not be negative")
+        return float(value)
+    m = _DURATION.match(str(value))
+    if not m:
+        raise ValueError(f"{value!r} is not a duration (like 90s, 5m or 1h)")
+    return float(m.group(1)) * _UNIT[m.group(2)]
+
+
+# Seconds, written in the config as 90s / 5m / 1h or a plain number of seconds.
+Duration = Annotated[float, BeforeValidator(parse_duration)]
 
 WaitType = Literal["host_down", "port_open", "port_closed", "ups_charging", "sleep"]
 
@@ -70,6 +92,9 @@ class PlanStep(Section):
         "default: true when the step waits for host_down",
     )
     continue_on_error: bool = False
+    group: str | None = Field(
+        None, description="steps next to each other with the same group run in parallel; "
+        "groups run in order")
 
     @model_validator(mode="after")
     def _complete(self) -> PlanStep:
@@ -117,7 +142,40 @@ class PowerPlan(Section):
     kind: Literal["shutdown", "restore"]
     ups: str | None = Field(None, description="UPS whose charging restore waits for")
     description: str | None = None
+    on_error: Literal["continue", "stop"] | None = Field(
+        None, description="after a failed step: continue (best effort, the default for "
+        "shutdown plans: one dead host must not keep the others running) or stop (the "
+        "default for restore plans, whose later steps need the earlier ones)")
+    final_delay: Duration = Field(
+        5.0, ge=0, description="shutdown plans ending with local steps (this host's own "
+        "poweroff): wait this long before them, like NUT's FINALDELAY")
     steps: list[PlanStep] = Field(min_length=1)
+
+
+class PowerPolicy(Section):
+    """When the daemon starts a shutdown plan by itself, and when the restore plan."""
+
+    name: str = Field(min_length=1)
+    ups: list[str] = Field(min_length=1, description="the UPSes this room hangs on")
+    when: Literal["all", "any"] = Field(
+        "all", description="the policy counts as on battery when all / any of them are")
+    on_battery_for: Duration = Field(300.0, ge=0, description="start the plan after this "
+                                     "long on battery (shorter outages are blips)")
+    runtime_below: Duration | None = Field(
+        None, ge=0, description="...or at once when a UPS's runtime drops below this")
+    low_battery: bool = Field(True, description="...or at once on LB, or when a UPS last "
+                              "seen on battery goes silent")
+    plan: str = Field(description="the shutdown plan (power.plans)")
+    restore_plan: str | None = Field(None, description="the restore plan (power.plans)")
+    restore_after: Duration = Field(180.0, ge=0, description="mains back and stable this long")
+    restore_min_charge: float | None = Field(
+        None, ge=0, le=100, description="and every UPS's battery charged to this (%)")
+
+    @model_validator(mode="after")
+    def _unique_ups(self) -> PowerPolicy:
+        if len(set(self.ups)) != len(self.ups):
+            raise ValueError("ups lists a UPS twice")
+        return self
 
 
 class PowerSettings(Section):
@@ -132,3 +190,5 @@ class PowerSettings(Section):
     profiles: list[CustomProfile] = Field(
         default_factory=list, description="custom SNMP profiles (docs/power.md)")
     plans: list[PowerPlan] = Field(default_factory=list)
+    policies: list[PowerPolicy] = Field(
+        default_factory=list, description="unattended shutdown / restore (docs/power.md)")

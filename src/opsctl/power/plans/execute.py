@@ -10,6 +10,7 @@ Dry-run runs nothing, connects nowhere and records nothing.
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import contextlib
 import datetime as dt
 import fcntl
@@ -47,7 +48,7 @@ class StepResult:
     index: int
     name: str
     where: str
-    status: str  # ok | failed | skipped | planned
+    status: str  # ok | failed | skipped | cancelled | interrupted | planned
     message: str = ""
     started_at: str | None = None
     duration: float = 0.0
@@ -74,6 +75,7 @@ class PlanRun:
     steps: list[StepResult] = field(default_factory=list)
     change_id: int | None = None
     duration: float = 0.0
+    run_id: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -81,11 +83,11 @@ class PlanRun:
 
     @property
     def failed_step(self) -> StepResult | None:
-        return next((s for s in self.steps if s.status == "failed"), None)
+        return next((s for s in self.steps if s.status in ("failed", "interrupted")), None)
 
     def to_dict(self) -> dict:
         return {"plan": self.plan.name, "kind": self.plan.kind, "dry_run": self.dry_run,
-                "status": self.status, "change_id": self.change_id,
+                "status": self.status, "run_id": self.run_id, "change_id": self.change_id,
                 "duration": round(self.duration, 3),
                 "steps": [s.to_dict() for s in self.steps],
                 "definition": self.plan.to_dict()}
@@ -100,10 +102,18 @@ def _now() -> str:
 
 def run_plan(plan: Plan, *, cfg: Any = None, store: Any = None, dry_run: bool = False,
              on_step: StepCallback | None = None, poller: Poller | None = None,
-             runner: Any = None) -> PlanRun:
+             runner: Any = None, actor: str | None = None, policy: str | None = None,
+             reason: str | None = None, should_stop: Callable[[], bool] | None = None,
+             resume: int | None = None) -> PlanRun:
     """Execute (or, with ``dry_run``, only describe) ``plan``. A failed step is not raised:
     ``PlanRun.status`` says ``failed`` and which step it was. Raises ``OpsError`` only when
-    another plan is running on this state directory."""
+    another plan is running on this state directory.
+
+    ``actor`` is who the run is recorded for (the person, or the daemon for a policy);
+    ``should_stop`` is asked before every batch of steps: once it says yes, no new step
+    starts (mains came back during a shutdown); ``resume`` is the id of an unfinished run
+    to take over (its steps that ran, or were running, are not started again).
+    """
     run = PlanRun(plan, dry_run)
     notify = on_step or (lambda *_: None)
     if dry_run:
@@ -115,8 +125,21 @@ def run_plan(plan: Plan, *, cfg: Any = None, store: Any = None, dry_run: bool = 
         return run
     if store is None:
         raise ValueError("a real run needs the store: every step is recorded")
+    from opsctl.core.identity import current_user
+
+    opts = _RunOptions(actor or current_user(), policy, reason,
+                       should_stop or (lambda: False), resume)
     with _one_plan_at_a_time(store):
-        return _execute(plan, run, notify, cfg, store, poller, runner)
+        return _execute(plan, run, notify, cfg, store, poller, runner, opts)
+
+
+@dataclass
+class _RunOptions:
+    actor: str
+    policy: str | None
+    reason: str | None
+    should_stop: Callable[[], bool]
+    resume: int | None
 
 
 @contextlib.contextmanager
@@ -130,7 +153,7 @@ def _one_plan_at_a_time(store: Any) -> Iterator[None]:
         yield
         return
     lock = Path(path).parent / "power-plan.lock"
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o640)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -146,40 +169,87 @@ def _one_plan_at_a_time(store: Any) -> Iterator[None]:
 
 
 def _execute(plan: Plan, run: PlanRun, notify: StepCallback, cfg: Any, store: Any,
-             poller: Poller | None, runner: Any) -> PlanRun:
+             poller: Poller | None, runner: Any, opts: _RunOptions) -> PlanRun:
     from opsctl.core.journal import ChangeRecord, recorded_change
+    from opsctl.power.plans import runs
 
     started = time.monotonic()
-    duty = _DutyLog(store, cfg)
-    duty.write(f"power {plan.kind} plan '{plan.name}' started ({len(plan.steps)} steps)",
-               severity="major" if plan.kind == "shutdown" else None, details=plan.to_dict())
+    duty = _DutyLog(store, cfg, opts.actor)
+    label = f"power {plan.kind} plan '{plan.name}'"
+    earlier: dict[int, dict] = {}
+    if opts.resume is None:
+        run.run_id = runs.create_run(store, plan, actor=opts.actor, policy=opts.policy,
+                                     reason=opts.reason)
+        duty.write(f"{label} started as run #{run.run_id} ({len(plan.steps)} steps"
+                   + (f", policy {opts.policy}" if opts.policy else "")
+                   + f", by {opts.actor})",
+                   severity="major" if plan.kind == "shutdown" else None,
+                   details={"run_id": run.run_id, **plan.to_dict()})
+    else:
+        run.run_id = opts.resume
+        earlier = runs.claim_for_resume(store, opts.resume)
+        lost = [i for i, r in earlier.items() if r["status"] == "interrupted"]
+        duty.write(f"{label} run #{run.run_id} resumed after a restart: "
+                   f"{len(earlier)} of {len(plan.steps)} steps not run again"
+                   + (f" (interrupted, outcome unknown: steps {', '.join(map(str, lost))})"
+                      if lost else ""),
+                   severity="major", details={"run_id": run.run_id, "interrupted": lost})
     rec = ChangeRecord(domain="power", action=f"{plan.kind}-plan", target=plan.name,
-                       reason=plan.description, before={"plan": plan.to_dict()})
+                       reason=opts.reason or plan.description, actor=opts.actor,
+                       before={"plan": plan.to_dict(), "run_id": run.run_id,
+                               "resumed": opts.resume is not None})
+    final = plan.final_steps()
+    first_final = final[0].index if final else None
     try:
         with recorded_change(store, rec):
             run.change_id = rec.id
-            stopped = False
-            for step in plan.steps:
-                if stopped:
-                    res = StepResult(step.index, step.name, step.where, "skipped",
-                                     "not run: an earlier step failed")
-                    run.steps.append(res)
-                    notify("skipped", step, res)
+            stopped = cancelled = False
+            for batch in plan.batches():
+                todo: list[Step] = []
+                for step in batch:
+                    if step.index in earlier:
+                        res = _from_row(step, earlier[step.index])
+                        run.steps.append(res)
+                        notify("earlier", step, res)
+                    elif stopped:
+                        _not_run(store, run, notify, step, "skipped",
+                                 "not run: an earlier step failed")
+                    elif cancelled or opts.should_stop():
+                        cancelled = True
+                        _not_run(store, run, notify, step, "cancelled",
+                                 "not started: mains power returned")
+                    else:
+                        todo.append(step)
+                if not todo:
                     continue
-                notify("start", step, None)
-                res = _run_recorded_step(step, plan, store, cfg, poller, runner)
-                run.steps.append(res)
-                notify("done", step, res)
-                duty.write(f"power {plan.kind} plan '{plan.name}' step {step.index} "
-                           f"'{step.name}': {res.status}"
-                           + (f" — {res.message}" if res.message else ""),
-                           severity="major" if res.status == "failed" else None,
-                           details=res.to_dict())
-                if res.status == "failed" and not step.continue_on_error:
-                    stopped = True
+                # NUT's FINALDELAY: the others get their last seconds before this host
+                # goes; mains coming back meanwhile still cancels.
+                if todo[0].index == first_final and plan.final_delay > 0 and \
+                        _sleep_unless(plan.final_delay, opts.should_stop):
+                    cancelled = True
+                    for step in todo:
+                        _not_run(store, run, notify, step, "cancelled",
+                                 "not started: mains power returned")
+                    continue
+                for step, res in _run_batch(todo, plan, run, store, cfg, poller, runner,
+                                            notify, opts.actor):
+                    run.steps.append(res)
+                    duty.write(f"{label} step {step.index} '{step.name}': "
+                               f"{res.status}" + (f" — {res.message}" if res.message else ""),
+                               severity="major" if res.status == "failed" else None,
+                               details={"run_id": run.run_id, **res.to_dict()})
+                    if res.status == "failed" and not (step.continue_on_error
+                                                       or plan.best_effort):
+                        stopped = True
+            run.steps.sort(key=lambda r: r.index)
             rec.commands = [s.command for s in run.steps if s.command]
             rec.after = {"steps": [s.to_dict() for s in run.steps]}
-            run.status = "failed" if any(s.status == "failed" for s in run.steps) else "ok"
+            if cancelled:
+                run.status = "cancelled"
+            elif any(s.status in ("failed", "interrupted") for s in run.steps):
+                run.status = "failed"
+            else:
+                run.status = "ok"
             if run.status == "failed":
                 bad = run.failed_step
                 raise PlanFailed(f"{plan.kind} plan {plan.name!r} failed at step "
@@ -188,21 +258,79 @@ def _execute(plan: Plan, run: PlanRun, notify: StepCallback, cfg: Any, store: An
         pass
     finally:
         run.duration = time.monotonic() - started
+        runs.finish_run(store, run.run_id, run.status if run.status != "planned" else "failed",
+                        run.change_id)
     summary = "; ".join(f"{s.index}. {s.name}: {s.status}" for s in run.steps)
-    duty.write(f"power {plan.kind} plan '{plan.name}' finished {run.status.upper()} in "
+    duty.write(f"{label} run #{run.run_id} finished {run.status.upper()} in "
                f"{run.duration:.0f}s ({summary})",
                severity="major" if run.status == "failed" else None,
-               details={"change_id": run.change_id, "status": run.status})
+               details={"run_id": run.run_id, "change_id": run.change_id,
+                        "status": run.status})
     return run
 
 
+def _sleep_unless(seconds: float, should_stop: Callable[[], bool]) -> bool:
+    """Sleep ``seconds``; True (early) when ``should_stop`` says so meanwhile."""
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        if should_stop():
+            return True
+        time.sleep(min(0.5, left))
+    return should_stop()
+
+
+def _not_run(store: Any, run: PlanRun, notify: StepCallback, step: Step, status: str,
+             why: str) -> None:
+    from opsctl.power.plans import runs
+
+    res = StepResult(step.index, step.name, step.where, status, why)
+    runs.mark_step(store, run.run_id, step.index, status, message=why)
+    run.steps.append(res)
+    notify("skipped" if status == "skipped" else status, step, res)
+
+
+def _from_row(step: Step, row: dict) -> StepResult:
+    res = StepResult(step.index, step.name, step.where, row["status"], row.get("message") or "",
+                     started_at=row.get("started_at"))
+    result = row.get("result") or {}
+    res.command, res.wait = result.get("command"), result.get("wait")
+    res.duration = float(result.get("duration") or 0.0)
+    return res
+
+
+def _run_batch(batch: list[Step], plan: Plan, run: PlanRun, store: Any, cfg: Any,
+               poller: Poller | None, runner: Any,
+               notify: StepCallback, actor: str) -> list[tuple[Step, StepResult]]:
+    """Run one batch (a group runs in parallel); results in step order."""
+    from opsctl.power.plans import runs
+
+    def one(step: Step) -> StepResult:
+        # Written (and fsync'd) before anything happens: after a crash this step is
+        # known to have started and is never started again.
+        runs.mark_step(store, run.run_id, step.index, "running")
+        notify("start", step, None)
+        res = _run_recorded_step(step, plan, store, cfg, poller, runner, actor)
+        runs.mark_step(store, run.run_id, step.index, res.status, message=res.message,
+                       result=res.to_dict())
+        notify("done", step, res)
+        return res
+
+    if len(batch) == 1:
+        return [(batch[0], one(batch[0]))]
+    with cf.ThreadPoolExecutor(max_workers=len(batch),
+                               thread_name_prefix="opsctl-plan") as pool:
+        futures = [(step, pool.submit(one, step)) for step in batch]
+        return [(step, fut.result()) for step, fut in futures]
+
+
 def _run_recorded_step(step: Step, plan: Plan, store: Any, cfg: Any, poller: Poller | None,
-                       runner: Any) -> StepResult:
+                       runner: Any, actor: str) -> StepResult:
     from opsctl.core.journal import ChangeRecord, recorded_change
 
     rec = ChangeRecord(domain="power", action="plan-step",
                        target=f"{plan.name}#{step.index} {step.name}",
-                       reason=f"{plan.kind} plan {plan.name}", before=step.to_dict())
+                       reason=f"{plan.kind} plan {plan.name}", before=step.to_dict(),
+                       actor=actor)
     res = StepResult(step.index, step.name, step.where, "ok", started_at=_now())
     try:
         with recorded_change(store, rec):
@@ -308,8 +436,9 @@ def _join(a: str, b: str) -> str:
 class _DutyLog:
     """Duty-log entries when the handover domain is installed; never breaks a plan."""
 
-    def __init__(self, store: Any, cfg: Any = None):
+    def __init__(self, store: Any, cfg: Any = None, author: str = "opsctl"):
         self.store = store
+        self.author = author
         self.cfg = cfg  # the duty log is HMAC-keyed from the config when configured
         try:
             from opsctl.handover.api import record_event
@@ -322,6 +451,7 @@ class _DutyLog:
             return
         try:
             self._record(self.store, category="change", text=text, severity=severity,
-                         source="power", details=details, cfg=self.cfg)
+                         source="power", details=details, cfg=self.cfg,
+                         author=self.author)
         except Exception as exc:  # noqa: BLE001 - the shutdown matters more than the log line
             log.warning("could not write the duty log: %s", exc)

@@ -107,6 +107,7 @@ class Step:
     wait: Wait | None
     continue_on_error: bool
     host: Host | None = None  # the step's host (its command runs there, its waits probe it)
+    group: str | None = None  # neighbours with the same group run in parallel
 
     @property
     def where(self) -> str:
@@ -114,7 +115,7 @@ class Step:
 
     def to_dict(self) -> dict:
         out: dict = {"index": self.index, "name": self.name, "where": self.where,
-                     "continue_on_error": self.continue_on_error}
+                     "group": self.group, "continue_on_error": self.continue_on_error}
         if isinstance(self.command, RemoteCommand):
             h = self.command.host
             out["command"] = {"type": "ssh", "host": h.name, "user": h.user,
@@ -155,10 +156,36 @@ class Plan:
     description: str | None
     ups: str | None
     steps: list[Step] = field(default_factory=list)
+    best_effort: bool = False  # a failed step does not stop the steps after it
+    final_delay: float = 0.0
 
     def to_dict(self) -> dict:
         return {"name": self.name, "kind": self.kind, "description": self.description,
-                "ups": self.ups, "steps": [s.to_dict() for s in self.steps]}
+                "ups": self.ups, "best_effort": self.best_effort,
+                "final_delay": self.final_delay, "steps": [s.to_dict() for s in self.steps]}
+
+    def batches(self) -> list[list[Step]]:
+        """Steps in the order they run: neighbours sharing a group form one parallel batch."""
+        out: list[list[Step]] = []
+        for s in self.steps:
+            if s.group is not None and out and out[-1][0].group == s.group:
+                out[-1].append(s)
+            else:
+                out.append([s])
+        return out
+
+    def final_steps(self) -> list[Step]:
+        """A shutdown plan's trailing local commands (this host's own poweroff): they run
+        last, ``final_delay`` after the others (NUT's FINALDELAY)."""
+        if self.kind != "shutdown":
+            return []
+        tail: list[Step] = []
+        for s in reversed(self.steps):
+            if s.host is None and isinstance(s.command, LocalCommand):
+                tail.insert(0, s)
+            else:
+                break
+        return tail if len(tail) < len(self.steps) else []
 
 
 def find_plan(cfg: OpsConfig, name: str) -> tuple[int, PowerPlan]:
@@ -229,8 +256,10 @@ def _resolve(cfg: OpsConfig, pi: int, p: PowerPlan) -> Plan:
                                       "a port (wait.port) and an address (step host or "
                                       "wait.host)")
                 wait = WaitPort(w.type, address, port, w.timeout, w.interval)
-        steps.append(Step(si + 1, s.name, command, wait, s.continue_on_error, host))
-    return Plan(p.name, p.kind, p.description, p.ups, steps)
+        steps.append(Step(si + 1, s.name, command, wait, s.continue_on_error, host, s.group))
+    on_error = p.on_error or ("continue" if p.kind == "shutdown" else "stop")
+    return Plan(p.name, p.kind, p.description, p.ups, steps, on_error == "continue",
+                p.final_delay)
 
 
 def validate_plans(cfg: OpsConfig) -> list[Plan]:
