@@ -154,20 +154,104 @@ def log_review(app, day, by) -> None:
 
 
 @log_group.command("verify")
+@click.option("--verification-key", "vkey", metavar="KEY",
+              help="Also check every seal with this verification key (printed by `duty log "
+                   "seal init`); an auditor's copy of the store is enough.")
+@click.option("--verification-key-file", "vkey_file", type=click.Path(dir_okay=False),
+              metavar="FILE", help="The verification key, read from FILE.")
 @pass_app
-def log_verify(app) -> None:
-    """Check the whole hash chain. Exit 0 intact, 2 broken."""
-    from opsctl.handover import dutylog
+def log_verify(app, vkey, vkey_file) -> None:
+    """Check the whole hash chain, and with a verification key every seal (a rewritten or
+    truncated log is caught even when every hash was recomputed). Exit 0 intact, 2 broken."""
+    from pathlib import Path
+
+    from opsctl.core.errors import UsageError
+    from opsctl.handover import dutylog, seal
 
     res = dutylog.verify(app.cfg, app.store)
+    if vkey_file:
+        try:
+            vkey = Path(vkey_file).read_text()
+        except OSError as exc:
+            raise UsageError(f"cannot read {vkey_file}: {exc.strerror or exc}") from None
+    sealed = seal.verify(app.store, seal.VerificationKey.decode(vkey)) if vkey else None
+    ok = res.ok and (sealed is None or sealed.ok)
     if app.json:
-        app.out.json(res.to_dict())
-    elif res.ok:
+        out = res.to_dict()
+        out["seals"] = sealed.to_dict() if sealed is not None else seal.status(app.store)
+        out["ok"] = ok
+        app.out.json(out)
+        sys.exit(0 if ok else 2)
+    if res.ok:
         app.out.info(f"duty log intact: {res.message}"
                      + (f"; head {res.head_hash[:16]}…" if res.head_hash else ""))
     else:
         click.echo(f"opsctl: duty log BROKEN: {res.message}", err=True)
-    sys.exit(0 if res.ok else 2)
+    if sealed is not None:
+        if sealed.ok:
+            app.out.info(f"seals intact: {sealed.message}")
+        else:
+            click.echo(f"opsctl: duty log BROKEN: {sealed.message}", err=True)
+    else:
+        st = seal.status(app.store)
+        if st["seals"]:
+            app.out.info(f"{st['seals']} seals (last epoch {st['last_epoch']}); check them "
+                         "with --verification-key")
+    sys.exit(0 if ok else 2)
+
+
+@log_group.group("seal")
+def seal_group() -> None:
+    """Forward-secure sealing (after journald's FSS): per-epoch keys, old keys erased."""
+
+
+@seal_group.command("init")
+@click.option("--force", is_flag=True, help="Replace a key no seal was made with.")
+@pass_app
+def seal_init(app, force) -> None:
+    """Create the sealing key and print the verification key ONCE: keep it off this host
+    (an auditor verifies with it and a copy of the store)."""
+    from opsctl.handover import seal
+
+    vkey = seal.init(app.cfg, app.store, force=force)
+    if app.json:
+        app.out.json({"verification_key": vkey.encode(),
+                      "fingerprint": seal.fingerprint(vkey.k0),
+                      "key_file": str(seal.key_path(app.cfg))})
+        return
+    app.out.info(f"sealing key: {seal.key_path(app.cfg)} (root-only; evolves every "
+                 f"{vkey.epoch_seconds} s, old keys erased)")
+    app.out.info("verification key (write it down or store it off this host; it is not "
+                 "kept here):")
+    click.echo(vkey.encode())
+    app.out.info(f"fingerprint: {seal.fingerprint(vkey.k0)}")
+
+
+@seal_group.command("now")
+@pass_app
+def seal_now_cmd(app) -> None:
+    """Seal the current epoch (the daemon does this every epoch)."""
+    from opsctl.handover import seal
+
+    out = seal.seal_now(app.cfg, app.store)
+    app.out.json(out.__dict__) if app.json else app.out.info(out.message)
+
+
+@seal_group.command("status")
+@pass_app
+def seal_status_cmd(app) -> None:
+    """Seals so far, the last sealed entry, entries not sealed yet."""
+    from opsctl.handover import seal
+
+    st = seal.status(app.store)
+    st["verification_key_on_host"] = seal.local_vkey_path(app.cfg).exists()
+    if app.json:
+        app.out.json(st)
+        return
+    app.out.kv([(k.replace("_", " "), v) for k, v in st.items()], title="duty log seals")
+    if st["verification_key_on_host"]:
+        app.out.warn(f"the verification key is still on this host "
+                     f"({seal.local_vkey_path(app.cfg)}): move it off, then delete it here")
 
 
 @log_group.command("purge")

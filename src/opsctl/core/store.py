@@ -33,6 +33,7 @@ COMPONENTS = (
     "opsctl.power.schema",
     "opsctl.inspection.schema",
     "opsctl.handover.schema",
+    "opsctl.handover.seal_schema",
     "opsctl.daemon.schema",
 )
 

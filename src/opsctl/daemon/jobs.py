@@ -201,6 +201,19 @@ def job_patrol_check(ctx: JobContext) -> str:
                          else "no missed patrols")
 
 
+def job_seal(ctx: JobContext) -> str:
+    """Seal the duty log once per epoch (forward-secure: the epoch's key is erased after)."""
+    from opsctl.handover import seal
+
+    if seal.read_key(seal.key_path(ctx.cfg)) is None:
+        where = seal.auto_init(ctx.cfg, ctx.store, now=ctx.now())
+        ctx.alerts.emit(Event(
+            "duty", "seal-set-up", "minor",
+            f"duty log sealing set up; the verification key is in {where}: store it off "
+            "this host and delete it there (an auditor verifies with it)", subject="seal"))
+    return seal.seal_now(ctx.cfg, ctx.store, now=ctx.now()).message
+
+
 def job_escalation(ctx: JobContext) -> str:
     ids = ctx.alerts.check_escalations()
     return f"escalated {', '.join(f'#{i}' for i in ids)}" if ids else "nothing to escalate"
@@ -306,6 +319,9 @@ def build_jobs(cfg) -> dict[str, JobSpec]:
     if d.roster_reminder_schedule:
         specs.append(JobSpec("roster-reminder", "reminder", f"cron {d.roster_reminder_schedule}",
                              job_roster_reminder, cron=d.roster_reminder_schedule))
+    if cfg.duty.seal:
+        every = float(min(60, cfg.duty.seal_epoch_seconds))
+        specs.append(JobSpec("seal", "seal", f"every {every:g}s", job_seal, interval=every))
     if d.patrol_check_schedule and any(p.runs_per_day for p in cfg.inspection.profiles):
         specs.append(JobSpec("patrol-check", "inspection", f"cron {d.patrol_check_schedule}",
                              job_patrol_check, cron=d.patrol_check_schedule))

@@ -63,6 +63,12 @@ class DutySettings(Section):
     log_key_file: Path | None = Field(
         None, description="secret that keys the hash chain (HMAC); kept outside the store"
     )
+    seal: bool = Field(True, description="forward-secure sealing of the duty log (the daemon "
+                                         "seals every epoch; see docs/duty.md, Audit)")
+    seal_key_file: Path | None = Field(
+        None, description="the evolving sealing key (root-only); default STATE_DIR/duty-seal.key")
+    seal_epoch_seconds: int = Field(900, ge=1, le=86400,
+                                    description="one seal and one key per epoch (15 min)")
     export_dir: Path | None = None
     roster: RosterSettings = Field(default_factory=RosterSettings)
     handover: HandoverSettings = Field(default_factory=HandoverSettings)
