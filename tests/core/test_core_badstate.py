@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "configs" / "opsctl.example.yaml"
@@ -54,3 +57,166 @@ def test_timezone_path_tricks_refused(tmp_path):
     cfg = example_copy(tmp_path, **{"timezone: Europe/Berlin": 'timezone: "../../etc/passwd"'})
     proc = opsctl("config", "check", str(cfg))
     assert proc.returncode == 2 and "unknown time zone" in proc.stderr
+
+
+# -- the store: permissions, not a directory, damaged, read-only ---------------------------
+@pytest.fixture(scope="module")
+def shared_root():
+    """A directory every user may enter (pytest's tmp_path is root-only)."""
+    import shutil
+    import tempfile
+
+    d = Path(tempfile.mkdtemp(prefix="opsctl-badstate-"))
+    d.chmod(0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def as_nobody(shared_root):
+    from as_user import make_runner
+
+    return make_runner(shared_root / "runtime")
+
+
+@pytest.fixture
+def root_site(shared_root, request):
+    """The example config in a world-readable place, its store made by root (0750/0600)."""
+    d = shared_root / request.node.name
+    d.mkdir(mode=0o755)
+    cfg = example_copy(d)
+    for p in [cfg, *(d / "secrets").iterdir()]:
+        p.chmod(0o644)
+    (d / "secrets").chmod(0o755)
+    proc = opsctl("-c", str(cfg), "duty", "log", "add", "recorded by root")
+    assert proc.returncode == 0, proc.stderr
+    return cfg
+
+
+def test_non_root_user_on_roots_store_is_told_path_permission_and_group_setup(
+        root_site, as_nobody):
+    state = root_site.parent / "state"
+    proc = as_nobody("-c", str(root_site), "duty", "log", "list")
+    no_internal_error(proc)
+    assert proc.returncode == 1
+    assert (f"cannot read the store {state}/opsctl.db: nobody (uid 65534) lacks search (x) "
+            f"permission on the directory {state} (root:root 0750)") in proc.stderr
+    assert "chmod 2770" in proc.stderr and "usermod -aG opsctl" in proc.stderr
+    assert "docs/deployment.md" in proc.stderr
+
+
+def test_unreadable_db_file_names_the_file(root_site, as_nobody):
+    state = root_site.parent / "state"
+    state.chmod(0o755)
+    proc = as_nobody("-c", str(root_site), "duty", "log", "verify")
+    no_internal_error(proc)
+    assert proc.returncode == 1
+    assert (f"nobody (uid 65534) lacks read (r) permission on the file {state}/opsctl.db "
+            "(root:root 0600)") in proc.stderr
+
+
+def test_read_only_store_reads_and_verifies(root_site, as_nobody):
+    """An auditor who may read but not write: read commands and `duty log verify` work
+    (SQLite opened read-only), and a command that records says why it cannot."""
+    state = root_site.parent / "state"
+    state.chmod(0o755)
+    (state / "opsctl.db").chmod(0o644)
+    before = (state / "opsctl.db").read_bytes()
+    proc = as_nobody("-c", str(root_site), "duty", "log", "verify")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = as_nobody("-c", str(root_site), "--json", "duty", "log", "list")
+    assert proc.returncode == 0, proc.stderr
+    assert "recorded by root" in proc.stdout
+    for args in (["inspect", "list"], ["config", "check"]):
+        proc = as_nobody("-c", str(root_site), *args)
+        assert proc.returncode == 0, (args, proc.stderr)
+    proc = as_nobody("-c", str(root_site), "duty", "log", "add", "by nobody")
+    no_internal_error(proc)
+    assert proc.returncode == 1
+    assert (f"this command records to the store {state}/opsctl.db, which is read-only here: "
+            "cannot write it: nobody (uid 65534) lacks write (w) permission") in proc.stderr
+    assert "duty log verify` work read-only" in proc.stderr
+    # Nothing was created or changed beside the store by the read-only opens.
+    assert sorted(p.name for p in state.iterdir()) == ["opsctl.db"]
+    assert (state / "opsctl.db").read_bytes() == before
+
+
+def test_read_only_store_beside_a_live_writer(root_site, as_nobody):
+    """With root holding the store open (its -wal/-shm present), the reader sees the
+    latest committed entries too."""
+    import sqlite3
+
+    state = root_site.parent / "state"
+    state.chmod(0o755)
+    (state / "opsctl.db").chmod(0o644)
+    holder = sqlite3.connect(state / "opsctl.db")
+    holder.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    try:
+        assert opsctl("-c", str(root_site), "duty", "log", "add", "newest").returncode == 0
+        for side in ("-wal", "-shm"):
+            (state / f"opsctl.db{side}").chmod(0o644)
+        proc = as_nobody("-c", str(root_site), "--json", "duty", "log", "list")
+        assert proc.returncode == 0, proc.stderr
+        assert "newest" in proc.stdout
+        assert as_nobody("-c", str(root_site), "duty", "log", "verify").returncode == 0
+    finally:
+        holder.close()
+
+
+def test_group_shared_store(root_site, as_nobody):
+    """The documented team setup: a setgid directory owned by the team's group; files
+    opsctl creates there are group-writable, so every member records."""
+    import grp
+    import shutil
+
+    state = root_site.parent / "state"
+    shutil.rmtree(state)
+    group = grp.getgrnam("nogroup").gr_gid
+    state.mkdir()
+    os.chown(state, 0, group)
+    state.chmod(0o2770)
+    assert opsctl("-c", str(root_site), "duty", "log", "add", "root").returncode == 0
+    db = state / "opsctl.db"
+    assert db.stat().st_gid == group and (db.stat().st_mode & 0o777) == 0o660
+    from as_user import RUNUSER
+
+    proc = subprocess.run([RUNUSER, "-u", "nobody", "-g", "nogroup", "--",
+                           as_nobody.python, "-m", "opsctl", "-c", str(root_site),
+                           "duty", "log", "add", "nobody"],
+                          capture_output=True, text=True, env=as_nobody.env, cwd="/",
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    proc = opsctl("-c", str(root_site), "duty", "log", "verify")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_state_dir_that_is_a_file(tmp_path):
+    cfg = example_copy(tmp_path)
+    (tmp_path / "state").write_text("not a directory\n")
+    line = next(i for i, t in enumerate(cfg.read_text().splitlines(), 1)
+                if t.startswith("state_dir:"))
+    for args in (["duty", "log", "list"], ["duty", "log", "add", "x"]):
+        proc = opsctl("-c", str(cfg), *args)
+        no_internal_error(proc)
+        assert proc.returncode == 1
+        assert (f"state_dir {tmp_path}/state is not a directory ({cfg}:{line}: state_dir)"
+                in proc.stderr)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_damaged_database(tmp_path, damage):
+    cfg = example_copy(tmp_path)
+    db = tmp_path / "state" / "opsctl.db"
+    if damage == "garbage":
+        db.parent.mkdir()
+        db.write_bytes(os.urandom(64 * 1024))
+    else:
+        assert opsctl("-c", str(cfg), "duty", "log", "add", "entry").returncode == 0
+        data = db.read_bytes()  # the schema's pages are spread over the whole file
+        db.write_bytes(data[: len(data) // 2])
+    for args in (["duty", "log", "list"], ["duty", "log", "verify"], ["duty", "log", "add", "x"]):
+        proc = opsctl("-c", str(cfg), *args)
+        no_internal_error(proc)
+        assert proc.returncode == 1, (args, proc.stdout)
+        assert f"the store {db} is damaged or not an opsctl database" in proc.stderr
+        assert "restore opsctl.db from a backup" in proc.stderr

@@ -43,7 +43,9 @@ class AppContext:
         if self._store is None:
             from opsctl.core.store import Store
 
-            self._store = Store.for_config(self.cfg)
+            # Read-only when the user may read but not write it: read commands and
+            # `duty log verify` work for an auditor; a write says why it cannot.
+            self._store = Store.for_config(self.cfg, readonly=None)
         return self._store
 
     def close(self) -> None:

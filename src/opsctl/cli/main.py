@@ -21,9 +21,10 @@ GROUPS = {
 }
 
 EPILOG = """\b
-Exit codes: 0 success, 1 operation failed, 2 usage or configuration error.
-Check commands (inspect run, power status, storage raid status) use the
-monitoring-plugin convention: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+Exit codes: 0 success, 1 operation failed, 2 usage or configuration error,
+130 interrupted (Ctrl-C). Check commands (inspect run, power status, storage
+raid status) use the monitoring-plugin convention: 0 OK, 1 WARNING, 2 CRITICAL,
+3 UNKNOWN.
 """
 
 # Global options may be given after the subcommand too (`opsctl power status --json`);
@@ -84,13 +85,19 @@ def cli(ctx: click.Context, config_path: str | None, json_: bool, verbose: int,
 
 
 def main(argv: list[str] | None = None) -> None:
+    from opsctl.core import interrupt
     from opsctl.core.errors import ExitCode, OpsError
 
     args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     verbose = any(a in ("-v", "-vv", "-vvv", "--verbose") for a in args)
+    interrupt.install()
     try:
         rc = cli.main(args=args, prog_name="opsctl", standalone_mode=False)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        # click turns a Ctrl-C at a prompt into Abort: still an interrupt (130), while a
+        # "no" to a confirmation is an ordinary refusal (1).
+        if isinstance(exc.__context__, KeyboardInterrupt):
+            interrupt.exit_now()
         click.echo("opsctl: aborted", err=True)
         sys.exit(ExitCode.FAILED)
     except click.ClickException as exc:
@@ -102,8 +109,8 @@ def main(argv: list[str] | None = None) -> None:
         _report(exc, verbose)
         sys.exit(int(exc.exit_code))
     except KeyboardInterrupt:
-        click.echo("opsctl: interrupted", err=True)
-        sys.exit(130)
+        # Stop now: a non-daemon thread still waiting on a device must not hold up exit.
+        interrupt.exit_now()
     except BrokenPipeError:
         sys.exit(ExitCode.FAILED)
     except Exception as exc:  # noqa: BLE001 - the last line of defence before a traceback

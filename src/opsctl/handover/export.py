@@ -21,6 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from opsctl.core import interrupt
 from opsctl.core.errors import OpsError, StoreError, UsageError
 from opsctl.handover import chain
 from opsctl.handover.schema import duty_handover
@@ -188,6 +189,7 @@ class _Staged:
     def add(self, path: Path, data: bytes) -> None:
         tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        interrupt.discard_on_exit(tmp)  # Ctrl-C before commit: no temporary left behind
         try:
             os.fchmod(fd, FILE_MODE)
             view = memoryview(data)
@@ -197,26 +199,31 @@ class _Staged:
         except BaseException:
             os.close(fd)
             tmp.unlink(missing_ok=True)
+            interrupt.keep(tmp)
             raise
         os.close(fd)
         self.pending.append((tmp, path))
 
     def commit(self) -> None:
-        for tmp, path in self.pending:
-            os.replace(tmp, path)
-            self.done.append(path)
-        dirs = {p.parent for _, p in self.pending}
-        for d in dirs:
-            fd = os.open(d, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        self.pending = []
+        # Ctrl-C waits for the renames: an export is all its files or none of them.
+        with interrupt.critical():
+            for tmp, path in self.pending:
+                os.replace(tmp, path)
+                interrupt.keep(tmp)
+                self.done.append(path)
+            dirs = {p.parent for _, p in self.pending}
+            for d in dirs:
+                fd = os.open(d, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            self.pending = []
 
     def abort(self) -> None:
         for tmp, _ in self.pending:
             tmp.unlink(missing_ok=True)
+            interrupt.keep(tmp)
         for path in self.done:
             path.unlink(missing_ok=True)
 

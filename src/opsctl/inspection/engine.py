@@ -235,11 +235,13 @@ def run_profile(cfg, store, profile, inspector: str, answers: dict | AnswerSet |
         started_at=started_at, finished_at=finished_at,
         status=worst(r.status for r in ordered), items=ordered, source=source,
         problems=list(aset.problems))
+    from opsctl.core.interrupt import critical
     from opsctl.inspection import records
 
-    records.save(store, record)
-    if followups:
-        open_followups(cfg, store, record)
+    with critical():  # Ctrl-C: the record and its follow-ups, or nothing
+        records.save(store, record)
+        if followups:
+            open_followups(cfg, store, record)
     return record
 
 

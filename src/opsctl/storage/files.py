@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 from opsctl.core.errors import OpsError
+from opsctl.core.interrupt import critical
 
 BACKUP_SUFFIX = ".opsctl-backup"
 
@@ -34,13 +35,23 @@ def atomic_write(path: Path, text: str, *, backup: bool = True) -> Path | None:
     Mode and ownership of an existing file are preserved.
     """
     path = Path(path)
-    bak = None
     try:
         st = path.stat()
     except FileNotFoundError:
         st = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OpsError(f"cannot write {path}: {exc.strerror or exc}") from None
+    # Ctrl-C waits for the backup and the file: never one without the other.
+    with critical():
+        return _write_with_backup(path, text, st, backup)
+
+
+def _write_with_backup(path: Path, text: str, st: os.stat_result | None,
+                       backup: bool) -> Path | None:
+    bak = None
+    try:
         if backup and st is not None:
             bak = backup_path(path)
             _write(bak, path.read_text(), st)

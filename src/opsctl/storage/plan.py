@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from opsctl.core import interrupt
 from opsctl.core.errors import OpsError
 from opsctl.storage.actions import Action, EditFile, ExecContext
 
@@ -98,7 +99,9 @@ def execute(plan: Plan, ctx: ExecContext, *, store, files: list[Path], action: s
     done: list[Action] = []
     result: dict[str, Any] = {}
     try:
-        with recorded_change(store, rec):
+        # Ctrl-C raises KeyboardInterrupt in here, as Python's default does, so the steps
+        # done are undone and recorded (elsewhere the CLI stops at once: core.interrupt).
+        with interrupt.raising(), recorded_change(store, rec):
             with store.write() as conn:
                 op_id = conn.execute(storage_ops.insert().values(
                     change_id=rec.id, action=action, target=plan.target,
