@@ -220,3 +220,61 @@ def test_damaged_database(tmp_path, damage):
         assert proc.returncode == 1, (args, proc.stdout)
         assert f"the store {db} is damaged or not an opsctl database" in proc.stderr
         assert "restore opsctl.db from a backup" in proc.stderr
+
+
+# -- no config at all; config init ----------------------------------------------------------
+def test_no_config_names_c_env_and_init(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "OPSCTL_CONFIG"}
+    proc = opsctl("duty", "log", "list", env=env, cwd=tmp_path)
+    no_internal_error(proc)
+    assert proc.returncode == 2
+    assert "no config file: /etc/opsctl/opsctl.yaml: no such file" in proc.stderr or \
+        Path("/etc/opsctl/opsctl.yaml").exists()
+    for words in ("-c", "$OPSCTL_CONFIG", "opsctl config init"):
+        assert words in proc.stderr, proc.stderr
+    missing = tmp_path / "nope.yaml"
+    proc = opsctl("power", "status", env=dict(env, OPSCTL_CONFIG=str(missing)))
+    assert proc.returncode == 2
+    assert f"no config file: {missing}: no such file (from $OPSCTL_CONFIG)" in proc.stderr
+    assert f"opsctl config init {missing}" in proc.stderr
+    proc = opsctl("-c", str(missing), "inspect", "list", env=env)
+    assert proc.returncode == 2 and "(given with -c/--config)" in proc.stderr
+
+
+def test_config_init_writes_a_config_that_checks_and_works(tmp_path):
+    cfg = tmp_path / "etc" / "opsctl.yaml"
+    proc = opsctl("-c", str(cfg), "config", "init")
+    assert proc.returncode == 0, proc.stderr
+    assert f"wrote {cfg}" in proc.stdout
+    text = cfg.read_text()
+    assert text.count("\n#") >= 10                      # commented
+    assert (cfg.stat().st_mode & 0o777) == 0o640        # it will hold secrets
+    proc = opsctl("config", "check", str(cfg))
+    assert proc.returncode == 0, proc.stderr
+    assert opsctl("-c", str(cfg), "duty", "log", "add", "first entry").returncode == 0
+    assert (cfg.parent / "state" / "opsctl.db").exists()
+    # Never overwritten by accident; --force replaces it.
+    cfg.write_text(text + "# my edits\n")
+    proc = opsctl("config", "init", str(cfg))
+    assert proc.returncode == 2 and "already exists: not overwritten" in proc.stderr
+    assert cfg.read_text().endswith("# my edits\n")
+    assert opsctl("config", "init", str(cfg), "--force").returncode == 0
+    assert cfg.read_text() == text
+
+
+def test_config_init_uncommented_examples_are_valid(tmp_path):
+    """The commented examples in the template are real config: uncommented, they check."""
+    cfg = tmp_path / "opsctl.yaml"
+    assert opsctl("config", "init", str(cfg)).returncode == 0
+    lines = []
+    for line in cfg.read_text().splitlines():
+        if line.endswith(": []") and line.strip() in ("people: []", "hosts: []",
+                                                       "devices: []", "profiles: []"):
+            line = line[:-3]
+        elif line.startswith(("#  - ", "#    ")):
+            line = line[1:]
+        lines.append(line)
+    cfg.write_text("\n".join(lines) + "\n")
+    (tmp_path / "ups1.community").write_text("secret-community\n")
+    proc = opsctl("config", "check", str(cfg))
+    assert proc.returncode == 0, cfg.read_text() + proc.stderr

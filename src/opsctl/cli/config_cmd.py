@@ -44,6 +44,27 @@ def check(app: AppContext, path: str | None) -> None:
                title=f"site {cfg.site.name}")
 
 
+@config.command("init")
+@click.argument("path", required=False, type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Replace an existing file.")
+@pass_app
+def init(app: AppContext, path: str | None, force: bool) -> None:
+    """Write a minimal commented config to PATH (default: the -c/--config one, else
+    $OPSCTL_CONFIG, else /etc/opsctl/opsctl.yaml); it passes `config check` as written."""
+    from pathlib import Path
+
+    from opsctl.core.config import resolve_config_path
+    from opsctl.core.config.template import write_initial_config
+
+    target = Path(path) if path else resolve_config_path(app.config_path)
+    write_initial_config(target, force=force)
+    if app.json:
+        app.out.json({"file": str(target), "written": True})
+        return
+    app.out.info(f"wrote {target}")
+    app.out.info(f"next: edit it, then `opsctl -c {target} config check`")
+
+
 @config.command("show")
 @pass_app
 def show(app: AppContext) -> None:

@@ -110,9 +110,26 @@ def _rel(base: Path, p: Path | None) -> Path | None:
     return p if p.is_absolute() else (base / p)
 
 
+def _missing(path: Path, given: str | os.PathLike | None) -> ConfigError:
+    env = os.environ.get("OPSCTL_CONFIG")
+    if env and (not given or str(given) == env):  # click passes the variable on as -c's value
+        how = "from $OPSCTL_CONFIG"
+    elif given:
+        how = "given with -c/--config"
+    else:
+        how = "the default: neither -c/--config nor $OPSCTL_CONFIG is set"
+    return ConfigError(
+        f"no config file: {path}: no such file ({how})",
+        hint=f"create one with `opsctl config init {path}` (a minimal commented config), "
+             "or name yours with `-c PATH` or `export OPSCTL_CONFIG=PATH`")
+
+
 def load_config(path: str | os.PathLike | None = None) -> OpsConfig:
     """Load, validate and post-validate (domain hooks) the config at ``path``."""
-    doc = load_yaml(resolve_config_path(path))
+    where = resolve_config_path(path)
+    if not where.exists() and not where.is_symlink():
+        raise _missing(where, path)
+    doc = load_yaml(where)
     cfg = parse_config(doc)
     for hook in _post_validators():
         hook(cfg)
