@@ -70,7 +70,7 @@ def test_full_handover_to_both_signatures(tmp_path):
     log = json.loads(env.run("--json", "duty", "log", "list").stdout)
     texts = [e["text"] for e in log]
     assert "handover 1 complete: a1 -> b1" in texts
-    assert "handover 1 signed by a1 (outgoing)" in texts
+    assert "handover 1 signed by a1 (outgoing) (login only: no SSH key)" in texts
     env.run("duty", "log", "verify")
     # The export carries the handover and the snapshot's inspection record.
     day = local_day(log[0]["ts"])

@@ -200,6 +200,45 @@ def log_verify(app, vkey, vkey_file) -> None:
     sys.exit(0 if ok else 2)
 
 
+@duty.command("signatures")
+@pass_app
+def signatures_cmd(app) -> None:
+    """Every signature in the duty log (handovers, roster approvals) checked with
+    ssh-keygen -Y verify against the people's configured keys; "login only" where a person
+    has no key. Exit 0 all good, 2 a signature does not verify."""
+    from opsctl.handover import signatures
+
+    checks = signatures.verify_log(app.cfg, app.store)
+    bad = [c for c in checks if not c.ok]
+    if app.json:
+        app.out.json({"ok": not bad, "signatures": [c.to_dict() for c in checks]})
+    else:
+        app.out.table(["entry", "what", "signer", "method", "verdict"],
+                      [[c.seq, c.what, c.signer, c.method,
+                        ("" if c.ok else "BAD: ") + c.verdict] for c in checks],
+                      title="signatures in the duty log")
+    sys.exit(2 if bad else 0)
+
+
+@duty.command("allowed-signers")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write to FILE instead of standard output.")
+@pass_app
+def allowed_signers_cmd(app, output) -> None:
+    """The people's SSH keys as an allowed-signers file, for `ssh-keygen -Y verify` (or git)
+    without opsctl."""
+    from pathlib import Path
+
+    from opsctl.core import sshsig
+
+    text = sshsig.allowed_signers(app.cfg.people)
+    if output:
+        Path(output).write_text(text)
+        app.out.info(f"{len(text.splitlines())} keys written to {output}")
+    else:
+        click.echo(text, nl=False)
+
+
 @log_group.group("seal")
 def seal_group() -> None:
     """Forward-secure sealing (after journald's FSS): per-epoch keys, old keys erased."""

@@ -325,13 +325,18 @@ def approve(cfg, store, month: str, *, by: str | None) -> Roster:
         raise SafetyError(f"the roster for {r.month} fails its check "
                           f"({len(result.errors)} problem(s), first: {first})",
                           hint=f"opsctl duty roster check --month {r.month}")
+    from opsctl.handover import signatures
+
+    digest = _digest(_load_row(store, r.month).slots)
+    signature = signatures.sign(cfg, who, "roster approval",
+                                {"month": r.month, "slots_sha256": digest})
     now = chain.now_utc()
     with store.write() as conn:
         conn.execute(duty_roster.update().where(duty_roster.c.month == r.month,
                                                 duty_roster.c.approved_by.is_(None))
                      .values(approved_by=who, approved_at=now))
     _log(cfg, store, f"roster {r.month} approved by {who}", who,
-         {"month": r.month, "slots_sha256": _digest(_load_row(store, r.month).slots)})
+         {"month": r.month, "slots_sha256": digest, "signature": signature})
     return load(cfg, store, r.month)
 
 

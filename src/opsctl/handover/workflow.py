@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from opsctl.core.errors import NotFoundError, SafetyError, UsageError
-from opsctl.handover import chain, dutylog
+from opsctl.handover import chain, dutylog, signatures
 from opsctl.handover.chain import NewEntry
 from opsctl.handover.people import person
 from opsctl.handover.schema import duty_handover, duty_log
@@ -472,6 +472,12 @@ def sign(cfg, store, as_name: str, *, hid: int | None = None) -> Handover:
     todo = missing(cfg, store, h) + blockers(cfg, store, for_sign=True)
     if todo:
         raise SafetyError(f"handover {h.id} cannot be signed yet: " + "; ".join(todo))
+    role = "outgoing" if side == "out" else "incoming"
+    # What the signer vouches for: who hands over to whom, the items and the counts.
+    signature = signatures.sign(cfg, name, "handover", {
+        "handover": h.id, "role": role, "outgoing": h.outgoing, "incoming": h.incoming,
+        "start_seq": h.start_seq, "items": h.items, "inventory": h.inventory})
+
     def _sign(cur: Handover) -> dict:
         _require_open(cur)
         if getattr(cur, f"signed_{side}_at"):
@@ -479,9 +485,9 @@ def sign(cfg, store, as_name: str, *, hid: int | None = None) -> Handover:
         return {f"signed_{side}_at": chain.now_utc()}
 
     h = _mutate(store, h.id, _sign)
-    role = "outgoing" if side == "out" else "incoming"
-    _log(cfg, store, f"handover {h.id} signed by {name} ({role})", name,
-         {"handover": h.id, "signed": role})
+    how = "" if signature["method"] == signatures.SSHSIG else " (login only: no SSH key)"
+    _log(cfg, store, f"handover {h.id} signed by {name} ({role}){how}", name,
+         {"handover": h.id, "signed": role, "signature": signature})
     if h.signed_out_at and h.signed_in_at:
         seq = _log(cfg, store, f"handover {h.id} complete: {h.outgoing} -> {h.incoming}",
                    name, {"handover": h.id, "items": h.items, "inventory": h.inventory})

@@ -41,3 +41,20 @@ class Person(Section):
     email: str | None = None
     phone: str | None = None
     unix_user: str | None = Field(None, description="login mapped to this person for role checks")
+    ssh_key: str | None = Field(
+        None, description="the person's SSH public key (one line, e.g. ssh-ed25519 AAAA...): "
+                          "their signatures (handover, roster approval) are made with it "
+                          "through their ssh-agent")
+
+    @field_validator("ssh_key")
+    @classmethod
+    def _public_key(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        parts = v.split()
+        if len(parts) < 2 or not parts[0].startswith(("ssh-", "ecdsa-", "sk-")):
+            raise ValueError("expected an SSH public key line: TYPE BASE64 [COMMENT], e.g. "
+                             "the content of ~/.ssh/id_ed25519.pub")
+        if "PRIVATE KEY" in v:
+            raise ValueError("this is a private key: give the public key (.pub)")
+        return " ".join(parts[:2])
