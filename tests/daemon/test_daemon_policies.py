@@ -12,7 +12,6 @@ restarted daemon resumes the run and runs no step twice.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ import pytest
 from daemon_support import base_config, wait_for, write_config
 from snmp_agents import Snmpd, snmpd_available
 from sshd import SshServer
+from ups_pass import ChangingUps
 
 from opsctl.core.config import load_config
 from opsctl.core.store import Store
@@ -29,39 +29,10 @@ from opsctl.core.store import Store
 pytestmark = [pytest.mark.ssh,
               pytest.mark.skipif(not snmpd_available(), reason="net-snmp snmpd not installed")]
 
-PASS_SCRIPT = Path(__file__).resolve().parents[1] / "helpers" / "ups_pass.py"
-UPS = "1.3.6.1.2.1.33.1"
-
-
-class ChangingUps:
-    """RFC 1628 values in a file the snmpd ``pass`` script reads on every request."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.set("OL")
-
-    def set(self, source: str, *, low: bool = False, charge: int = 100,
-            runtime_min: int = 90) -> None:
-        values = {
-            f"{UPS}.1.1.0": ["string", "TestUPS"],
-            f"{UPS}.2.1.0": ["integer", 3 if low else 2],        # upsBatteryStatus
-            f"{UPS}.2.3.0": ["integer", runtime_min],            # minutes remaining
-            f"{UPS}.2.4.0": ["integer", charge],                 # charge %
-            f"{UPS}.4.1.0": ["integer", 5 if source == "OB" else 3],  # upsOutputSource
-            f"{UPS}.4.4.1.5.1": ["integer", 20],                 # load %
-            f"{UPS}.6.1.0": ["gauge", 0],                        # alarms present
-        }
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(values))
-        os.replace(tmp, self.path)
-
-
 @pytest.fixture
 def ups(tmp_path):
-    state = tmp_path / "ups-state.json"
-    values = ChangingUps(state)
-    agent = Snmpd(community="ups-ro", extra=[
-        f"pass_persist .1.3.6.1.2.1.33 {sys.executable} {PASS_SCRIPT} {state}"]).start()
+    values = ChangingUps(tmp_path / "ups-state.json")
+    agent = Snmpd(community="ups-ro", extra=[values.pass_line()]).start()
     yield values, agent
     agent.stop()
 

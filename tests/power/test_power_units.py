@@ -187,7 +187,11 @@ def test_events_power_cut_sequence():
         "comms_restored"]
     # First poll: only conditions worth waking someone for.
     assert [e.kind for e in events.detect({}, [ob_lb])] == ["on_battery", "low_battery"]
-    assert events.detect({}, [ol]) == [] and events.detect({}, [silent]) == []
+    assert events.detect({}, [ol]) == []
+    # A device dead from the start is reported once (its next polls have a previous one).
+    (dead,) = events.detect({}, [silent])
+    assert dead.kind == "comms_lost" and dead.details["never_answered"] is True
+    assert events.detect({"u": _prev(reachable=False)}, [silent]) == []
 
 
 def test_events_ports_down_and_up():

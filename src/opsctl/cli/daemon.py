@@ -232,3 +232,74 @@ def install_units(app: AppContext, dry_run: bool, prefix: str | None,
         else:
             app.out.info(f"wrote {f.path}")
     app.out.info("next:\n  " + "\n  ".join(cmds))
+
+
+# -- silences ----------------------------------------------------------------------------------
+@daemon.group("silence")
+def silence() -> None:
+    """Silences (maintenance windows): matching events are recorded, not sent."""
+
+
+@silence.command("add")
+@click.argument("target", metavar="DEVICE|CHECK")
+@click.option("--for", "duration", required=True, metavar="DURATION",
+              help="How long: 90m, 2h, 1d (a plain number: seconds).")
+@click.option("--reason", required=True, help="Why alerts may stay quiet (logged).")
+@click.option("--by", metavar="NAME", help="Who silences [default: the calling user].")
+@pass_app
+def silence_add(app: AppContext, target: str, duration: str, reason: str,
+                by: str | None) -> None:
+    """Silence alerts about DEVICE|CHECK (a device, check, profile, array, event kind or
+    source:kind) for a while. Events are still recorded and written to the duty log."""
+    from opsctl.core.config.power import parse_duration
+    from opsctl.core.errors import UsageError
+    from opsctl.core.identity import current_user
+    from opsctl.daemon.silences import add
+
+    try:
+        seconds = parse_duration(duration)
+    except ValueError as exc:
+        raise UsageError(f"--for: {exc}") from None
+    row = add(app.store, target, seconds, reason, by or current_user(), cfg=app.cfg)
+    if app.json:
+        app.out.json(row)
+    else:
+        app.out.info(f"silence #{row['id']}: alerts for {row['target']} are not sent until "
+                     f"{_local(app, row['until'])} (events are still recorded)")
+
+
+@silence.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Expired and removed ones too.")
+@pass_app
+def silence_list(app: AppContext, show_all: bool) -> None:
+    """Active silences (with --all: every silence, newest first)."""
+    from opsctl.daemon.silences import active, all_silences
+
+    rows = all_silences(app.store) if show_all else active(app.store)
+    if app.json:
+        app.out.json(rows)
+        return
+    if not rows:
+        app.out.info("no active silences" if not show_all else "no silences")
+        return
+    app.out.table(["id", "target", "until", "by", "reason", "removed"],
+                  [(r["id"], r["target"], _local(app, r["until"]), r["created_by"], r["reason"],
+                    f"{_local(app, r['removed_at'])} by {r['removed_by']}" if r["removed_at"]
+                    else "") for r in rows])
+
+
+@silence.command("remove")
+@click.argument("silence_id", metavar="ID", type=int)
+@click.option("--by", metavar="NAME", help="Who removes it [default: the calling user].")
+@pass_app
+def silence_remove(app: AppContext, silence_id: int, by: str | None) -> None:
+    """End a silence now."""
+    from opsctl.core.identity import current_user
+    from opsctl.daemon.silences import remove
+
+    row = remove(app.store, silence_id, by or current_user(), cfg=app.cfg)
+    if app.json:
+        app.out.json(row)
+    else:
+        app.out.info(f"silence #{row['id']} for {row['target']} removed "
+                     f"({_local(app, row['removed_at'])} by {row['removed_by']})")

@@ -11,6 +11,10 @@ emit(event):
      retries, so one dead SMTP server never delays the webhook. Every attempt is recorded.
 Escalation: an open event whose route sets ``escalate_after_minutes`` and that nobody
 acknowledged (``opsctl daemon ack``) in time is sent to ``escalate_to``, once.
+Silences (``opsctl daemon silence``): a matching event is recorded and logged, not sent
+(status ``silenced``). Auto-resolve (``resolve``): when the producer sees the condition
+clear, the event is closed with the time and reason, and the pending duty-log item it
+opened is closed too — handover is not blocked by something that is over.
 
 Everything is in the store, so dedup windows, acknowledgements and escalations survive a
 daemon restart.
@@ -122,10 +126,17 @@ class AlertPipeline:
             eid, status = self._record(event, now)
         if eid is None:
             return None
+        silence = self._silence(event, eid, now) if status == "open" else None
+        if silence is not None:
+            status = "silenced"
         seq = self._duty_log(event, eid) if duty_log else None
         if seq is not None:
             with self.store.write() as conn:
                 conn.execute(events.update().where(events.c.id == eid).values(duty_seq=seq))
+        if status == "silenced":
+            log.info("event #%d silenced by silence #%d (%s until %s): not sent", eid,
+                     silence["id"], silence["target"], silence["until"])
+            return eid
         if status == "suppressed":
             log.warning("alert rate limit (%d/hour) reached: event #%d %s not sent",
                         self.cfg.alerts.rate_limit_per_hour, eid, event.message)
@@ -156,7 +167,8 @@ class AlertPipeline:
             hour_ago = timeutil.iso(now - dt.timedelta(hours=1))
             recent = conn.execute(
                 sa.select(sa.func.count()).select_from(events)
-                .where(events.c.first_seen >= hour_ago, events.c.status != "suppressed")
+                .where(events.c.first_seen >= hour_ago,
+                       events.c.status.notin_(("suppressed", "silenced")))
             ).scalar_one()
             status = "suppressed" if recent >= self.cfg.alerts.rate_limit_per_hour else "open"
             eid = conn.execute(events.insert().values(
@@ -168,6 +180,55 @@ class AlertPipeline:
         log.warning("event #%d %s [%s/%s]: %s", eid, event.severity, event.source,
                     event.kind, event.message)
         return eid, status
+
+    def _silence(self, event: Event, eid: int, now: dt.datetime) -> dict | None:
+        from opsctl.daemon.silences import silence_for
+
+        try:
+            found = silence_for(self.store, event.source, event.kind, event.subject,
+                                event.details, now)
+        except Exception as exc:  # noqa: BLE001 - when in doubt, alert
+            log.error("checking silences failed (event #%d is sent): %s", eid, exc)
+            return None
+        if found is not None:
+            with self.store.write() as conn:
+                conn.execute(events.update().where(events.c.id == eid).values(
+                    status="silenced", silence_id=found["id"]))
+        return found
+
+    # -- auto-resolve -----------------------------------------------------------------------
+    def open_subjects(self, source: str) -> list[tuple[str, str | None]]:
+        """(kind, subject) of every event of ``source`` that is not closed yet."""
+        with self.store.read() as conn:
+            rows = conn.execute(sa.select(events.c.kind, events.c.subject).where(
+                events.c.source == source, events.c.status != "closed").distinct())
+            return [(r.kind, r.subject) for r in rows]
+
+    def resolve(self, source: str, kind: str, subject: str | None, reason: str) -> list[int]:
+        """The condition behind (source, kind, subject) cleared: close its events and the
+        pending duty-log items they opened, with the time and ``reason``."""
+        key = Event(source, kind, "minor", "", subject).dedup_key
+        now = timeutil.iso(self.clock())
+        with self.store.write() as conn:
+            rows = conn.execute(sa.select(events.c.id, events.c.duty_seq, events.c.message)
+                                .where(events.c.dedup_key == key,
+                                       events.c.status != "closed")).fetchall()
+            for r in rows:
+                conn.execute(events.update().where(events.c.id == r.id).values(
+                    status="closed", closed_at=now, close_reason=reason))
+        for r in rows:
+            log.info("event #%d resolved: %s", r.id, reason)
+            if r.duty_seq is None:
+                continue
+            try:
+                from opsctl.handover.api import resolve_item
+
+                resolve_item(self.store, r.duty_seq, f"resolved at {now}: {reason} "
+                             f"(event #{r.id}: {r.message})", cfg=self.cfg)
+            except Exception as exc:  # noqa: BLE001 - the event is closed either way
+                log.error("closing duty-log item %s of event #%d failed: %s", r.duty_seq,
+                          r.id, exc)
+        return [r.id for r in rows]
 
     def _duty_log(self, event: Event, eid: int) -> int | None:
         try:

@@ -69,6 +69,11 @@ def job_inspection(ctx: JobContext, profile_name: str) -> str:
                          answers=None, interactive=False, source="daemon")
     status = record.status if isinstance(record.status, Status) else Status.parse(
         str(getattr(record.status, "name", record.status)))
+    # Auto-resolve: a better result closes what a worse one opened.
+    over = {Status.OK: ("status-warn", "status-crit"), Status.WARNING: ("status-crit",)}
+    for kind in over.get(status, ()):
+        ctx.alerts.resolve("inspection", kind, profile_name,
+                           f"inspection {profile_name} (record #{record.id}) is {status.name}")
     if status in (Status.WARNING, Status.CRITICAL):
         ctx.alerts.emit(Event(
             "inspection", f"status-{status.short}",
@@ -79,13 +84,17 @@ def job_inspection(ctx: JobContext, profile_name: str) -> str:
 
 
 def job_poll(ctx: JobContext) -> str:
-    from opsctl.power.api import poll_and_detect
+    from opsctl.power.api import cleared, poll_and_detect
 
     readings, events = poll_and_detect(ctx.cfg, ctx.store)
     for ev in events:
         ctx.alerts.emit(Event("power", str(ev.kind), normalise_severity(ev.severity),
                               str(ev.message), subject=getattr(ev, "device", None),
                               details=dict(getattr(ev, "details", None) or {})))
+    open_now = set(ctx.alerts.open_subjects("power"))
+    for kind, device, why in cleared(readings):
+        if (kind, device) in open_now:
+            ctx.alerts.resolve("power", kind, device, why)
     down = [r.name for r in readings if not r.reachable]
     text = f"{len(readings)} devices polled"
     if down:
@@ -145,9 +154,14 @@ def job_raid(ctx: JobContext) -> str:
         elif not degraded and prev is not None and prev.get("degraded"):
             ctx.alerts.emit(Event("raid", "rebuilt", "minor",
                                   f"RAID array {name} is healthy again: {state}", subject=name))
+            ctx.alerts.resolve("raid", "degraded", name, f"RAID array {name} is healthy "
+                               f"again: {state}")
     for name in set(before) - set(now):
         ctx.alerts.emit(Event("raid", "gone", "critical",
                               f"RAID array {name} is no longer present", subject=name))
+    for kind, name in ctx.alerts.open_subjects("raid"):
+        if kind == "gone" and name in now:
+            ctx.alerts.resolve("raid", "gone", name, f"RAID array {name} is present again")
     kvstate.put(ctx.store, KV_NS, "raid_state", now)
     bad = [n for n, s in now.items() if s["degraded"]]
     return f"{len(now)} arrays" + (f", degraded: {', '.join(bad)}" if bad else ", all healthy")

@@ -65,11 +65,15 @@ events = sa.Table(
     sa.Column("last_seen", sa.String(40), nullable=False),
     sa.Column("count", sa.Integer, nullable=False, default=1),
     sa.Column("duty_seq", sa.Integer, nullable=True),
-    # open / acked / suppressed (rate limit) / closed
+    # open / acked / suppressed (rate limit) / silenced / closed
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("acked_at", sa.String(40), nullable=True),
     sa.Column("acked_by", sa.String(128), nullable=True),
     sa.Column("escalated_at", sa.String(40), nullable=True),
+    # v2: auto-resolve (the condition cleared) and silences
+    sa.Column("closed_at", sa.String(40), nullable=True),
+    sa.Column("close_reason", sa.Text, nullable=True),
+    sa.Column("silence_id", sa.Integer, nullable=True),
     sa.Index("ix_daemon_events_key", "dedup_key", "id"),
     sa.Index("ix_daemon_events_status", "status"),
 )
@@ -89,8 +93,33 @@ deliveries = sa.Table(
 )
 
 
+# Silences / maintenance windows: matching events are recorded, not sent.
+silences = sa.Table(
+    "daemon_silences",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("target", sa.String(255), nullable=False),  # device, check, subject or kind
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("until", sa.String(40), nullable=False),
+    sa.Column("removed_at", sa.String(40), nullable=True),
+    sa.Column("removed_by", sa.String(128), nullable=True),
+)
+
+
 def _v1(conn: Connection) -> None:
-    metadata.create_all(conn)
+    metadata.create_all(conn, tables=[jobs, runs, events, deliveries])
 
 
-MIGRATIONS = [_v1]
+def _v2(conn: Connection) -> None:
+    # v1 stores made daemon_events without these columns; fresh ones get them from v1.
+    have = {c["name"] for c in sa.inspect(conn).get_columns("daemon_events")}
+    for name, kind in (("closed_at", "VARCHAR(40)"), ("close_reason", "TEXT"),
+                       ("silence_id", "INTEGER")):
+        if name not in have:
+            conn.execute(sa.text(f"ALTER TABLE daemon_events ADD COLUMN {name} {kind}"))
+    metadata.create_all(conn, tables=[silences])
+
+
+MIGRATIONS = [_v1, _v2]

@@ -33,6 +33,26 @@ def record_event(store, *, category: str, text: str, severity: str | None = None
         return append(conn, entry, key)
 
 
+def resolve_item(store, seq: int, result: str, *, author: str = "opsctl-daemon",
+                 cfg=None) -> int | None:
+    """Close the pending item entry ``seq`` opened (its condition cleared); returns the
+    closing entry's sequence number, or None when it is not pending or already closed."""
+    from opsctl.handover import dutylog
+
+    st = dutylog.item_states(store)
+    root = st.root.get(seq, seq)
+    if root not in st.latest or root in st.closed:
+        return None
+    latest = st.latest[root]
+    key = key_for_config(cfg) if cfg is not None else None
+    entry = NewEntry(text=result, category=latest.category, severity=latest.severity,
+                     kind="close", author=author, ref_seq=root, source="daemon/resolve",
+                     details={"closes": root})
+    entry.validate()
+    with store.write() as conn:
+        return append(conn, entry, key)
+
+
 def export(cfg, store, start: dt.date, end: dt.date, formats, outdir) -> Path:
     """Write the duty log, handovers and inspection summaries for [start, end] to
     ``outdir`` in each format, plus a manifest; returns the manifest path."""

@@ -19,7 +19,7 @@ from typing import Any
 from opsctl.power.model import DeviceReading, Event, Finding
 
 __all__ = ["DeviceReading", "Event", "Finding", "poll", "poll_and_detect", "last_readings",
-           "recent_events"]
+           "recent_events", "cleared"]
 
 
 def poll(cfg, names: Sequence[str] | None = None, *, kind: str | None = None,
@@ -62,6 +62,28 @@ def poll_and_detect(cfg, store) -> tuple[list[DeviceReading], list[Event]]:
     events = detect(previous, readings)
     save_poll(store, readings, events, time.monotonic() - t0)
     return readings, events
+
+
+def cleared(readings: Sequence[DeviceReading]) -> list[tuple[str, str, str]]:
+    """(event kind, device, why) of every condition these readings show to be over: a
+    device answering clears ``comms_lost``; a UPS without OB / LB / OVER / RB clears
+    ``on_battery`` / ``low_battery`` / ``overload`` / ``replace_battery``. The daemon
+    closes the matching open events (auto-resolve)."""
+    from opsctl.power.events import TOKEN_EVENTS
+
+    out: list[tuple[str, str, str]] = []
+    for r in readings:
+        if not r.reachable:
+            continue
+        out.append(("comms_lost", r.name, f"{r.name} answers again"))
+        if r.kind != "ups" or "ups.status" not in r.values:
+            continue
+        status = set(r.ups_status)
+        for token, (kind, _sev, text) in TOKEN_EVENTS.items():
+            if token not in status:
+                out.append((kind, r.name, f"{r.name} no longer reports {text} "
+                                          f"(ups.status {r.values.get('ups.status')})"))
+    return out
 
 
 def last_readings(store) -> list[dict[str, Any]]:

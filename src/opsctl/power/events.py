@@ -4,7 +4,8 @@ NUT's rule for a silent UPS: one last seen on battery that stops answering must 
 assumed to be at low battery (its card may have died with the power), so it raises
 ``low_battery`` as well as ``comms_lost``. On a device's first poll (no previous
 reading) only conditions worth waking someone for are raised (on battery, low battery,
-overload, replace battery), never "restored"/"up" events.
+overload, replace battery, and a device that does not answer at all), never
+"restored"/"up" events.
 """
 
 from __future__ import annotations
@@ -55,6 +56,11 @@ def detect(previous: Mapping[str, Mapping[str, Any]], readings: Sequence[DeviceR
                 if r.kind == "ups" and "OB" in _tokens(prev):
                     ev("low_battery", "critical", "last seen on battery and now silent: "
                        "assuming low battery")
+            elif first:
+                # Dead from the start is as bad as dying later: nobody would notice a UPS
+                # that was never monitored.
+                ev("comms_lost", "major", f"not answering since monitoring started "
+                   f"({r.error})", error_kind=r.error_kind, never_answered=True)
             continue
         if prev is not None and not was_reachable:
             ev("comms_restored", "minor", "communication restored")

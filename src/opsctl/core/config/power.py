@@ -10,8 +10,9 @@ from pydantic import BeforeValidator, Field, model_validator
 from opsctl.core.config.base import Section
 from opsctl.core.config.devices import CustomProfile, SensorRange, UpsThresholds
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h)?\s*$")
-_UNIT = {None: 1.0, "ms": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h|d)?\s*$")
+_UNIT = {None: 1.0, "ms": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0,
+         "d": 86400.0}
 
 
 def parse_duration(value: object) -> float:
