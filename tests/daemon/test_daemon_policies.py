@@ -140,7 +140,7 @@ def test_blip_cut_shutdown_mains_back_restore(tmp_path, ups, servers, daemon_fac
             {"name": "app1 back", "host": "app1", "command": mark(marker, "app1-up")},
             {"name": "app2 back", "host": "app2", "command": mark(marker, "app2-up")}]},
     ]
-    policy = {"name": "room-cut", "ups": ["ups1"], "when": "all", "on_battery_for": "6s",
+    policy = {"name": "room-cut", "ups": ["ups1"], "when": "all", "on_battery_for": "15s",
               "low_battery": True, "plan": "room", "restore_plan": "room-restore",
               "restore_after": "2s", "restore_min_charge": 50}
     cfg = config(tmp_path, agent, [s.host_config() for s in (app1, app2, db)], plans,
@@ -148,7 +148,8 @@ def test_blip_cut_shutdown_mains_back_restore(tmp_path, ups, servers, daemon_fac
     daemon = daemon_factory(cfg)
     wait_for(lambda: "devices polled" in daemon.output(), 30, what="the first poll")
 
-    # 1. A blip, shorter than on_battery_for: a log entry, no plan, no policy alert.
+    # 1. A blip, shorter than on_battery_for (15 s: roomy on a loaded machine): a log
+    # entry, no plan, no policy alert.
     values.set("OB", charge=95)
     wait_for(lambda: policy_state(cfg) == "armed", 20, what="armed")
     values.set("OL", charge=95)
@@ -161,7 +162,7 @@ def test_blip_cut_shutdown_mains_back_restore(tmp_path, ups, servers, daemon_fac
     values.set("OB", charge=80, runtime_min=40)
     cut = time.time()
     wait_for(lambda: policy_state(cfg) == "down", 90, interval=0.5, what="the shutdown")
-    assert at(marker, "app1-down", "start") - cut >= 5
+    assert at(marker, "app1-down", "start") - cut >= 14
     # The group ran in parallel: each started before the other ended.
     assert at(marker, "app1-down", "start") < at(marker, "app2-down", "end")
     assert at(marker, "app2-down", "start") < at(marker, "app1-down", "end")
