@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -80,3 +81,29 @@ def test_bad_input_one_line_errors(cfg, tmp_path):
     assert p.returncode == 2 and "--reason" in p.stderr
     p = run(cfg, "storage", "fstab", "remove", "/proc", "--yes")
     assert p.returncode == 1 and "not written by opsctl" in p.stderr
+
+
+def test_storage_changes_need_the_engineer_role(cfg, tmp_path):
+    """The person the login maps to must be an engineer (SPEC §6); the record names them."""
+    import pwd
+
+    from opsctl.storage.fstab import BEGIN, END
+
+    me = pwd.getpwuid(os.getuid()).pw_name
+    fstab = tmp_path / "fstab"
+    entry = "UUID=1234-ABCD /mnt/opsctl-role-test ext4 defaults,nofail 0 2"
+    fstab.write_text(f"proc /proc proc defaults 0 0\n{BEGIN}\n{entry}\n{END}\n")
+    base = Path(cfg).read_text()
+    Path(cfg).write_text(base + f"people:\n  - {{name: olga, roles: [operator], login: {me}}}\n")
+    args = ("storage", "fstab", "remove", "/mnt/opsctl-role-test", "--yes")
+    p = run(cfg, *args)
+    assert p.returncode == 1 and "olga" in p.stderr and "needs the engineer role" in p.stderr
+    assert entry in fstab.read_text()
+    # a dry run changes nothing and needs no role
+    assert run(cfg, *args[:-1], "--dry-run").returncode == 0
+    Path(cfg).write_text(base + f"people:\n  - {{name: erik, roles: [engineer], login: {me}}}\n")
+    p = run(cfg, *args)
+    assert p.returncode == 0, p.stderr
+    assert entry not in fstab.read_text()
+    hist = json.loads(run(cfg, "--json", "storage", "history").stdout)
+    assert hist[0]["actor"] == "erik", hist[0]

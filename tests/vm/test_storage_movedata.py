@@ -46,7 +46,7 @@ def sh(*argv, check=True) -> str:
 
 
 def opsctl(env, *args, expect=0, path_prefix=None):
-    e = dict(os.environ, OPSCTL_ACTOR="vm-tester", NO_COLOR="1")
+    e = dict(os.environ, NO_COLOR="1")
     if path_prefix:
         e["PATH"] = f"{path_prefix}:{e['PATH']}"
     p = subprocess.run([sys.executable, "-m", "opsctl", "-c", env["cfg"], *args],

@@ -59,7 +59,7 @@ def env(tmp_path_factory):
 def opsctl(env, *args, check=True, expect=None):
     cmd = [sys.executable, "-m", "opsctl", "-c", env["cfg"], *args]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=900,
-                       env=dict(os.environ, OPSCTL_ACTOR="vm-tester", NO_COLOR="1"))
+                       env=dict(os.environ, NO_COLOR="1"))
     if expect is not None:
         assert p.returncode == expect, (args, p.returncode, p.stdout, p.stderr)
     elif check:
@@ -273,7 +273,7 @@ def test_history_records_changes(env):
               "vg.extend", "vg.reduce"):
         assert a in actions
     create = next(r for r in rows if r["action"] == "raid.create")
-    assert create["status"] == "ok" and create["actor"] == "vm-tester"
+    assert create["status"] == "ok" and create["actor"] == "root"
     assert any("mdadm --create" in " ".join(c["argv"]) for c in create["commands"])
     files_before = create["before"]["files"][str(MDADM_CONF)]
     files_after = create["after"]["files"][str(MDADM_CONF)]

@@ -87,6 +87,9 @@ def _run_plan(app: AppContext, plan, runner, *, action: str, dry_run: bool, yes:
         out.info(f"note: {note}")
     if dry_run:
         return None
+    from opsctl.core.identity import require_role_for_change
+
+    require_role_for_change(app.cfg, "engineer", f"change storage ({plan.title})")
     confirm(app, question or f"{plan.title}: go ahead?", yes)
     settings = app.cfg.storage
     ctx = ExecContext(runner=runner, info=out.info, warn=out.warn)

@@ -93,6 +93,12 @@ def execute(plan: Plan, ctx: ExecContext, *, store, files: list[Path], action: s
 
     rec = ChangeRecord(domain="storage", action=action, target=plan.target, reason=reason,
                        detail=dict(detail or {}))
+    if cfg is not None:
+        from opsctl.core.identity import person_for_user
+
+        me = person_for_user(cfg)
+        if me is not None:          # the person, not the login, is who did it
+            rec.actor = me.name
     rec.before = state_snapshot(ctx, files, before)
     rec.detail["plan"] = [a.to_dict() for a in plan.actions]
     start = len(ctx.runner.history)

@@ -40,7 +40,9 @@ class Person(Section):
     lead: bool = Field(False, description="may lead a shift")
     email: str | None = None
     phone: str | None = None
-    unix_user: str | None = Field(None, description="login mapped to this person for role checks")
+    login: str | None = Field(None, description="the OS login of this person (through sudo: "
+                                                "the invoking user); default: the name")
+    unix_user: str | None = Field(None, description="older name of login")
     ssh_key: str | None = Field(
         None, description="the person's SSH public key (one line, e.g. ssh-ed25519 AAAA...): "
                           "their signatures (handover, roster approval) are made with it "
