@@ -278,3 +278,52 @@ def test_config_init_uncommented_examples_are_valid(tmp_path):
     (tmp_path / "ups1.community").write_text("secret-community\n")
     proc = opsctl("config", "check", str(cfg))
     assert proc.returncode == 0, cfg.read_text() + proc.stderr
+
+
+# -- secrets: resolved lazily; masking leaves names alone -----------------------------------
+def test_missing_snmpv3_key_file_stops_only_its_device(tmp_path):
+    cfg = example_copy(tmp_path)
+    (tmp_path / "secrets" / "ups2-auth.key").unlink()
+    line = next(i for i, t in enumerate(cfg.read_text().splitlines(), 1)
+                if "auth_key_file:" in t)
+    expected = (f"{cfg}:{line}: devices[1].snmp.auth_key_file: cannot read "
+                f"{tmp_path}/secrets/ups2-auth.key: No such file or directory")
+    proc = opsctl("config", "check", str(cfg))
+    assert proc.returncode == 2 and expected in proc.stderr, proc.stderr
+    # Everything that does not use ups2 works.
+    for args in (["duty", "log", "add", "shift started"], ["duty", "log", "list"],
+                 ["duty", "log", "verify"], ["inspect", "list"],
+                 ["config", "show"]):
+        proc = opsctl("-c", str(cfg), *args)
+        assert proc.returncode == 0, (args, proc.stderr)
+    # ups2 itself fails when used, with the same file:line, and no network involved.
+    proc = opsctl("-c", str(cfg), "--json", "power", "status", "ups2")
+    no_internal_error(proc)
+    assert proc.returncode == 3
+    import json
+
+    (dev,) = json.loads(proc.stdout)
+    assert dev["reason"] == expected and not dev["reachable"]
+
+
+def test_device_names_equal_to_communities_are_not_masked(tmp_path):
+    """The example's v2c communities are its device names (ups1, switch1, env1): masking
+    them blanked the names in every message and export."""
+    import datetime as dt
+
+    cfg = example_copy(tmp_path, **{"snmp: {version: \"2c\", community: switch1}":
+                                    "snmp: {version: \"2c\", community: s3cret-comm}"})
+    proc = opsctl("-c", str(cfg), "power", "status", "nosuch")
+    assert proc.returncode == 2
+    assert "(known: ups1, ups2, core-sw1, env1)" in proc.stderr, proc.stderr
+    # A real secret is still masked, whole words only.
+    proc = opsctl("-c", str(cfg), "power", "status", "s3cret-comm")
+    assert "'****'" in proc.stderr and "s3cret-comm" not in proc.stderr
+    assert opsctl("-c", str(cfg), "duty", "log", "add",
+                  "ups1 on battery; env1 at 27 C; env10 fine").returncode == 0
+    today = dt.date.today()
+    out = tmp_path / "log.csv"
+    proc = opsctl("-c", str(cfg), "duty", "export", "--from", str(today - dt.timedelta(days=1)),
+                  "--to", str(today + dt.timedelta(days=1)), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "ups1 on battery; env1 at 27 C; env10 fine" in out.read_text()

@@ -20,6 +20,17 @@ def check(app: AppContext, path: str | None) -> None:
     from opsctl.core.config import load_config
 
     cfg = load_config(path or app.config_path)
+    from opsctl.core.config.secrets import find_unresolved
+    from opsctl.core.errors import ConfigError
+
+    # Secrets are read lazily (a missing key file stops only its device), so the check
+    # reports them here.
+    problems = [s.message for _, s in find_unresolved(cfg)]
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        err = ConfigError(problems[0] + more)
+        err.all_messages = problems  # type: ignore[attr-defined]
+        raise err
     summary = {
         "file": str(cfg.source),
         "valid": True,

@@ -5,24 +5,52 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import threading
 
 _secrets: set[str] = set()
+_public: set[str] = set()
+_pattern: re.Pattern[str] | None = None
 _lock = threading.Lock()
 
 
 def register_secret(value: str | None) -> None:
+    global _pattern
     if value and len(value) >= 3:
         with _lock:
             _secrets.add(value)
+            _pattern = None
+
+
+def register_public(words) -> None:
+    """Names the config makes public (devices, hosts, people, profiles): a secret equal
+    to one is not masked. It is printed as a name everywhere anyway, and masking it
+    blanked the name in every message (the example's communities are device names)."""
+    global _pattern
+    with _lock:
+        _public.update(w for w in words if w)
+        _pattern = None
+
+
+def _compiled() -> re.Pattern[str] | None:
+    global _pattern
+    with _lock:
+        if _pattern is None:
+            masked = sorted(_secrets - _public, key=len, reverse=True)
+            if not masked:
+                return None
+            # Whole words only: community "env1" must not blank part of "env10".
+            _pattern = re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(map(re.escape, masked))
+                                  + r")(?![A-Za-z0-9])")
+        return _pattern
 
 
 def redact(text: str) -> str:
-    for s in sorted(_secrets, key=len, reverse=True):
-        if s in text:
-            text = text.replace(s, "****")
-    return text
+    if not _secrets:
+        return text
+    pattern = _compiled()
+    return text if pattern is None else pattern.sub("****", text)
 
 
 class RedactingFilter(logging.Filter):

@@ -10,6 +10,7 @@ import json
 import ssl
 
 from opsctl.core.config.alerts import CommandTarget, EmailTarget, WebhookTarget
+from opsctl.core.config.secrets import reveal
 from opsctl.core.errors import OpsError
 from opsctl.core.runner import Runner
 
@@ -66,7 +67,7 @@ def send_email(target: EmailTarget, payload: dict, recipients: list[str] | None 
                 smtp.starttls(context=context)
                 smtp.ehlo()
             if target.username:
-                password = target.password.get_secret_value() if target.password else ""
+                password = reveal(target.password) or ""  # raises for an unreadable password_file
                 smtp.login(target.username, password)
             refused = smtp.send_message(msg, to_addrs=recipients or target.to)
             if refused:
@@ -88,7 +89,7 @@ def send_webhook(target: WebhookTarget, payload: dict) -> None:
     headers = {"Content-Type": "application/json", "User-Agent": "opsctl-daemon"}
     headers.update(target.headers)
     if target.token is not None:
-        headers["Authorization"] = f"Bearer {target.token.get_secret_value()}"
+        headers["Authorization"] = f"Bearer {reveal(target.token)}"
     req = urllib.request.Request(target.url, data=data, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(req, timeout=target.timeout) as resp:

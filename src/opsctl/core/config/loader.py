@@ -100,7 +100,21 @@ def parse_config(doc: YamlDocument) -> OpsConfig:
         cfg.daemon.export.directory = cfg.state_dir / cfg.daemon.export.directory
     cfg._source = doc.path
     cfg._doc = doc
+    _publish_names(cfg)
+    from opsctl.core.config.secrets import find_unresolved
+
+    for loc, secret in find_unresolved(cfg):
+        secret.where = cfg.where(loc)
     return cfg
+
+
+def _publish_names(cfg: OpsConfig) -> None:
+    from opsctl.core.logsetup import register_public
+
+    register_public([cfg.site.name, *(x.name for x in (*cfg.devices, *cfg.hosts, *cfg.people)),
+                     *(d.host for d in cfg.devices), *(h.address for h in cfg.hosts),
+                     *(p.name for p in cfg.inspection.profiles),
+                     *(p.name for p in cfg.power.plans)])
 
 
 def _rel(base: Path, p: Path | None) -> Path | None:

@@ -75,14 +75,19 @@ class Target:
     @classmethod
     def from_device(cls, dev) -> Target:
         """Build from a config ``Device`` (opsctl.core.config.devices)."""
-        from opsctl.core.config.secrets import reveal
+        from opsctl.core.config.secrets import SecretUnavailable, reveal
 
         s = dev.snmp
+        try:
+            community, auth_key, priv_key = (reveal(s.community), reveal(s.auth_key),
+                                             reveal(s.priv_key))
+        except SecretUnavailable as exc:  # a key file read lazily: only this device fails
+            raise SnmpError("config", exc.message) from None
         return cls(
-            host=dev.host, port=dev.port, version=s.version, community=reveal(s.community),
+            host=dev.host, port=dev.port, version=s.version, community=community,
             user=s.user, security_level=s.security_level, auth_protocol=s.auth_protocol,
-            auth_key=reveal(s.auth_key), priv_protocol=s.priv_protocol,
-            priv_key=reveal(s.priv_key), context=s.context, timeout=dev.timeout,
+            auth_key=auth_key, priv_protocol=s.priv_protocol,
+            priv_key=priv_key, context=s.context, timeout=dev.timeout,
             retries=dev.retries,
         )
 
