@@ -115,12 +115,24 @@ def test_unreadable_db_file_names_the_file(root_site, as_nobody):
             "(root:root 0600)") in proc.stderr
 
 
+def auditors_may_read(state: Path) -> None:
+    """Group read-only access for the auditors' group (nobody's own group, nogroup):
+    what docs/deployment.md describes; other users get nothing."""
+    import grp
+
+    gid = grp.getgrnam("nogroup").gr_gid
+    os.chown(state, 0, gid)
+    state.chmod(0o750)
+    for f in state.iterdir():
+        os.chown(f, 0, gid)
+        f.chmod(0o640)
+
+
 def test_read_only_store_reads_and_verifies(root_site, as_nobody):
     """An auditor who may read but not write: read commands and `duty log verify` work
     (SQLite opened read-only), and a command that records says why it cannot."""
     state = root_site.parent / "state"
-    state.chmod(0o755)
-    (state / "opsctl.db").chmod(0o644)
+    auditors_may_read(state)
     before = (state / "opsctl.db").read_bytes()
     proc = as_nobody("-c", str(root_site), "duty", "log", "verify")
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -147,14 +159,13 @@ def test_read_only_store_beside_a_live_writer(root_site, as_nobody):
     import sqlite3
 
     state = root_site.parent / "state"
-    state.chmod(0o755)
-    (state / "opsctl.db").chmod(0o644)
+    auditors_may_read(state)
     holder = sqlite3.connect(state / "opsctl.db")
     holder.execute("SELECT count(*) FROM sqlite_master").fetchone()
     try:
         assert opsctl("-c", str(root_site), "duty", "log", "add", "newest").returncode == 0
-        for side in ("-wal", "-shm"):
-            (state / f"opsctl.db{side}").chmod(0o644)
+        assert (state / "opsctl.db-shm").exists()
+        auditors_may_read(state)  # SQLite made -wal/-shm like the database; made sure
         proc = as_nobody("-c", str(root_site), "--json", "duty", "log", "list")
         assert proc.returncode == 0, proc.stderr
         assert "newest" in proc.stdout
