@@ -90,14 +90,15 @@ def main(argv: list[str] | None = None) -> None:
 
     args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     verbose = any(a in ("-v", "-vv", "-vvv", "--verbose") for a in args)
-    interrupt.install()
+    if argv is None:  # the process's entry point, not a caller embedding the CLI (tests)
+        interrupt.install()
     try:
         rc = cli.main(args=args, prog_name="opsctl", standalone_mode=False)
     except click.exceptions.Abort as exc:
         # click turns a Ctrl-C at a prompt into Abort: still an interrupt (130), while a
         # "no" to a confirmation is an ordinary refusal (1).
         if isinstance(exc.__context__, KeyboardInterrupt):
-            interrupt.exit_now()
+            _interrupted()
         click.echo("opsctl: aborted", err=True)
         sys.exit(ExitCode.FAILED)
     except click.ClickException as exc:
@@ -109,8 +110,7 @@ def main(argv: list[str] | None = None) -> None:
         _report(exc, verbose)
         sys.exit(int(exc.exit_code))
     except KeyboardInterrupt:
-        # Stop now: a non-daemon thread still waiting on a device must not hold up exit.
-        interrupt.exit_now()
+        _interrupted()
     except BrokenPipeError:
         sys.exit(ExitCode.FAILED)
     except Exception as exc:  # noqa: BLE001 - the last line of defence before a traceback
@@ -120,6 +120,16 @@ def main(argv: list[str] | None = None) -> None:
                    "(run with -v for the traceback)", err=True)
         sys.exit(ExitCode.FAILED)
     sys.exit(rc if isinstance(rc, int) else 0)
+
+
+def _interrupted() -> None:
+    from opsctl.core import interrupt
+
+    if interrupt.installed():
+        # Stop now: a non-daemon thread still waiting on a device must not hold up exit.
+        interrupt.exit_now()
+    click.echo("opsctl: interrupted", err=True)
+    sys.exit(130)
 
 
 def _report(exc, verbose: bool) -> None:

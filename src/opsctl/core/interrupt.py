@@ -65,6 +65,10 @@ def install() -> bool:
     return True
 
 
+def installed() -> bool:
+    return _installed
+
+
 def _say(text: str) -> None:
     # os.write, not print: the main thread may be inside a buffered write to stderr.
     with contextlib.suppress(OSError):
