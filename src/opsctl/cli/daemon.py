@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from opsctl.cli.completion import PERSON
 from opsctl.cli.context import AppContext, pass_app
 from opsctl.cli.options import dry_run_option
 
@@ -163,7 +164,8 @@ def run_job(app: AppContext, job_id: str) -> None:
 
 @daemon.command("ack")
 @click.argument("event_id", metavar="EVENT", type=int)
-@click.option("--by", metavar="NAME", help="Who acknowledges [default: the calling user].")
+@click.option("--by", metavar="NAME", shell_complete=PERSON,
+              help="Who acknowledges [default: the calling user].")
 @pass_app
 def ack(app: AppContext, event_id: int, by: str | None) -> None:
     """Acknowledge an alert event: stops its escalation, noted in the duty log."""
@@ -245,7 +247,8 @@ def silence() -> None:
 @click.option("--for", "duration", required=True, metavar="DURATION",
               help="How long: 90m, 2h, 1d (a plain number: seconds).")
 @click.option("--reason", required=True, help="Why alerts may stay quiet (logged).")
-@click.option("--by", metavar="NAME", help="Who silences [default: the calling user].")
+@click.option("--by", metavar="NAME", shell_complete=PERSON,
+              help="Who silences [default: the calling user].")
 @pass_app
 def silence_add(app: AppContext, target: str, duration: str, reason: str,
                 by: str | None) -> None:
@@ -290,7 +293,8 @@ def silence_list(app: AppContext, show_all: bool) -> None:
 
 @silence.command("remove")
 @click.argument("silence_id", metavar="ID", type=int)
-@click.option("--by", metavar="NAME", help="Who removes it [default: the calling user].")
+@click.option("--by", metavar="NAME", shell_complete=PERSON,
+              help="Who removes it [default: the calling user].")
 @pass_app
 def silence_remove(app: AppContext, silence_id: int, by: str | None) -> None:
     """End a silence now."""

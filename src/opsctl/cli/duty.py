@@ -10,6 +10,7 @@ import sys
 
 import click
 
+from opsctl.cli.completion import PERSON, SUPERVISOR
 from opsctl.cli.context import pass_app
 
 CATEGORIES = ["incident", "call", "patrol", "change", "note"]
@@ -52,7 +53,7 @@ _ENTRY_COLS = ["seq", "time", "kind", "category", "severity", "by", "status", "r
 @click.option("--pending", is_flag=True, help="An open item, tracked until closed.")
 @click.option("--status", "status_note", metavar="TEXT",
               help="Why a pending item is still open / what is being done.")
-@click.option("--by", metavar="NAME", help="Author (a configured person).")
+@click.option("--by", metavar="NAME", shell_complete=PERSON, help="Author (a configured person).")
 @pass_app
 def log_add(app, text, category, severity, pending, status_note, by) -> None:
     """Append an entry; prints its sequence number."""
@@ -112,7 +113,7 @@ def log_show(app, seq) -> None:
 @log_group.command("close")
 @click.argument("seq", type=int)
 @click.option("--result", required=True, metavar="TEXT", help="How it was resolved.")
-@click.option("--by", metavar="NAME")
+@click.option("--by", metavar="NAME", shell_complete=PERSON)
 @pass_app
 def log_close(app, seq, result, by) -> None:
     """Close a pending item (a new entry referencing it)."""
@@ -129,7 +130,7 @@ def log_close(app, seq, result, by) -> None:
 @click.option("--text", required=True, metavar="TEXT", help="The corrected text.")
 @click.option("--status", "status_note", metavar="TEXT", help="Status note of an open item.")
 @click.option("--severity", type=click.Choice(SEVERITIES), help="Corrected severity.")
-@click.option("--by", metavar="NAME")
+@click.option("--by", metavar="NAME", shell_complete=PERSON)
 @pass_app
 def log_amend(app, seq, reason, text, status_note, severity, by) -> None:
     """Correct an entry: a new entry referencing the old one (which stays)."""
@@ -143,7 +144,7 @@ def log_amend(app, seq, reason, text, status_note, severity, by) -> None:
 
 @log_group.command("review")
 @click.option("--date", "day", required=True, metavar="DATE", help="YYYY-MM-DD.")
-@click.option("--by", required=True, metavar="SUPERVISOR")
+@click.option("--by", required=True, metavar="SUPERVISOR", shell_complete=SUPERVISOR)
 @pass_app
 def log_review(app, day, by) -> None:
     """Record a supervisor's review of one day's log."""
@@ -296,7 +297,7 @@ def seal_status_cmd(app) -> None:
 @log_group.command("purge")
 @click.option("--before", required=True, metavar="DATE",
               help="Purge entries older than this (YYYY-MM-DD); refused inside retention.")
-@click.option("--by", metavar="NAME")
+@click.option("--by", metavar="NAME", shell_complete=PERSON)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @pass_app
 def log_purge(app, before, by, yes) -> None:
@@ -336,7 +337,7 @@ def _month_or_now(app, month):
 @click.option("--month", required=True, metavar="YYYY-MM")
 @click.option("--pattern", type=click.Choice(["two-shift", "3+2", "custom"]),
               help="Default: duty.roster.pattern.")
-@click.option("--by", metavar="NAME")
+@click.option("--by", metavar="NAME", shell_complete=PERSON)
 @pass_app
 def roster_generate(app, month, pattern, by) -> None:
     """Generate a month's roster from the pattern (refused once approved)."""
@@ -398,7 +399,7 @@ def roster_check(app, month) -> None:
 
 @roster.command("approve")
 @click.option("--month", required=True, metavar="YYYY-MM")
-@click.option("--by", required=True, metavar="SUPERVISOR")
+@click.option("--by", required=True, metavar="SUPERVISOR", shell_complete=SUPERVISOR)
 @pass_app
 def roster_approve(app, month, by) -> None:
     """Approve a month's roster (a supervisor; it must pass check)."""
@@ -439,10 +440,10 @@ def request() -> None:
 
 
 @request.command("leave")
-@click.option("--person", "who", required=True, metavar="NAME")
+@click.option("--person", "who", required=True, metavar="NAME", shell_complete=PERSON)
 @click.option("--date", "start", required=True, metavar="DATE")
 @click.option("--to", "end", metavar="DATE", help="Last day (default: --date).")
-@click.option("--cover", metavar="NAME", help="Who covers the shifts.")
+@click.option("--cover", metavar="NAME", shell_complete=PERSON, help="Who covers the shifts.")
 @click.option("--reason", required=True, metavar="TEXT")
 @pass_app
 def request_leave(app, who, start, end, cover, reason) -> None:
@@ -455,8 +456,8 @@ def request_leave(app, who, start, end, cover, reason) -> None:
 
 
 @request.command("swap")
-@click.option("--person", "who", required=True, metavar="NAME")
-@click.option("--with", "other", required=True, metavar="NAME")
+@click.option("--person", "who", required=True, metavar="NAME", shell_complete=PERSON)
+@click.option("--with", "other", required=True, metavar="NAME", shell_complete=PERSON)
 @click.option("--date", "start", required=True, metavar="DATE")
 @click.option("--to", "end", metavar="DATE")
 @click.option("--reason", required=True, metavar="TEXT")
@@ -489,7 +490,7 @@ def request_list(app, status) -> None:
 
 @request.command("approve")
 @click.argument("rid", type=int, metavar="ID")
-@click.option("--by", required=True, metavar="SUPERVISOR")
+@click.option("--by", required=True, metavar="SUPERVISOR", shell_complete=SUPERVISOR)
 @pass_app
 def request_approve(app, rid, by) -> None:
     """Approve request ID (a supervisor); the roster changes accordingly."""
@@ -501,7 +502,7 @@ def request_approve(app, rid, by) -> None:
 
 @request.command("reject")
 @click.argument("rid", type=int, metavar="ID")
-@click.option("--by", required=True, metavar="SUPERVISOR")
+@click.option("--by", required=True, metavar="SUPERVISOR", shell_complete=SUPERVISOR)
 @click.option("--reason", required=True, metavar="TEXT")
 @pass_app
 def request_reject(app, rid, by, reason) -> None:
@@ -566,8 +567,8 @@ def _render_briefing(app, h, brief=None) -> None:
 
 
 @handover.command("start")
-@click.option("--from", "outgoing", required=True, metavar="OUTGOING")
-@click.option("--to", "incoming", required=True, metavar="INCOMING")
+@click.option("--from", "outgoing", required=True, metavar="OUTGOING", shell_complete=PERSON)
+@click.option("--to", "incoming", required=True, metavar="INCOMING", shell_complete=PERSON)
 @pass_app
 def handover_start(app, outgoing, incoming) -> None:
     """Open a handover and show what the incoming person must read and take over."""
@@ -579,7 +580,7 @@ def handover_start(app, outgoing, incoming) -> None:
 
 @handover.command("accept")
 @click.argument("seq", type=int)
-@click.option("--by", metavar="INCOMING")
+@click.option("--by", metavar="INCOMING", shell_complete=PERSON)
 @_HID
 @pass_app
 def handover_accept(app, seq, by, hid) -> None:
@@ -593,7 +594,7 @@ def handover_accept(app, seq, by, hid) -> None:
 @handover.command("refuse")
 @click.argument("seq", type=int)
 @click.option("--reason", required=True, metavar="TEXT")
-@click.option("--by", metavar="INCOMING")
+@click.option("--by", metavar="INCOMING", shell_complete=PERSON)
 @_HID
 @pass_app
 def handover_refuse(app, seq, reason, by, hid) -> None:
@@ -608,7 +609,7 @@ def handover_refuse(app, seq, reason, by, hid) -> None:
 @click.argument("name")
 @click.argument("count", type=int)
 @click.option("--note", metavar="TEXT")
-@click.option("--by", metavar="INCOMING")
+@click.option("--by", metavar="INCOMING", shell_complete=PERSON)
 @_HID
 @pass_app
 def handover_inventory(app, name, count, note, by, hid) -> None:
@@ -628,7 +629,7 @@ def handover_inventory(app, name, count, note, by, hid) -> None:
 @handover.command("snapshot")
 @click.option("--answers", type=click.Path(exists=True, dir_okay=False),
               help="Answers file (YAML/JSON) for the snapshot profile's manual items.")
-@click.option("--by", metavar="INCOMING")
+@click.option("--by", metavar="INCOMING", shell_complete=PERSON)
 @_HID
 @pass_app
 def handover_snapshot(app, answers, by, hid) -> None:
@@ -655,7 +656,7 @@ def handover_snapshot(app, answers, by, hid) -> None:
 
 @handover.command("suspend")
 @click.option("--reason", required=True, metavar="TEXT")
-@click.option("--by", metavar="NAME")
+@click.option("--by", metavar="NAME", shell_complete=PERSON)
 @_HID
 @pass_app
 def handover_suspend(app, reason, by, hid) -> None:
@@ -667,7 +668,7 @@ def handover_suspend(app, reason, by, hid) -> None:
 
 
 @handover.command("resume")
-@click.option("--by", metavar="NAME")
+@click.option("--by", metavar="NAME", shell_complete=PERSON)
 @_HID
 @pass_app
 def handover_resume(app, by, hid) -> None:
@@ -679,7 +680,7 @@ def handover_resume(app, by, hid) -> None:
 
 
 @handover.command("sign")
-@click.option("--as", "as_name", required=True, metavar="NAME")
+@click.option("--as", "as_name", required=True, metavar="NAME", shell_complete=PERSON)
 @_HID
 @pass_app
 def handover_sign(app, as_name, hid) -> None:

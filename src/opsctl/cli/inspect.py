@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from opsctl.cli.completion import PERSON, PROFILE
 from opsctl.cli.context import pass_app
 
 
@@ -62,9 +63,11 @@ ITEM_COLUMNS = ["#", "item", "kind", "status", "value / answer", "message"]
 
 
 @inspect.command("run")
-@click.option("--profile", "-p", metavar="NAME", help="Profile to run [default: "
+@click.option("--profile", "-p", metavar="NAME", shell_complete=PROFILE,
+              help="Profile to run [default: "
               "inspection.default_profile].")
-@click.option("--inspector", "-i", metavar="NAME", help="Who inspects [default: the person "
+@click.option("--inspector", "-i", metavar="NAME", shell_complete=PERSON,
+              help="Who inspects [default: the person "
               "mapped to your login, else your login].")
 @click.option("--answers", "-a", "answers_file", metavar="FILE",
               type=click.Path(dir_okay=False), help="YAML/JSON answers for manual items.")
@@ -139,7 +142,8 @@ def _range(cfg, date_from: str | None, date_to: str | None, default_days: int):
 @click.option("--from", "date_from", metavar="DATE", help="First day (YYYY-MM-DD) [default: "
               "30 days ago].")
 @click.option("--to", "date_to", metavar="DATE", help="Last day, inclusive [default: today].")
-@click.option("--profile", "-p", metavar="NAME", help="Only this profile.")
+@click.option("--profile", "-p", metavar="NAME", shell_complete=PROFILE,
+              help="Only this profile.")
 @pass_app
 def list_cmd(app, date_from: str | None, date_to: str | None, profile: str | None) -> None:
     """List stored inspection records."""
@@ -194,7 +198,8 @@ def show_cmd(app, run_id: int) -> None:
 @click.option("--from", "date_from", metavar="DATE", help="First day [default: 6 days "
               "before --to].")
 @click.option("--to", "date_to", metavar="DATE", help="Last day, inclusive [default: today].")
-@click.option("--profile", "-p", metavar="NAME", help="Only this profile.")
+@click.option("--profile", "-p", metavar="NAME", shell_complete=PROFILE,
+              help="Only this profile.")
 @click.option("--format", "fmt", type=click.Choice(["md", "html", "json"]), default=None,
               help="Output format [default: md, or json with --json].")
 @click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False),

@@ -18,6 +18,8 @@ GROUPS = {
     "duty": ("opsctl.cli.duty:duty", "Roster, tamper-evident duty log, handover, exports."),
     "daemon": ("opsctl.cli.daemon:daemon", "The scheduler daemon and its systemd units."),
     "config": ("opsctl.cli.config_cmd:config", "Check and show the configuration."),
+    "completion": ("opsctl.cli.completion:completion",
+                   "Shell completion script: bash, zsh or fish."),
 }
 
 EPILOG = """\b

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from opsctl.cli.completion import DEVICE, SWITCH, UPS
 from opsctl.cli.context import AppContext, pass_app
 
 
@@ -78,7 +79,7 @@ def _open_store(app: AppContext):
 # -- commands ----------------------------------------------------------------------------------
 @power.command("status")
 @click.option("--kind", type=click.Choice(["ups", "switch", "sensor"]), help="Only this kind.")
-@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.argument("names", nargs=-1, metavar="[NAME]...", shell_complete=DEVICE)
 @pass_app
 @click.pass_context
 def status_cmd(ctx: click.Context, app: AppContext, kind: str | None, names: tuple[str, ...]
@@ -128,7 +129,7 @@ def _one(app: AppContext, name: str, kind: str, store=None):
 
 
 @power.command("ups")
-@click.argument("name")
+@click.argument("name", shell_complete=UPS)
 @pass_app
 @click.pass_context
 def ups_cmd(ctx: click.Context, app: AppContext, name: str) -> None:
@@ -172,7 +173,7 @@ def ups_cmd(ctx: click.Context, app: AppContext, name: str) -> None:
 
 
 @power.command("switch")
-@click.argument("name")
+@click.argument("name", shell_complete=SWITCH)
 @click.option("--ports", "show_ports", is_flag=True, help="List every port.")
 @pass_app
 @click.pass_context

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import click
 
+from opsctl.cli.completion import PERSON, RESTORE_PLAN, SHUTDOWN_PLAN
 from opsctl.cli.context import AppContext, pass_app
 from opsctl.cli.options import confirm, dry_run_option, yes_option
 
@@ -143,8 +144,9 @@ def _plan_command(kind: str):
     @click.command(kind, help=f"Run a {kind} plan: its steps in order over SSH "
                    "(--dry-run prints the exact commands and waits).")
     @click.option("--plan", "plan_name", required=True, metavar="NAME",
-                  help="Plan name from power.plans in the config.")
-    @click.option("--by", "by", metavar="PERSON",
+                  help="Plan name from power.plans in the config.",
+                  shell_complete=SHUTDOWN_PLAN if kind == "shutdown" else RESTORE_PLAN)
+    @click.option("--by", "by", metavar="PERSON", shell_complete=PERSON,
                   help="The engineer running it (default: the person your login maps to).")
     @dry_run_option
     @yes_option
