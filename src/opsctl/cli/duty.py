@@ -10,8 +10,10 @@ import sys
 
 import click
 
+from opsctl.cli import nagios
 from opsctl.cli.completion import PERSON, SUPERVISOR
 from opsctl.cli.context import pass_app
+from opsctl.cli.nagios import format_option
 
 CATEGORIES = ["incident", "call", "patrol", "change", "note"]
 SEVERITIES = ["minor", "major", "critical"]
@@ -160,8 +162,9 @@ def log_review(app, day, by) -> None:
                    "seal init`); an auditor's copy of the store is enough.")
 @click.option("--verification-key-file", "vkey_file", type=click.Path(dir_okay=False),
               metavar="FILE", help="The verification key, read from FILE.")
+@format_option
 @pass_app
-def log_verify(app, vkey, vkey_file) -> None:
+def log_verify(app, vkey, vkey_file, fmt: str) -> None:
     """Check the whole hash chain, and with a verification key every seal (a rewritten or
     truncated log is caught even when every hash was recomputed). Exit 0 intact, 2 broken."""
     from pathlib import Path
@@ -177,6 +180,8 @@ def log_verify(app, vkey, vkey_file) -> None:
             raise UsageError(f"cannot read {vkey_file}: {exc.strerror or exc}") from None
     sealed = seal.verify(app.store, seal.VerificationKey.decode(vkey)) if vkey else None
     ok = res.ok and (sealed is None or sealed.ok)
+    if fmt == "nagios":
+        nagios.chain(res, sealed)
     if app.json:
         out = res.to_dict()
         out["seals"] = sealed.to_dict() if sealed is not None else seal.status(app.store)
@@ -373,8 +378,9 @@ def roster_show(app, month) -> None:
 @roster.command("check")
 @click.option("--month", metavar="YYYY-MM",
               help="Default: the latest generated roster not yet approved, else this month.")
+@format_option
 @pass_app
-def roster_check(app, month) -> None:
+def roster_check(app, month, fmt: str) -> None:
     """24×7 coverage, gaps/overlaps, shift length, a lead per shift, hours per person.
     Exit 0 when the roster passes, 2 when it has problems."""
     from opsctl.handover import roster as r
@@ -383,6 +389,8 @@ def roster_check(app, month) -> None:
     month = month or r.latest_draft(app.store) or _month_or_now(app, None)
     ro = r.load(app.cfg, app.store, month)
     res = r.check(app.cfg, ro)
+    if fmt == "nagios":
+        nagios.roster(res)
     if app.json:
         app.out.json(res.to_dict())
     else:

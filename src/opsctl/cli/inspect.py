@@ -6,8 +6,10 @@ import sys
 
 import click
 
+from opsctl.cli import nagios
 from opsctl.cli.completion import PERSON, PROFILE
 from opsctl.cli.context import pass_app
+from opsctl.cli.nagios import format_option
 
 
 @click.group()
@@ -74,9 +76,10 @@ ITEM_COLUMNS = ["#", "item", "kind", "status", "value / answer", "message"]
 @click.option("--interactive/--no-interactive", default=None,
               help="Ask for manual items on the terminal [default: when stdin is a terminal "
                    "and no --answers is given].")
+@format_option
 @pass_app
 def run_cmd(app, profile: str | None, inspector: str | None, answers_file: str | None,
-            interactive: bool | None) -> None:
+            interactive: bool | None, fmt: str) -> None:
     """Run a profile: checks, questions, a stored record; exit code = worst status."""
     from opsctl.inspection.answers import match_answers, read_answers_file
     from opsctl.inspection.engine import run_profile
@@ -95,7 +98,7 @@ def run_cmd(app, profile: str | None, inspector: str | None, answers_file: str |
     out = app.out
 
     def progress(item, done: int, total: int) -> None:
-        if app.json:
+        if app.json or fmt == "nagios":
             return
         value = item.value if item.kind == "check" else item.answer
         out.err_console.print(f"  [{done}/{total}] {item.item_id:<20} {item.status.name:<8} "
@@ -105,6 +108,8 @@ def run_cmd(app, profile: str | None, inspector: str | None, answers_file: str |
     store = app.store
     rec = run_profile(cfg, store, prof, who, aset, interactive, progress=progress,
                       source="cli")
+    if fmt == "nagios":
+        nagios.inspection(rec)
     if app.json:
         out.json(rec.to_dict())
     else:

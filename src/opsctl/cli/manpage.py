@@ -146,8 +146,9 @@ def render() -> str:
         lines += _options(ctx, cmd)
     lines += [".SH EXIT STATUS",
               roff("Check commands (inspect run, power status, storage raid status, "
-                   "duty log verify, duty roster check) follow the monitoring-plugin "
-                   "convention.")]
+                   "duty log verify, duty roster check; power ups and power switch) follow "
+                   "the monitoring-plugin convention; with --format nagios they print its "
+                   "format (STATUS - summary | perfdata) for Icinga/Nagios.")]
     for code, text in EXIT_STATUS:
         lines += [".TP", f"\\fB{code}\\fR", roff(text)]
     lines += [".SH ENVIRONMENT"]

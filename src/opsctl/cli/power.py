@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import click
 
+from opsctl.cli import nagios
 from opsctl.cli.completion import DEVICE, SWITCH, UPS
 from opsctl.cli.context import AppContext, pass_app
+from opsctl.cli.nagios import format_option
 
 
 @click.group()
@@ -80,14 +82,17 @@ def _open_store(app: AppContext):
 @power.command("status")
 @click.option("--kind", type=click.Choice(["ups", "switch", "sensor"]), help="Only this kind.")
 @click.argument("names", nargs=-1, metavar="[NAME]...", shell_complete=DEVICE)
+@format_option
 @pass_app
 @click.pass_context
-def status_cmd(ctx: click.Context, app: AppContext, kind: str | None, names: tuple[str, ...]
-               ) -> None:
+def status_cmd(ctx: click.Context, app: AppContext, kind: str | None, names: tuple[str, ...],
+               fmt: str) -> None:
     """Every device in one table: reachable, health and why, key values."""
     from opsctl.power.api import poll
 
     readings = poll(app.cfg, list(names) or None, kind=kind)
+    if fmt == "nagios":
+        nagios.power(app.cfg, readings)
     if app.json:
         app.out.json([r.to_dict() for r in readings])
     else:
@@ -130,13 +135,16 @@ def _one(app: AppContext, name: str, kind: str, store=None):
 
 @power.command("ups")
 @click.argument("name", shell_complete=UPS)
+@format_option
 @pass_app
 @click.pass_context
-def ups_cmd(ctx: click.Context, app: AppContext, name: str) -> None:
+def ups_cmd(ctx: click.Context, app: AppContext, name: str, fmt: str) -> None:
     """All variables of one UPS (NUT names), with thresholds and the rules they break."""
     from opsctl.power.rules import thresholds_for
 
     dev, r = _one(app, name, "ups")
+    if fmt == "nagios":
+        nagios.power(app.cfg, [r])
     th = thresholds_for(app.cfg, dev)
     if app.json:
         app.out.json({**r.to_dict(), "thresholds": th.model_dump()})
@@ -175,15 +183,19 @@ def ups_cmd(ctx: click.Context, app: AppContext, name: str) -> None:
 @power.command("switch")
 @click.argument("name", shell_complete=SWITCH)
 @click.option("--ports", "show_ports", is_flag=True, help="List every port.")
+@format_option
 @pass_app
 @click.pass_context
-def switch_cmd(ctx: click.Context, app: AppContext, name: str, show_ports: bool) -> None:
+def switch_cmd(ctx: click.Context, app: AppContext, name: str, show_ports: bool,
+               fmt: str) -> None:
     """Uptime, ports (status, speed, errors, 64-bit counters, rates), sensors of a switch.
 
     Rates need a previous sample: the last `opsctl power poll` stored in the store.
     """
     app.cfg.device(name)  # unknown name first, before opening the store
     dev, r = _one(app, name, "switch", store=_open_store(app))
+    if fmt == "nagios":
+        nagios.power(app.cfg, [r])
     if app.json:
         app.out.json(r.to_dict())
         _exit_with(ctx, [r])

@@ -6,7 +6,9 @@ import sys
 
 import click
 
+from opsctl.cli import nagios
 from opsctl.cli.context import AppContext, pass_app
+from opsctl.cli.nagios import format_option
 from opsctl.cli.options import dry_run_option, yes_option
 
 FORCE_HELP = "Use a device that is not free (it is wiped); needs --reason, which is recorded."
@@ -176,8 +178,9 @@ def raid_create(app: AppContext, name: str, devices: tuple[str, ...], level: str
 
 @raid_group.command("status")
 @click.argument("name", required=False)
+@format_option
 @pass_app
-def raid_status(app: AppContext, name: str | None) -> None:
+def raid_status(app: AppContext, name: str | None, fmt: str) -> None:
     """Level, size, state (clean / degraded / resyncing / recovering with % and ETA / failed)
     and every member's role. Exit 0 OK, 1 WARNING (resync/rebuild running), 2 CRITICAL
     (degraded or failed), 3 UNKNOWN."""
@@ -189,6 +192,8 @@ def raid_status(app: AppContext, name: str | None) -> None:
     if not md_driver_loaded():
         # No /proc/mdstat: nothing can be said about arrays, which is not "none there".
         message = "the md (software RAID) driver is not loaded: no /proc/mdstat"
+        if fmt == "nagios":
+            nagios.emit(Status.UNKNOWN, message)
         if app.json:
             app.out.json({"status": Status.UNKNOWN.name, "arrays": [], "error": message})
             sys.exit(int(Status.UNKNOWN))
@@ -203,6 +208,8 @@ def raid_status(app: AppContext, name: str | None) -> None:
         if found is None:
             raise OpsError(f"no RAID array named {name!r}", exit_code=int(Status.UNKNOWN))
         arrays = [found]
+    if fmt == "nagios":
+        nagios.raid(arrays)
     status = worst(a.health for a in arrays)
     if app.json:
         app.out.json({"status": status.name, "arrays": [a.to_dict() for a in arrays]})
