@@ -338,3 +338,25 @@ def test_device_names_equal_to_communities_are_not_masked(tmp_path):
                   "--to", str(today + dt.timedelta(days=1)), "-o", str(out))
     assert proc.returncode == 0, proc.stderr
     assert "ups1 on battery; env1 at 27 C; env10 fine" in out.read_text()
+
+
+def test_read_only_store_that_needs_a_migration_is_refused_clearly(root_site, as_nobody):
+    """A read-only store is never migrated: an older schema is named, not half-upgraded."""
+    import sqlite3
+
+    state = root_site.parent / "state"
+    with sqlite3.connect(state / "opsctl.db") as conn:
+        conn.execute("UPDATE schema_versions SET version = version - 1 "
+                     "WHERE component = 'core'")
+    auditors_may_read(state)
+    before = (state / "opsctl.db").read_bytes()
+    proc = as_nobody("-c", str(root_site), "duty", "log", "verify")
+    no_internal_error(proc)
+    assert proc.returncode == 1
+    import re
+
+    assert re.search(rf"the store {re.escape(str(state))}/opsctl.db needs a schema upgrade "
+                     r"\(core (\d+)->(\d+)\), which a read-only store cannot take",
+                     proc.stderr), proc.stderr
+    assert "as a user who may write the store" in proc.stderr
+    assert (state / "opsctl.db").read_bytes() == before
