@@ -19,9 +19,14 @@ trap 'rm -rf "$DISKS"' EXIT
 boot() {  # boot PHASE NDISKS
   local phase=$1 n=$2
   echo "== seed phase $phase ($n disks) ==" >&2
-  OPSCTL_SEED_PHASE=$phase bash "$RUNNER" -n "$n" -s 400M -m 1536M -t 1500 \
+  (tail -n0 -F "$OPSCTL_SEED_DIR/progress.log" 2>/dev/null >&2 &
+   echo $! > "$OPSCTL_SEED_DIR/.tail.pid")
+  OPSCTL_SEED_PHASE=$phase bash "$RUNNER" -n "$n" -s 400M -m 1536M -t "${OPSCTL_SEED_TIMEOUT:-2400}" \
     --keep-disks --disk-dir "$DISKS" -- \
     "$PY" -m pytest -q -p no:cacheprovider -rs tests/vm/seed/test_seed_path.py
+  local r=$?
+  kill "$(cat "$OPSCTL_SEED_DIR/.tail.pid")" 2>/dev/null
+  return $r
 }
 
 rc=0

@@ -55,6 +55,15 @@ def disk(i: int) -> str:
     return os.path.realpath(found[0])
 
 
+_T0 = time.monotonic()
+
+
+def step(what: str) -> None:
+    """Progress for run-seed.sh to show (pytest keeps stdout until the end)."""
+    with open(SEED / "progress.log", "a") as f:
+        f.write(f"phase {PHASE} +{time.monotonic() - _T0:6.0f}s {what}\n")
+
+
 def run(*argv: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
     p = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout)
     if check:
@@ -63,6 +72,7 @@ def run(*argv: str, check: bool = True, timeout: float = 900) -> subprocess.Comp
 
 
 def opsctl(*args: str, expect: int | None = 0) -> subprocess.CompletedProcess:
+    step("opsctl " + " ".join(args))
     p = subprocess.run([sys.executable, "-m", "opsctl", "-c", str(SEED / "opsctl.yaml"), *args],
                        capture_output=True, text=True, timeout=1800,
                        env=dict(os.environ, NO_COLOR="1", OPSCTL_ACTOR="vm-tester"))
@@ -110,6 +120,7 @@ def save_root() -> None:
 
 def boot() -> None:
     """Put the root filesystem's files back, then do what the boot does."""
+    step("boot")
     MDADM_CONF.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(SEED / "mdadm.conf", MDADM_CONF)
     shutil.copy(SEED / "fstab", FSTAB)
@@ -188,8 +199,8 @@ def test_phase1_create_grow_fail_with_daemon():
     fstab = FSTAB.read_text()
     assert f" {DATA} ext4 " in fstab and f" {ARCH} xfs " in fstab and "nofail" in fstab
     assert all(ln.startswith("UUID=") for ln in fstab.splitlines() if DATA in ln or ARCH in ln)
-    fill(DATA, "before-grow", 60)
-    fill(ARCH, "before-grow", 60)
+    fill(DATA, "before-grow", 24)
+    fill(ARCH, "before-grow", 24)
     sums = {DATA: checksums(DATA), ARCH: checksums(ARCH)}
     vg_before = ojson("storage", "vg", "list")[0]["size_bytes"]
     fs_before = fs_bytes(DATA)
@@ -290,8 +301,9 @@ def test_phase4_degraded_boot_assembles_and_says_degraded():
 
 
 def _fail_a_member_and_watch_the_alerts(alerts: Path) -> None:
-    wait_for(lambda: ojson("daemon", "status")["daemon"].get("running"), 120,
+    wait_for(lambda: ojson("daemon", "status")["daemon"].get("running"), 300,
              "the daemon to start")
+    step("daemon running")
     time.sleep(5)
     failed_at = time.monotonic()
     run("mdadm", "/dev/md5", "--fail", disk(1))
