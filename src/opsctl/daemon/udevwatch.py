@@ -14,6 +14,8 @@ import contextlib
 import fnmatch
 import logging
 import os
+import select
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -61,6 +63,44 @@ def event_for(action: str, name: str, devtype: str | None, props: dict,
                          details={"action": action, "devpath": props.get("DEVPATH")})
 
 
+class MdstatWatcher:
+    """Wakes on every md event: the kernel signals pollers of /proc/mdstat (POLLPRI) when
+    a member fails, a spare takes over or a resync ends — events that no uevent carries
+    (``mdadm --fail`` sends none). ``mdadm --monitor`` listens the same way."""
+
+    def __init__(self, on_change: Callable[[str], None], path: str = "/proc/mdstat"):
+        self.on_change = on_change
+        self.path = path
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> bool:
+        if not os.path.exists(self.path):
+            return False
+        self._thread = threading.Thread(target=self._run, name="opsctl-mdstat", daemon=True)
+        self._thread.start()
+        return True
+
+    def _run(self) -> None:
+        try:
+            with open(self.path, "rb", buffering=0) as f:
+                f.read()                      # pollers are woken only after a full read
+                poller = select.poll()
+                poller.register(f.fileno(), select.POLLPRI | select.POLLERR)
+                while not self._stop.is_set():
+                    if not poller.poll(1000):
+                        continue
+                    f.seek(0)
+                    f.read()
+                    log.info("md event (/proc/mdstat)")
+                    self.on_change("mdstat")
+        except Exception as exc:  # noqa: BLE001 - the raid job still runs on its interval
+            log.error("watching /proc/mdstat stopped: %s", exc)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
 class UdevWatcher:
     def __init__(self, emit: Callable[[Event], object], on_md_change: Callable[[str], None],
                  ignore: list[str] | None = None):
@@ -69,6 +109,7 @@ class UdevWatcher:
         self.ignore = list(ignore or [])
         self.state = "off"
         self._observer = None
+        self._md: MdstatWatcher | None = None
 
     def start(self) -> str:
         try:
@@ -89,6 +130,9 @@ class UdevWatcher:
         except Exception as exc:  # noqa: BLE001 - no udev must never stop the daemon
             self.state = f"unavailable: {exc}"
             log.warning("block-device events unavailable (%s); carrying on without them", exc)
+        self._md = MdstatWatcher(self.on_md_change)
+        if self._md.start():
+            self.state += "; md events (/proc/mdstat)"
         return self.state
 
     def _handle(self, device) -> None:
@@ -105,6 +149,8 @@ class UdevWatcher:
             log.error("handling a udev event failed: %s", exc)
 
     def stop(self) -> None:
+        if self._md is not None:
+            self._md.stop()
         if self._observer is not None:
             with contextlib.suppress(Exception):
                 self._observer.send_stop()
