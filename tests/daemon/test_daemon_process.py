@@ -210,7 +210,9 @@ def test_kill9_and_restart_neither_duplicates_nor_loses(tmp_path, daemon_factory
     assert "NOT running" in opsctl("-c", str(path), "daemon", "status").stdout
     time.sleep(2)  # slots pass while nothing runs
     d2 = daemon_factory(path)
-    wait_for(lambda: "ready" in d2.output().split("SIGKILL")[-1] and
+    # Its own "ready": the log file also holds the first daemon's, and a SIGTERM before
+    # the handlers are installed would kill it (-15) instead of stopping it.
+    wait_for(lambda: f"ready (pid {d2.proc.pid})" in d2.output() and
              len([s for s in _slots(store, "inspection:quick") if s[1] == "ok"]) >= 8, 30,
              what="runs after the restart")
     d2.signal(signal.SIGTERM)
