@@ -1,5 +1,72 @@
+import os
 import sys
 from pathlib import Path
 
+import pytest
+
 # Shared test helpers (tests/helpers/*.py) import as plain modules, e.g. `import snmp_agents`.
 sys.path.insert(0, str(Path(__file__).parent / "helpers"))
+
+# Skip policy (tests/run.sh sets OPSCTL_REQUIRE_ALL=1): tests/setup.sh installs every tool
+# the suites use, so a skip there means a broken set-up, not a test that cannot run. The
+# only skips allowed are for hardware a CI machine cannot have; their reason starts with
+# "hardware:" and says how to get it.
+HARDWARE_PREFIX = "hardware:"
+
+
+def _require_all() -> bool:
+    return os.environ.get("OPSCTL_REQUIRE_ALL") == "1"
+
+
+def _skip_reason(report) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        reason = str(longrepr[2])
+    else:
+        reason = str(longrepr)
+    return reason.removeprefix("Skipped: ")
+
+
+def _enforce(report) -> None:
+    if not report.skipped or hasattr(report, "wasxfail"):
+        return
+    reason = _skip_reason(report)
+    if reason.startswith(HARDWARE_PREFIX):
+        return
+    report.outcome = "failed"
+    report.longrepr = (f"skipped, which OPSCTL_REQUIRE_ALL=1 does not allow (only skips whose "
+                       f"reason starts with {HARDWARE_PREFIX!r}; run tests/setup.sh to install "
+                       f"what the tests need): {reason}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    if _require_all():
+        _enforce(outcome.get_result())
+
+
+# A whole module skipped at collection cannot be turned into a failed test without
+# stopping the run ("error during collection"): record it and fail the session at the end.
+_collect_skips: list[str] = []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    outcome = yield
+    report = outcome.get_result()
+    if _require_all() and report.skipped:
+        reason = _skip_reason(report)
+        if not reason.startswith(HARDWARE_PREFIX):
+            _collect_skips.append(f"{report.nodeid}: {reason}")
+
+
+def pytest_terminal_summary(terminalreporter):
+    for line in _collect_skips:
+        terminalreporter.write_line(f"FAILED (skipped module, OPSCTL_REQUIRE_ALL=1) {line}",
+                                    red=True)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _collect_skips and exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -11,10 +11,12 @@ Importable from any test (tests/conftest.py puts tests/helpers on sys.path)::
         agent.port ...
 
 Both always stop their process (context manager / ``stop()``; use them in fixtures with
-``yield``). snmpsim refuses to run as root: it is started with ``--process-user=nobody``
-from the venv in ``$OPSCTL_SNMPSIM_VENV`` (default /opt/opsctl-snmpsim, built by
-``.ci/run`` from /usr/bin/python3) and its data and cache are copied to a world-readable
-temp dir. ``snmpsim_available()`` / ``snmpd_available()`` say whether a test can run.
+``yield``). snmpsim refuses to run as root: as root it is started with
+``--process-user=nobody`` from the venv tests/setup.sh builds where nobody can read it
+(``$OPSCTL_TEST_CACHE/snmpsim``, default /var/cache/opsctl-test/snmpsim), and its data
+and cache are copied to a world-readable temp dir; as another user it runs from the test
+environment itself (.venv has snmpsim). ``$OPSCTL_SNMPSIM_VENV`` overrides the venv.
+``snmpsim_available()`` / ``snmpd_available()`` say whether a test can run.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -31,7 +34,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-SNMPSIM_VENV = Path(os.environ.get("OPSCTL_SNMPSIM_VENV", "/opt/opsctl-snmpsim"))
+
+def _snmpsim_venv() -> Path:
+    if os.environ.get("OPSCTL_SNMPSIM_VENV"):
+        return Path(os.environ["OPSCTL_SNMPSIM_VENV"])
+    if os.geteuid() == 0:
+        # snmpsim drops to nobody, who cannot read a venv under /root or a pyenv Python.
+        return Path(os.environ.get("OPSCTL_TEST_CACHE", "/var/cache/opsctl-test")) / "snmpsim"
+    return Path(sys.prefix)
+
+
+SNMPSIM_VENV = _snmpsim_venv()
 SNMPSIM_BIN = SNMPSIM_VENV / "bin" / "snmpsim-command-responder"
 SNMPD_BIN = shutil.which("snmpd", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
 
@@ -144,7 +157,7 @@ class Snmpsim:
     def start(self) -> Snmpsim:
         if not snmpsim_available():
             raise RuntimeError(f"snmpsim not installed at {SNMPSIM_BIN} "
-                               "(create it as .ci/run does)")
+                               "(run tests/setup.sh)")
         self.tmp = Path(tempfile.mkdtemp(prefix="opsctl-snmpsim-"))
         data = self.tmp / "data"
         cache = self.tmp / "cache"

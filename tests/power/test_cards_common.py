@@ -14,8 +14,7 @@ from snmp_agents import Snmpsim, snmpsim_available  # tests/helpers (see tests/c
 
 ROOT = Path(__file__).resolve().parents[2]
 QUIRKS = ROOT / "tests" / "fixtures" / "snmp-quirks"
-REAL = QUIRKS / "real"                               # vendored copies (CI has no ../shared)
-SHARED_REAL = ROOT.parent / "shared" / "snmp-real"   # the originals, when present
+REAL = QUIRKS / "real"  # recordings of real cards (LibreNMS test data, see its README)
 
 REAL_CARDS = ("minuteman-e1500", "eaton-connectups", "cyberpower-ol2200")
 

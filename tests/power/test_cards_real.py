@@ -1,5 +1,5 @@
-"""The three real UPS cards (shared/snmp-real: Minuteman RFC 1628, Eaton XUPS, CyberPower
-CPS-MIB) served by snmpsim and read through the profiles.
+"""The three real UPS cards (tests/fixtures/snmp-quirks/real: Minuteman RFC 1628, Eaton XUPS,
+CyberPower CPS-MIB) served by snmpsim and read through the profiles.
 
 Expected values come from reading the MIBs, not from running the code:
 - RFC 1628: upsEstimatedMinutesRemaining in minutes, upsBatteryVoltage in 0.1 V DC,
@@ -13,14 +13,10 @@ Each number is also cross-checked against net-snmp's snmpget reading the same ag
 
 from __future__ import annotations
 
-import filecmp
-
 import pytest
 from snmp_agents import snmpget_values
 from test_cards_common import (
-    REAL,
     REAL_CARDS,
-    SHARED_REAL,
     cli_json,
     read,
     run_cli,
@@ -38,14 +34,6 @@ def sim():
     s = start_sim()
     yield s
     s.stop()
-
-
-def test_vendored_recordings_equal_the_shared_originals():
-    if not SHARED_REAL.is_dir():
-        pytest.skip("../shared/snmp-real not present (clean clone): vendored copies used")
-    for card in REAL_CARDS:
-        name = f"{card}.snmprec"
-        assert filecmp.cmp(REAL / name, SHARED_REAL / name, shallow=False), name
 
 
 # -- Minuteman E1500RTXL2U: RFC 1628 with quirks -------------------------------------------------

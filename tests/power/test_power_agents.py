@@ -4,7 +4,7 @@ snmpget as the reference reader, a UDP socket that never answers, the real CLI.
 Recordings (tests/fixtures/snmp): ups-online, ups-onbattery (OB + LB + alarm table),
 apc-smartups (PowerNet, high-precision objects), switch1 / switch1-later (ports up/down,
 Counter64s, sensors, 60 s apart), env1 (APC probe), broken (wrong types, NULL, missing
-objects, missing .0); plus the real Minuteman card from ../shared/snmp-real.
+objects, missing .0); plus the real Minuteman card (tests/fixtures/snmp-quirks/real).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from opsctl.power import api
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "tests" / "fixtures" / "snmp"
-# vendored copy of ../shared/snmp-real/minuteman-e1500.snmprec (test_cards_real checks they match)
+# recorded from a real card (LibreNMS test data, see the README beside it)
 REAL = ROOT / "tests" / "fixtures" / "snmp-quirks" / "real" / "minuteman-e1500.snmprec"
 
 pytestmark = pytest.mark.skipif(not snmpsim_available(),

@@ -16,7 +16,7 @@ from opsctl.power import api
 from opsctl.power.profiles import registry
 
 REAL = (Path(__file__).resolve().parents[1] / "fixtures" / "snmp-quirks" / "real"
-        / "minuteman-e1500.snmprec")  # vendored copy of ../shared/snmp-real
+        / "minuteman-e1500.snmprec")  # a real card (see its README)
 
 PROFILE = """\
 power:
@@ -43,7 +43,7 @@ def _write(tmp_path: Path, port: int, model_oids: str) -> Path:
 
 
 @pytest.mark.skipif(not (snmpsim_available() and REAL.exists()),
-                    reason="snmpsim venv or ../shared/snmp-real missing")
+                    reason="snmpsim venv missing (tests/setup.sh installs it)")
 def test_custom_profile_chosen_by_sysobjectid_and_read(tmp_path):
     with Snmpsim([REAL]) as sim:
         cfg = load_config(_write(tmp_path, sim.port, "1.3.6.1.4.1.2254.2.4.1.2.0"))

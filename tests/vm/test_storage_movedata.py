@@ -27,7 +27,7 @@ DISKS = os.environ.get("VMRAID_DISKS", "").split()
 pytestmark = [
     pytest.mark.vm,
     pytest.mark.skipif(os.environ.get("VMRAID_IN_VM") != "1" or len(DISKS) < 5,
-                       reason="needs run-real-storage.sh VM with 5 disks"),
+                       reason="needs the storage VM with 5 disks (tests/run.sh vm)"),
 ]
 
 FSTAB = Path("/etc/fstab")

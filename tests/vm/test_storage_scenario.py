@@ -1,6 +1,6 @@
 """The storage scenario against real mdadm, LVM, ext4/xfs and fstab, inside the VM.
 
-Run by tests/run.sh through ../shared/vm/run-real-storage.sh (5 blank 400M disks). Every
+Run by tests/run.sh through tests/vm/run-in-vm.sh (5 blank 400M disks). Every
 step drives the real `opsctl` CLI end to end; the tests run in file order and build on
 each other (one VM boot for the whole suite), so they share module-scoped state.
 """
@@ -22,7 +22,7 @@ DISKS = os.environ.get("VMRAID_DISKS", "").split()
 pytestmark = [
     pytest.mark.vm,
     pytest.mark.skipif(os.environ.get("VMRAID_IN_VM") != "1" or len(DISKS) < 5,
-                       reason="needs run-real-storage.sh VM with 5 disks"),
+                       reason="needs the storage VM with 5 disks (tests/run.sh vm)"),
 ]
 
 MDADM_CONF = Path("/etc/mdadm/mdadm.conf")
