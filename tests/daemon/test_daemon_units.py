@@ -4,14 +4,24 @@ installable with `opsctl daemon install-units`."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from daemon_support import base_config, opsctl, write_config
 
-from opsctl.daemon.units import cron_to_oncalendar, render
+from opsctl.core.config import load_config
+from opsctl.daemon.units import (
+    DEFAULT_BIN,
+    DEFAULT_CONFIG,
+    cron_to_oncalendar,
+    opsctl_command,
+    render,
+    render_cron,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SYSTEMD_DIR = ROOT / "systemd"
@@ -22,6 +32,9 @@ needs_analyze = pytest.mark.skipif(ANALYZE is None, reason="systemd-analyze not 
 def test_shipped_files_match_the_generator():
     for name, text in render().items():
         assert (SYSTEMD_DIR / name).read_text() == text, f"systemd/{name} is stale"
+    example = load_config(ROOT / "configs" / "opsctl.example.yaml")
+    assert (SYSTEMD_DIR / "opsctl.cron").read_text() == \
+        render_cron(example, DEFAULT_BIN, DEFAULT_CONFIG), "systemd/opsctl.cron is stale"
 
 
 def test_daemon_unit_essentials():
@@ -103,3 +116,70 @@ def test_install_units_dry_run_and_prefix(tmp_path):
         check = subprocess.run([ANALYZE, "verify", "--man=no", str(dest / "opsctld.service")],
                                capture_output=True, text=True, timeout=60)
         assert check.returncode == 0, check.stderr
+
+
+# -- where opsctl is installed -------------------------------------------------------------------
+def test_opsctl_command_is_the_running_install(tmp_path):
+    script = tmp_path / "venv" / "bin" / "opsctl"
+    script.parent.mkdir(parents=True)
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    elsewhere = "/usr/local/bin/opsctl"  # another opsctl first on PATH must not win
+
+    def which(name):
+        return {"opsctl": elsewhere}.get(name)
+
+    assert opsctl_command(str(script), "/usr/bin/python3", which) == str(script)
+    assert opsctl_command("opsctl", "/usr/bin/python3",
+                          lambda n: str(script) if n == "opsctl" else None) == str(script)
+    main = "/x/site-packages/opsctl/__main__.py"
+    assert opsctl_command(main, "/opt/opsctl/bin/python3", which) == \
+        "/opt/opsctl/bin/python3 -m opsctl"
+    # started some other way (e.g. from a test harness): the opsctl on PATH, else an error
+    assert opsctl_command("/nowhere/pytest.py", "/usr/bin/python3", which) == elsewhere
+    with pytest.raises(ValueError, match="--bin"):
+        opsctl_command("", "/usr/bin/python3", lambda n: None)
+
+
+def _exec_start(unit_text: str) -> str:
+    (line,) = [ln for ln in unit_text.splitlines() if ln.startswith("ExecStart=")]
+    return line.removeprefix("ExecStart=")
+
+
+def test_install_units_names_the_opsctl_that_runs_it(tmp_path):
+    """Console script from the test venv, `python -m opsctl`, --bin and --cron: the units and
+    the cron file run the opsctl that wrote them, not a path nobody installed."""
+    path = write_config(tmp_path / "opsctl.yaml", base_config(tmp_path, inspection={
+        "profiles": [{"name": "night", "schedule": "0 2 * * *",
+                      "items": [{"id": "q", "question": "ok?", "type": "yesno"}]}]}))
+    exe = shutil.which("opsctl")
+    assert exe, "the test environment's opsctl must be on PATH (tests/run.sh puts it there)"
+    args = ["-c", str(path), "daemon", "install-units", "--dry-run", "--json",
+            "--prefix", str(tmp_path / "u")]
+
+    def units(argv):
+        proc = subprocess.run(argv + args, capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        return {Path(f["path"]).name: f["text"] for f in json.loads(proc.stdout)["files"]}
+
+    by_script = units([exe])
+    assert _exec_start(by_script["opsctld.service"]) == \
+        f"{os.path.abspath(exe)} -c {path.resolve()} daemon run"
+    by_module = units([sys.executable, "-m", "opsctl"])
+    assert _exec_start(by_module["opsctld.service"]).startswith(f"{sys.executable} -m opsctl -c ")
+    if ANALYZE:
+        (tmp_path / "opsctld.service").write_text(by_module["opsctld.service"])
+        check = subprocess.run([ANALYZE, "verify", "--man=no", str(tmp_path / "opsctld.service")],
+                               capture_output=True, text=True, timeout=60)
+        assert check.returncode == 0, check.stderr
+
+    proc = opsctl("-c", str(path), "daemon", "install-units", "--cron", "--prefix",
+                  str(tmp_path / "cron.d"))
+    assert proc.returncode == 0, proc.stderr
+    cron = (tmp_path / "cron.d" / "opsctl").read_text()
+    assert f"0 2 * * *    root {os.path.abspath(exe)} -c {path.resolve()} daemon run-job " \
+        "inspection:night" in cron.splitlines()
+    assert not (tmp_path / "cron.d" / "opsctld.service").exists()
+
+    proc = opsctl(*args[:4], "--bin", str(tmp_path / "missing"))
+    assert proc.returncode != 0 and "not an executable file" in proc.stderr

@@ -182,12 +182,15 @@ def ack(app: AppContext, event_id: int, by: str | None) -> None:
 
 @daemon.command("install-units")
 @dry_run_option
-@click.option("--prefix", metavar="DIR", help="Unit directory [default: /etc/systemd/system].")
+@click.option("--prefix", metavar="DIR",
+              help="Target directory [default: /etc/systemd/system, /etc/cron.d with --cron].")
 @click.option("--bin", "bin_path", metavar="PATH",
               help="opsctl executable for ExecStart [default: the one running now].")
+@click.option("--cron", is_flag=True,
+              help="Write /etc/cron.d/opsctl instead of the units (no systemd timers).")
 @pass_app
 def install_units(app: AppContext, dry_run: bool, prefix: str | None,
-                  bin_path: str | None) -> None:
+                  bin_path: str | None, cron: bool) -> None:
     """Install opsctld.service and the inspection/export timers (and their schedules)."""
     import os
     import shutil
@@ -195,16 +198,23 @@ def install_units(app: AppContext, dry_run: bool, prefix: str | None,
     from pathlib import Path
 
     from opsctl.core.errors import ConfigError, OpsError
-    from opsctl.daemon.units import enable_commands, plan_install
+    from opsctl.daemon.units import enable_commands, opsctl_command, plan_cron, plan_install
 
-    bin_path = bin_path or shutil.which("opsctl") or os.path.abspath(sys.argv[0])
+    try:
+        command = (os.path.abspath(bin_path) if bin_path
+                   else opsctl_command(sys.argv[0], sys.executable, shutil.which))
+    except ValueError as exc:
+        raise OpsError(str(exc)) from None
+    if bin_path and not (os.path.isfile(command) and os.access(command, os.X_OK)):
+        raise OpsError(f"--bin {bin_path}: not an executable file")
     try:
         cfg = app.cfg
         config = str(Path(cfg.source).resolve())
     except ConfigError as exc:
         raise OpsError(f"install-units needs a valid config: {exc.message}") from None
     try:
-        planned = plan_install(cfg, prefix, os.path.abspath(bin_path), config)
+        planned = (plan_cron(cfg, prefix, command, config) if cron
+                   else plan_install(cfg, prefix, command, config))
     except ValueError as exc:
         raise OpsError(str(exc)) from None
     written = []
@@ -222,7 +232,7 @@ def install_units(app: AppContext, dry_run: bool, prefix: str | None,
             except OSError as exc:
                 raise OpsError(f"cannot write {f.path}: {exc.strerror}") from None
         written.append(str(f.path))
-    cmds = enable_commands(cfg)
+    cmds = [] if cron else enable_commands(cfg)
     if app.json:
         app.out.json({"dry_run": dry_run, "files": [{"path": str(f.path), "text": f.text}
                                                      for f in planned], "next": cmds})
@@ -233,7 +243,8 @@ def install_units(app: AppContext, dry_run: bool, prefix: str | None,
             click.echo(f.text)
         else:
             app.out.info(f"wrote {f.path}")
-    app.out.info("next:\n  " + "\n  ".join(cmds))
+    if cmds:
+        app.out.info("next:\n  " + "\n  ".join(cmds))
 
 
 # -- silences ----------------------------------------------------------------------------------

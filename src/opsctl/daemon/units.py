@@ -11,11 +11,16 @@ would run inspections twice.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+# Where the README's system-wide install puts the command (a venv in /opt/opsctl, linked
+# here); the files under systemd/ are rendered for it. install-units uses the opsctl that
+# is actually running instead (opsctl_command).
 DEFAULT_BIN = "/usr/local/bin/opsctl"
 DEFAULT_CONFIG = "/etc/opsctl/opsctl.yaml"
 DEFAULT_UNIT_DIR = "/etc/systemd/system"
@@ -128,16 +133,16 @@ Unit=opsctl-duty-export.service
 WantedBy=timers.target
 """
 
-_CRON = """\
+_CRON_HEAD = """\
 # /etc/cron.d/opsctl — for sites without systemd timers and without the opsctl daemon.
 # (opsctld runs all of this itself; do not enable both, or inspections run twice.)
+# For opsctl installed as {bin} and the config {config}, with
+# the config's schedules. Written by: sudo OPSCTL -c CONFIG daemon install-units --cron
+# (OPSCTL: the opsctl you installed, e.g. /opt/opsctl/bin/opsctl); run it again after
+# moving opsctl or changing a schedule.
 SHELL=/bin/sh
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 # m h dom mon dow user command
-0 9 * * *    root {bin} -c {config} daemon run-job inspection:daily-room
-0 8,20 * * * root {bin} -c {config} daemon run-job inspection:power-room-patrol
-30 0 * * *   root {bin} -c {config} daemon run-job duty-export
-15 3 * * *   root {bin} -c {config} daemon run-job retention
 """
 
 TEMPLATES = {
@@ -146,15 +151,43 @@ TEMPLATES = {
     "opsctl-inspection@.timer": _INSPECTION_TIMER,
     "opsctl-duty-export.service": _EXPORT_SERVICE,
     "opsctl-duty-export.timer": _EXPORT_TIMER,
-    "opsctl.cron": _CRON,
 }
 
 
+def _check_command(value: str, what: str) -> None:
+    # systemd and cron split ExecStart/command lines on spaces: an absolute program path,
+    # then plain words (e.g. "/usr/bin/python3 -m opsctl"), nothing that needs quoting.
+    words = value.split(" ")
+    if not words[0].startswith("/") or any(not w or re.search(r"[\s'\"\\%$;&|<>`]", w)
+                                           for w in words):
+        raise ValueError(f"{what} must be an absolute path without spaces or quotes: {value!r}")
+
+
 def render(bin_path: str = DEFAULT_BIN, config: str = DEFAULT_CONFIG) -> dict[str, str]:
-    for value, what in ((bin_path, "opsctl path"), (config, "config path")):
-        if not value.startswith("/") or re.search(r"\s", value):
-            raise ValueError(f"{what} must be absolute and without spaces: {value!r}")
+    _check_command(bin_path, "opsctl path")
+    _check_command(config, "config path")
+    if " " in config:
+        raise ValueError(f"config path must not contain spaces: {config!r}")
     return {name: text.format(bin=bin_path, config=config) for name, text in TEMPLATES.items()}
+
+
+def opsctl_command(argv0: str, executable: str,
+                   which: Callable[[str], str | None]) -> str:
+    """The command that runs the opsctl running now, as installed: its console script
+    (``/opt/opsctl/bin/opsctl``, ``~/.local/bin/opsctl`` from pipx, ``.venv/bin/opsctl``),
+    or ``<python> -m opsctl`` when started that way. Not simply the first ``opsctl`` on
+    PATH: that may be another install (and sudo resets PATH)."""
+    name = os.path.basename(argv0)
+    if name == "__main__.py":                      # python -m opsctl
+        return f"{os.path.abspath(executable)} -m opsctl"
+    if argv0 and not name.endswith(".py") and not name.startswith("-"):
+        path = argv0 if "/" in argv0 else which(argv0)
+        if path and os.path.isfile(path) and os.access(path, os.X_OK):
+            return os.path.abspath(path)
+    found = which("opsctl")
+    if found:
+        return os.path.abspath(found)
+    raise ValueError("cannot tell where opsctl is installed; pass --bin PATH")
 
 
 # -- cron → systemd OnCalendar ----------------------------------------------------------------
@@ -207,6 +240,9 @@ def cron_to_oncalendar(expr: str) -> str:
     return cal
 
 
+DEFAULT_CRON_DIR = "/etc/cron.d"
+
+
 @dataclass
 class PlannedFile:
     path: Path
@@ -219,8 +255,7 @@ def plan_install(cfg, prefix: str | None, bin_path: str, config: str) -> list[Pl
     profile (the cron example stays documentation: systemd/opsctl.cron)."""
     unit_dir = Path(prefix or DEFAULT_UNIT_DIR)
     files = render(bin_path, config)
-    out = [PlannedFile(unit_dir / name, text) for name, text in files.items()
-           if name != "opsctl.cron"]
+    out = [PlannedFile(unit_dir / name, text) for name, text in files.items()]
     for profile in cfg.inspection.profiles if cfg is not None else []:
         if not profile.schedule:
             continue
@@ -236,6 +271,35 @@ def plan_install(cfg, prefix: str | None, bin_path: str, config: str) -> list[Pl
             f"# From daemon.export.schedule ({cfg.daemon.export.schedule}).\n[Timer]\n"
             f"OnCalendar=\nOnCalendar={cron_to_oncalendar(cfg.daemon.export.schedule)}\n"))
     return out
+
+
+def render_cron(cfg, bin_path: str = DEFAULT_BIN, config: str = DEFAULT_CONFIG) -> str:
+    """/etc/cron.d/opsctl: the scheduled inspections, the duty-log export and retention
+    from the config's schedules, run by this opsctl (systemd/opsctl.cron is this for the
+    example config)."""
+    from opsctl.daemon.cron import _SHORTHANDS
+
+    render(bin_path, config)  # the same path checks as the units
+    jobs = [(p.schedule, f"inspection:{p.name}") for p in cfg.inspection.profiles
+            if p.schedule]
+    if cfg.daemon.export is not None:
+        jobs.append((cfg.daemon.export.schedule, "duty-export"))
+    if cfg.daemon.retention_schedule:
+        jobs.append((cfg.daemon.retention_schedule, "retention"))
+    lines = [_CRON_HEAD.format(bin=bin_path, config=config)]
+    for schedule, job in jobs:
+        expr = " ".join(schedule.split())
+        if len(_SHORTHANDS.get(expr.lower(), expr).split()) != 5:
+            raise ValueError(f"{job}: schedule {schedule!r} has a seconds field, which cron "
+                             "cannot run; use the daemon or the systemd timers")
+        lines.append(f"{expr:<12} root {bin_path} -c {config} daemon run-job {job}\n")
+    return "".join(lines)
+
+
+def plan_cron(cfg, prefix: str | None, bin_path: str, config: str) -> list[PlannedFile]:
+    """The cron alternative to the units: /etc/cron.d/opsctl for this opsctl and config."""
+    return [PlannedFile(Path(prefix or DEFAULT_CRON_DIR) / "opsctl",
+                        render_cron(cfg, bin_path, config))]
 
 
 def enable_commands(cfg) -> list[str]:
