@@ -80,10 +80,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
     || die "apt-get install failed"
 fi
-# Debian starts snmpd on UDP 161 when it is installed; the tests run their own agents on
-# high ports and do not need it. Stop it only if it is the packaged service.
-if [ "$(id -u)" = 0 ] && command -v systemctl >/dev/null && systemctl is-active -q snmpd 2>/dev/null; then
-  systemctl stop snmpd || true
+# Debian's postinst starts the packaged snmpd (UDP 161) right after installing it; the
+# tests run their own agents on high ports. Stop the one this run started, nothing else.
+if [[ " ${missing[*]} " == *" snmpd "* ]]; then
+  if command -v systemctl >/dev/null && systemctl is-active -q snmpd 2>/dev/null; then
+    systemctl stop snmpd || true
+  elif [ -s /run/snmpd.pid ]; then
+    kill "$(cat /run/snmpd.pid)" 2>/dev/null || true
+  fi
 fi
 
 # ------------------------------------------------------------------ project .venv ----

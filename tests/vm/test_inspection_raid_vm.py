@@ -82,6 +82,7 @@ def cfg(tmp_path_factory):
         site: {{name: vm-room, timezone: UTC}}
         state_dir: {base}/state
         inspection:
+          check_timeout: 120   # LVM takes seconds per command under TCG on a loaded host
           profiles:
             - name: storage
               items:
