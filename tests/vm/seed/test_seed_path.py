@@ -118,6 +118,14 @@ def save_root() -> None:
     (SEED / "sums.json").write_text(json.dumps({DATA: checksums(DATA), ARCH: checksums(ARCH)}))
 
 
+def shut_down() -> None:
+    """A clean power-off: what the root filesystem keeps, then unmount and stop."""
+    save_root()
+    run("umount", DATA, ARCH)
+    run("vgchange", "-an", "vg5")
+    run("mdadm", "--stop", "/dev/md5")
+
+
 def boot() -> None:
     """Put the root filesystem's files back, then do what the boot does."""
     step("boot")
@@ -234,10 +242,7 @@ def test_phase1_create_grow_fail_with_daemon():
     opsctl("storage", "raid", "remove", "md5", disk(1), "--yes")
     run("mdadm", "--zero-superblock", disk(1))     # the "new" disk for phase 2
     assert {DATA: checksums(DATA), ARCH: checksums(ARCH)} == sums
-    save_root()
-    run("umount", DATA, ARCH)
-    run("vgchange", "-an", "vg5")
-    run("mdadm", "--stop", "/dev/md5")
+    shut_down()
 
 
 @pytest.mark.skipif(PHASE != 2, reason="hardware: phase 2 of the seed VM run")
@@ -282,10 +287,7 @@ def test_phase3_reshape_resumes_after_power_cut_and_the_same_command_finishes():
     assert a["raid_devices"] == 5 and a["state"] == "clean", a
     assert fs_bytes(DATA) > fs_before + 300 * 1024**2
     assert_data_intact()
-    save_root()
-    run("umount", DATA, ARCH)
-    run("vgchange", "-an", "vg5")
-    run("mdadm", "--stop", "/dev/md5")
+    shut_down()
 
 
 @pytest.mark.skipif(PHASE != 4, reason="hardware: phase 4 of the seed VM run")
