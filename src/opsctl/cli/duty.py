@@ -81,14 +81,33 @@ def log_list(app, start, end, pending, last) -> None:
     from opsctl.handover import dutylog
 
     entries = dutylog.list_entries(app.cfg, app.store, _date(start, "--from date"),
-                                   _date(end, "--to date"), pending=pending)
-    if last:
-        entries = entries[-last:]
+                                   _date(end, "--to date"), pending=pending, last=last)
     if app.json:
         app.out.json([e.to_dict() for e in entries])
         return
     app.out.table(_ENTRY_COLS, _entry_rows(app, entries),
                   caption=f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}")
+
+
+@log_group.command("search")
+@click.argument("text")
+@click.option("--from", "start", metavar="DATE", help="YYYY-MM-DD (site time).")
+@click.option("--to", "end", metavar="DATE", help="YYYY-MM-DD, inclusive.")
+@click.option("--last", "last", type=click.IntRange(min=1), default=50, show_default=True,
+              metavar="N", help="The newest N matching entries.")
+@pass_app
+def log_search(app, text, start, end, last) -> None:
+    """Entries whose text contains TEXT (case-insensitive), newest N, oldest first."""
+    from opsctl.handover import dutylog
+
+    entries = dutylog.search(app.cfg, app.store, text, _date(start, "--from date"),
+                             _date(end, "--to date"), last=last)
+    if app.json:
+        app.out.json([e.to_dict() for e in entries])
+        return
+    # The searched text stays out of the caption: captions are markup, user text is data.
+    app.out.table(_ENTRY_COLS, _entry_rows(app, entries),
+                  caption=f"{len(entries)} matching entr{'y' if len(entries) == 1 else 'ies'}")
 
 
 @log_group.command("show")

@@ -141,7 +141,9 @@ class Output:
             return value.strftime("%Y-%m-%d %H:%M:%S")
         if hasattr(value, "__rich__") or hasattr(value, "__rich_console__"):
             return value
-        return str(value)
+        from rich.text import Text
+
+        return Text(str(value))  # user and device text is data: "[x]" is not markup
 
     def progress(self, *, transient: bool = True):
         """A rich Progress on stderr, so JSON on stdout stays clean."""

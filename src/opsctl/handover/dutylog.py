@@ -18,7 +18,7 @@ from opsctl.core.errors import NotFoundError, SafetyError, UsageError
 from opsctl.handover import chain
 from opsctl.handover.chain import NewEntry
 from opsctl.handover.people import acting_person, require_role
-from opsctl.handover.schema import duty_log
+from opsctl.handover.schema import FTS_TABLE, ITEMS_WHERE, PENDING_WHERE, duty_log
 from opsctl.handover.timeutil import day_range_utc, local_midnight, to_utc_iso, years_before
 
 
@@ -43,10 +43,13 @@ class Entry:
 
     @classmethod
     def from_row(cls, r) -> Entry:
-        return cls(seq=r.seq, ts=r.ts, kind=r.kind, category=r.category, severity=r.severity,
-                   text=r.text, source=r.source, author=r.author, pending=bool(r.pending),
-                   ref_seq=r.ref_seq, details=json.loads(r.details) if r.details else None,
-                   hash=r.hash)
+        """From a row of ``select(duty_log)`` (all columns, table order)."""
+        # Unpacked by position: a Row's attribute access costs ~3 us a field, which was
+        # most of a day view's time.
+        (seq, ts, kind, category, severity, text, source, author, pending, ref_seq, details,
+         _alg, _prev, digest) = r
+        return cls(seq, ts, kind, category, severity, text, source, author, bool(pending),
+                   ref_seq, json.loads(details) if details else None, digest)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in (
@@ -92,27 +95,196 @@ def add(cfg, store, text: str, *, category: str = "note", severity: str | None =
 
 
 def list_entries(cfg, store, start: dt.date | None = None, end: dt.date | None = None,
-                 *, pending: bool = False, since_seq: int | None = None) -> list[Entry]:
-    q = sa.select(duty_log).order_by(duty_log.c.seq)
+                 *, pending: bool = False, since_seq: int | None = None,
+                 last: int | None = None) -> list[Entry]:
+    """Entries in seq order; ``last`` keeps the newest N of them (after ``pending``).
+
+    Paged in SQL: only the rows shown are read, and their derived status comes from
+    indexed look-ups of the entries that reference them, so a view costs the same at
+    100 entries or a million.
+    """
+    conds = []
     if start or end:
         lo, hi = day_range_utc(cfg, start or dt.date(1970, 1, 1), end or dt.date(9998, 12, 31))
-        q = q.where(duty_log.c.ts >= lo, duty_log.c.ts < hi)
+        conds += [duty_log.c.ts >= lo, duty_log.c.ts < hi]
     if since_seq is not None:
-        q = q.where(duty_log.c.seq > since_seq)
+        conds.append(duty_log.c.seq > since_seq)
+    if pending:
+        conds.append(sa.text(PENDING_WHERE))  # literal, so the partial index applies
     with store.read() as conn:
-        entries = [Entry.from_row(r) for r in conn.execute(q)]
-    state = item_states(store)
-    for e in entries:
-        _decorate(e, state)
-    if pending:  # the current version of each open item only
-        entries = [e for e in entries if e.status == "open"]
-    return entries
+        if not pending:
+            q = sa.select(duty_log).where(*conds)
+            if last is None:
+                entries = [Entry.from_row(r) for r in conn.execute(q.order_by(duty_log.c.seq))]
+            else:
+                rows = conn.execute(q.order_by(duty_log.c.seq.desc()).limit(last)).all()
+                entries = [Entry.from_row(r) for r in reversed(rows)]
+            _decorate_page(conn, entries)
+            return entries
+        # Open items only: pending rows newest first, a page at a time, until enough are
+        # still open (closed and superseded versions are skipped).
+        found: list[Entry] = []
+        upper: int | None = None
+        page = max(64, 2 * (last or 0))
+        while last is None or len(found) < last:
+            q = sa.select(duty_log).where(*conds)
+            if upper is not None:
+                q = q.where(duty_log.c.seq < upper)
+            rows = conn.execute(q.order_by(duty_log.c.seq.desc()).limit(page)).all()
+            if not rows:
+                break
+            batch = [Entry.from_row(r) for r in rows]
+            _decorate_page(conn, batch)
+            found += [e for e in batch if e.status == "open"]
+            upper = batch[-1].seq
+        found.reverse()
+        return found if last is None else found[-last:]
 
 
 def show(store, seq: int) -> Entry:
-    e = get(store, seq)
-    _decorate(e, item_states(store))
+    with store.read() as conn:
+        row = conn.execute(sa.select(duty_log).where(duty_log.c.seq == seq)).first()
+        if row is None:
+            raise NotFoundError(f"no duty log entry {seq}")
+        e = Entry.from_row(row)
+        _decorate_page(conn, [e])
     return e
+
+
+def search(cfg, store, text: str, start: dt.date | None = None,
+           end: dt.date | None = None, *, last: int = 50) -> list[Entry]:
+    """The newest ``last`` entries whose text contains ``text`` (case-insensitive), in
+    seq order. Uses the trigram index where the store has one and the text is at least
+    three characters long (a trigram's length); otherwise a scan from the newest entry."""
+    if not text or not text.strip():
+        raise UsageError("search needs a text to look for")
+    conds = []
+    if start or end:
+        lo, hi = day_range_utc(cfg, start or dt.date(1970, 1, 1), end or dt.date(9998, 12, 31))
+        conds += [duty_log.c.ts >= lo, duty_log.c.ts < hi]
+    with store.read() as conn:
+        if len(text) >= 3 and _has_fts(conn):
+            # A quoted FTS5 string is one phrase: consecutive trigrams, i.e. a substring.
+            phrase = '"' + text.replace('"', '""') + '"'
+            upper: int | None = None
+            if conds:
+                # The date range as a seq range too, so the index walk is bounded.
+                lo_seq, upper = conn.execute(sa.select(sa.func.min(duty_log.c.seq),
+                                                       sa.func.max(duty_log.c.seq))
+                                             .where(*conds)).one()
+                if lo_seq is None:
+                    return []
+                upper += 1
+            # The index newest first, a page of hits at a time (FTS5 walks rowids in
+            # descending order without sorting), until `last` rows are in the range.
+            rows = []
+            page = min(500, max(64, 2 * last))
+            while len(rows) < last:
+                where = f"{FTS_TABLE} MATCH :q"
+                params: dict = {"q": phrase, "n": page}
+                if upper is not None:
+                    where += " AND rowid < :upper"
+                    params["upper"] = upper
+                if conds:
+                    where += " AND rowid >= :lo"
+                    params["lo"] = lo_seq
+                hits = [r[0] for r in conn.execute(sa.text(
+                    f"SELECT rowid FROM {FTS_TABLE} WHERE {where} "  # noqa: S608
+                    "ORDER BY rowid DESC LIMIT :n"), params)]
+                if not hits:
+                    break
+                rows += conn.execute(sa.select(duty_log).where(duty_log.c.seq.in_(hits), *conds)
+                                     .order_by(duty_log.c.seq.desc())).all()
+                upper = hits[-1]
+            rows = rows[:last]
+        else:
+            pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace(
+                "_", "\\_") + "%"
+            q = sa.select(duty_log).where(duty_log.c.text.ilike(pattern, escape="\\"), *conds)
+            rows = conn.execute(q.order_by(duty_log.c.seq.desc()).limit(last)).all()
+        entries = [Entry.from_row(r) for r in reversed(rows)]
+        _decorate_page(conn, entries)
+    return entries
+
+
+def _has_fts(conn) -> bool:
+    if conn.dialect.name != "sqlite":
+        return False
+    return conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?",
+                                (FTS_TABLE,)).first() is not None
+
+
+def _chunks(seqs: list[int], n: int = 500):
+    for i in range(0, len(seqs), n):
+        yield seqs[i:i + n]
+
+
+def _decorate_page(conn, entries: list[Entry]) -> None:
+    """Derive status, closed_by and amended_by for these entries only, as ``_decorate``
+    does from the whole log's ``item_states`` (same rules, indexed look-ups by ref_seq)."""
+    if not entries:
+        return
+    amends = duty_log.c.kind == "amend"
+    by_seq = {e.seq: e for e in entries}
+    lo, hi = min(by_seq), max(by_seq)
+    if hi - lo < 4 * len(by_seq):
+        # A dense page (a list, a day): one range scan of the ref index, not IN lists.
+        chunks = [duty_log.c.ref_seq.between(lo, hi)]
+    else:
+        chunks = [duty_log.c.ref_seq.in_(c) for c in _chunks(list(by_seq))]
+    for cond in chunks:
+        for ref, seq in conn.execute(sa.select(duty_log.c.ref_seq, duty_log.c.seq).where(
+                amends, cond).order_by(duty_log.c.seq)):
+            if ref in by_seq:
+                by_seq[ref].amended_by.append(seq)
+    pend = [e for e in entries if e.pending]
+    if not pend:
+        return
+    # Root of each pending entry: up its amendment chain to the entry it corrects.
+    kinds: dict[int, tuple[str, int | None]] = {e.seq: (e.kind, e.ref_seq) for e in entries}
+    root_of: dict[int, int] = {}
+    for e in pend:
+        cur = e.seq
+        while True:
+            kind, ref = kinds.get(cur, (None, None))
+            if kind is None:
+                row = conn.execute(sa.select(duty_log.c.kind, duty_log.c.ref_seq)
+                                   .where(duty_log.c.seq == cur)).first()
+                if row is None:  # purged: the reference itself is the root
+                    break
+                kind, ref = kinds[cur] = (row.kind, row.ref_seq)
+            if kind != "amend" or ref is None:
+                break
+            cur = ref
+        root_of[e.seq] = cur
+    # Every version of each item (root and its amendments, transitively): a closure may
+    # reference any of them.
+    member: dict[int, int] = {r: r for r in set(root_of.values())}
+    frontier = list(member)
+    while frontier:
+        nxt = []
+        for chunk in _chunks(frontier):
+            for ref, seq in conn.execute(sa.select(duty_log.c.ref_seq, duty_log.c.seq)
+                                         .where(amends, duty_log.c.ref_seq.in_(chunk))):
+                if seq not in member:
+                    member[seq] = member[ref]
+                    nxt.append(seq)
+        frontier = nxt
+    closed: dict[int, int] = {}
+    for chunk in _chunks(list(member)):
+        for ref, seq in conn.execute(sa.select(duty_log.c.ref_seq, duty_log.c.seq).where(
+                duty_log.c.kind == "close", duty_log.c.ref_seq.in_(chunk))):
+            root = member[ref]
+            if root not in closed or seq < closed[root]:
+                closed[root] = seq
+    for e in pend:
+        closing = closed.get(root_of[e.seq])
+        if closing is not None:
+            e.status, e.closed_by = "closed", closing
+        elif e.amended_by:
+            e.status = "superseded"
+        else:
+            e.status = "open"
 
 
 # -- open items -------------------------------------------------------------------------
@@ -127,9 +299,8 @@ class _States:
 
 def item_states(store) -> _States:
     """Amendment chains and closures, derived from the entries that matter for them."""
-    q = sa.select(duty_log).where(sa.or_(duty_log.c.pending == 1,
-                                         duty_log.c.kind.in_(("amend", "close")))
-                                  ).order_by(duty_log.c.seq)
+    # The partial index's own expression, literal, so SQLite reads only those rows.
+    q = sa.select(duty_log).where(sa.text(f"({ITEMS_WHERE})")).order_by(duty_log.c.seq)
     st = _States({}, {}, {}, {}, {})
     with store.read() as conn:
         rows = [Entry.from_row(r) for r in conn.execute(q)]

@@ -112,4 +112,49 @@ def _v2(conn: Connection) -> None:
     duty_handover.create(conn)
 
 
-MIGRATIONS = [_v1, _v2]
+# The WHERE clauses of the partial indexes below; queries that want them must spell the
+# same expression (SQLite uses a partial index only when the query implies its WHERE).
+PENDING_WHERE = "pending = 1"
+ITEMS_WHERE = "pending = 1 OR kind IN ('amend', 'close')"
+# Full-text search over the entries' text: an FTS5 index kept by triggers (external
+# content, so the text is stored once). The trigram tokenizer makes it a
+# case-insensitive substring index, the same answers as LIKE '%...%' without a scan.
+FTS_TABLE = "duty_log_fts"
+
+
+def _v3(conn: Connection) -> None:
+    """Indexes for paging the log in SQL at millions of entries: open items, amendment
+    lookups, and (SQLite with FTS5) a trigram full-text index of the text."""
+    if conn.dialect.name != "sqlite":
+        sa.Index("ix_duty_log_pending", duty_log.c.seq,
+                 postgresql_where=sa.text(PENDING_WHERE)).create(conn)
+        return
+    conn.exec_driver_sql(f"CREATE INDEX ix_duty_log_pending ON duty_log (seq) "
+                         f"WHERE {PENDING_WHERE}")
+    conn.exec_driver_sql(f"CREATE INDEX ix_duty_log_items ON duty_log (seq) "
+                         f"WHERE {ITEMS_WHERE}")
+    try:
+        conn.exec_driver_sql(
+            f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(text, content='duty_log', "
+            "content_rowid='seq', tokenize='trigram')")
+    except sa.exc.OperationalError:
+        # An SQLite without FTS5 or its trigram tokenizer (before 3.34): search scans.
+        return
+    conn.exec_driver_sql(f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}) VALUES ('rebuild')")
+    # Entries are only inserted (and purged); the update trigger keeps the index
+    # consistent even when someone edits a row behind opsctl's back (verify reports it).
+    conn.exec_driver_sql(
+        f"CREATE TRIGGER duty_log_fts_ai AFTER INSERT ON duty_log BEGIN "
+        f"INSERT INTO {FTS_TABLE} (rowid, text) VALUES (new.seq, new.text); END")
+    conn.exec_driver_sql(
+        f"CREATE TRIGGER duty_log_fts_ad AFTER DELETE ON duty_log BEGIN "
+        f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}, rowid, text) "
+        f"VALUES ('delete', old.seq, old.text); END")
+    conn.exec_driver_sql(
+        f"CREATE TRIGGER duty_log_fts_au AFTER UPDATE ON duty_log BEGIN "
+        f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}, rowid, text) "
+        f"VALUES ('delete', old.seq, old.text); "
+        f"INSERT INTO {FTS_TABLE} (rowid, text) VALUES (new.seq, new.text); END")
+
+
+MIGRATIONS = [_v1, _v2, _v3]
