@@ -143,3 +143,38 @@ def test_api_export_for_the_daemon(env, tmp_path):
     from opsctl.handover.export import verify_export
 
     assert verify_export(manifest, env.store()) == []
+
+
+def test_streamed_csv_is_the_rendered_csv(env, tmp_path, monkeypatch):
+    """The CSV export streams from one cursor; its bytes are the in-memory rendering's,
+    across a DST change, with secrets redacted, alone or beside other formats."""
+    from opsctl.core import logsetup
+    from opsctl.handover import chain
+    from opsctl.handover import export as ex
+
+    env.run("duty", "log", "add", "first", "--by", "a1")
+    cfg, store = env.cfg(), env.store()
+    t0 = dt.datetime(2025, 3, 29, 20, 17, 3, 123456, tzinfo=dt.UTC)  # over the spring change
+    with store.write() as conn:
+        for i in range(3000):
+            ts = (t0 + dt.timedelta(seconds=47 * i)).isoformat(timespec="microseconds")
+            chain.append(conn, chain.NewEntry(
+                text=f"line {i}: s3cr3t-community, \"q\" | x\n2", category="call",
+                details={"i": i, "c": "s3cr3t-community"} if i % 3 else None), ts=ts)
+    monkeypatch.setattr(logsetup, "_secrets", set())  # this test's secret only
+    logsetup.register_secret("s3cr3t-community")
+    start, end = dt.date(2025, 3, 29), dt.date(2025, 3, 31)
+    data = ex.collect(cfg, store, start, end)
+    want = ex.render(data, "csv")[""]
+    assert b"s3cr3t" not in want and b"****" in want and len(data["duty_log"]) > 2000
+    alone = ex.export(cfg, store, start, end, ["csv"], tmp_path / "a")
+    both = ex.export(cfg, store, start, end, ["csv", "json"], tmp_path / "b")
+    for manifest in (alone, both):
+        got = (manifest.parent / f"duty-{start}_{end}.csv").read_bytes()
+        assert got == want
+        m = json.loads(manifest.read_text())
+        assert m["entries"] == len(data["duty_log"])
+        assert (m["first_seq"], m["last_seq"]) == (data["duty_log"][0][0],
+                                                  data["duty_log"][-1][0])
+        assert m["chain_head"]["seq"] == 3001
+    store.close()

@@ -53,6 +53,23 @@ def redact(text: str) -> str:
     return text if pattern is None else pattern.sub("****", text)
 
 
+def redactor():
+    """``redact`` for a bulk job: the secrets as they are now, sorted once; None when
+    there is nothing to redact (the caller then skips the call per value)."""
+    with _lock:
+        secrets = sorted(_secrets, key=len, reverse=True)
+    if not secrets:
+        return None
+
+    def fast(text: str) -> str:
+        for s in secrets:
+            if s in text:
+                text = text.replace(s, "****")
+        return text
+
+    return fast
+
+
 class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if _secrets:

@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -234,10 +235,11 @@ class VerifyResult:
 def verify(store, key: bytes | None = None) -> VerifyResult:
     """Walk the whole chain; report the first entry that was altered, deleted or inserted.
 
-    On SQLite the canonical form is built by SQLite itself (``json_array``, compact, the
-    same text Python's ``json.dumps`` gives) so only five columns cross into Python:
-    100 000 entries verify in well under 2 s. A row whose SQLite form does not hash right
-    is re-checked with the Python canonical form before it is called altered, so a
+    Streamed: rows come off one cursor in seq order and are checked as they arrive, so
+    memory stays flat at any length. On SQLite the canonical form is built by SQLite
+    itself (``json_array``, compact, the same text Python's ``json.dumps`` gives, cast to
+    bytes) so only five columns cross into Python. A row whose SQLite form does not hash
+    right is re-checked with the Python canonical form before it is called altered, so a
     formatting difference can never produce a false alarm.
     """
     cols = ", ".join(FIELDS)
@@ -247,36 +249,48 @@ def verify(store, key: bytes | None = None) -> VerifyResult:
             sa.select(duty_log.c.details).where(duty_log.c.kind == "purge"))]
         if conn.dialect.name == "sqlite":
             cur = conn.connection.dbapi_connection.cursor()
-            cur.execute(f"SELECT seq, json_array({cols}), alg, prev_hash, hash "  # noqa: S608
-                        "FROM duty_log ORDER BY seq")
-            rows = cur.fetchall()
-            cur.close()
+            try:
+                cur.execute(f"SELECT seq, CAST(json_array({cols}) AS BLOB), alg, "  # noqa: S608
+                            "prev_hash, hash FROM duty_log ORDER BY seq")
 
-            def recanon(seq: int) -> bytes | None:
-                row = conn.execute(sa.select(*[duty_log.c[f] for f in FIELDS])
-                                   .where(duty_log.c.seq == seq)).first()
-                return canonical(tuple(row)) if row else None
+                def recanon(seq: int) -> bytes | None:
+                    row = conn.execute(sa.select(*[duty_log.c[f] for f in FIELDS])
+                                       .where(duty_log.c.seq == seq)).first()
+                    return canonical(tuple(row)) if row else None
 
-            return verify_rows(rows, head, key, anchors, recanon)
-        full = conn.execute(sa.select(*[duty_log.c[f] for f in FIELDS], duty_log.c.hash)
-                            .order_by(duty_log.c.seq)).all()
-    rows = [(r[0], canonical(tuple(r[:13])).decode(), r[11], r[12], r[13]) for r in full]
-    return verify_rows(rows, head, key, anchors)
+                return verify_rows(cur, head, key, anchors, recanon)
+            finally:
+                cur.close()
+        result = conn.execute(sa.select(*[duty_log.c[f] for f in FIELDS], duty_log.c.hash)
+                              .order_by(duty_log.c.seq))
+        rows = ((r[0], canonical(tuple(r[:13])), r[11], r[12], r[13]) for r in result)
+        return verify_rows(rows, head, key, anchors)
 
 
-def verify_rows(rows: list[tuple], head: str | None, key: bytes | None,
+def verify_rows(rows: Iterable[tuple], head: str | None, key: bytes | None,
                 anchors: list[str] | None = None, recanon=None) -> VerifyResult:
-    """``rows``: (seq, canonical JSON text, alg, prev_hash, hash) in seq order."""
-    n = len(rows)
-    res = VerifyResult(ok=True, entries=n, first_seq=rows[0][0] if rows else None,
-                       last_seq=rows[-1][0] if rows else None,
-                       head_hash=rows[-1][4] if rows else None, keyed=key is not None)
+    """``rows``: (seq, canonical JSON as bytes or text, alg, prev_hash, hash) in seq
+    order, consumed once (a cursor or a generator; one row of look-ahead is kept)."""
+    it = iter(rows)
+    row = next(it, None)
+    res = VerifyResult(ok=True, entries=0, first_seq=row[0] if row else None,
+                       last_seq=None, head_hash=None, keyed=key is not None)
+
+    n, nxt = 0, None  # rows checked so far; the look-ahead row
 
     def fail(problem: str, seq: int | None, msg: str) -> VerifyResult:
         res.ok, res.problem, res.bad_seq, res.message = False, problem, seq, msg
+        # The counts still describe the whole log: the rest is read, not hashed.
+        seen = n + (row is not None) + (nxt is not None)
+        last = nxt or row
+        for r in it:
+            seen, last = seen + 1, r
+        res.entries = max(seen, res.entries)
+        if last is not None:
+            res.last_seq, res.head_hash = last[0], last[4]
         return res
 
-    if not rows:
+    if row is None:
         if head:
             return fail("deleted", int(head.split(":")[0]),
                         f"the log is empty but its head is entry {head.split(':')[0]}: "
@@ -284,42 +298,48 @@ def verify_rows(rows: list[tuple], head: str | None, key: bytes | None,
         res.message = "empty log"
         return res
 
-    prev_hash, expected = _start_of_chain(rows[0][0], anchors or [])
+    prev_hash, expected = _start_of_chain(row[0], anchors or [])
     if expected is None:
-        return fail("deleted", 1, f"entries 1..{rows[0][0] - 1} are missing and no purge "
+        return fail("deleted", 1, f"entries 1..{row[0] - 1} are missing and no purge "
                                   "anchor accounts for them: entries were deleted")
     seen_hmac = False
     sha256 = hashlib.sha256
     hmac_digest = hmac.digest  # one-shot C path
 
-    def digest_of(data: bytes, alg: str) -> str:
+    def digest_of(data: bytes | str, alg: str) -> str:
+        if isinstance(data, str):
+            data = data.encode()
         if alg == ALG_HMAC:
             return hmac_digest(key, data, "sha256").hex()
         return sha256(data).hexdigest()
 
-    for i, (seq, canon, alg, row_prev, row_hash) in enumerate(rows):
+    while row is not None:
+        seq, canon, alg, row_prev, row_hash = row
+        nxt = next(it, None)
         if seq != expected:
             if seq > expected:
                 missing = f"{expected}" if seq == expected + 1 else f"{expected}..{seq - 1}"
                 return fail("deleted", expected, f"entry {missing} missing: deleted")
             return fail("inserted", seq, f"entry {seq} out of order: inserted")
-        if alg == ALG_HMAC:
-            if key is None:
-                return fail("unkeyed", seq, f"entry {seq} is keyed (HMAC) but no key is "
-                                            "configured: set duty.log_key_file to verify")
-            seen_hmac = True
-        elif alg == ALG_PLAIN:
-            if seen_hmac:
+        if alg == ALG_PLAIN and not seen_hmac:
+            digest = sha256(canon if isinstance(canon, bytes) else canon.encode()).hexdigest()
+        else:
+            if alg == ALG_HMAC:
+                if key is None:
+                    return fail("unkeyed", seq, f"entry {seq} is keyed (HMAC) but no key is "
+                                                "configured: set duty.log_key_file to verify")
+                seen_hmac = True
+            elif alg == ALG_PLAIN:
                 return fail("altered", seq, f"entry {seq} is not keyed although earlier "
                                             "entries are: altered or inserted")
-        else:
-            return fail("altered", seq, f"entry {seq} has an unknown hash algorithm: altered")
-        digest = digest_of(canon.encode(), alg)
+            else:
+                return fail("altered", seq, f"entry {seq} has an unknown hash algorithm: "
+                                            "altered")
+            digest = digest_of(canon, alg)
         if digest != row_hash and recanon is not None:
             data = recanon(seq)
             if data is not None:
                 digest = digest_of(data, alg)
-        nxt = rows[i + 1] if i + 1 < n else None
         if digest != row_hash:
             if nxt is not None and nxt[3] == prev_hash:
                 return fail("inserted", seq, f"entry {seq} does not belong to the chain "
@@ -333,18 +353,23 @@ def verify_rows(rows: list[tuple], head: str | None, key: bytes | None,
                                             f": entry {seq - 1} altered")
         prev_hash = row_hash
         expected = seq + 1
+        n += 1
+        res.last_seq, res.head_hash = seq, row_hash
+        row = nxt
+    res.entries = n
+    first, last = res.first_seq, res.last_seq
     if key is not None and not seen_hmac:
-        return fail("unkeyed", rows[0][0], "a key is configured but no entry is keyed: "
-                                          "the chain was rewritten without the key")
+        return fail("unkeyed", first, "a key is configured but no entry is keyed: "
+                                      "the chain was rewritten without the key")
     if head:
         hseq, _, hhash = head.partition(":")
-        if int(hseq) > rows[-1][0]:
-            return fail("deleted", rows[-1][0] + 1,
-                        f"entries {rows[-1][0] + 1}..{hseq} missing at the end: deleted")
-        if int(hseq) == rows[-1][0] and hhash != rows[-1][4]:
-            return fail("altered", rows[-1][0], f"entry {hseq} does not match the recorded "
-                                                "head: altered")
-    res.message = f"{n} entries intact ({rows[0][0]}..{rows[-1][0]})"
+        if int(hseq) > last:
+            return fail("deleted", last + 1,
+                        f"entries {last + 1}..{hseq} missing at the end: deleted")
+        if int(hseq) == last and hhash != res.head_hash:
+            return fail("altered", last, f"entry {hseq} does not match the recorded "
+                                         "head: altered")
+    res.message = f"{n} entries intact ({first}..{last})"
     return res
 
 

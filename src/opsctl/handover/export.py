@@ -9,13 +9,16 @@ If anything fails, no file of the export is left behind.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import hashlib
 import html
 import io
+import itertools
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,38 +40,72 @@ INSPECTION_COLUMNS = ("id", "profile", "inspector", "started_at", "status", "cou
 
 
 # -- collecting -------------------------------------------------------------------------
+_LOG_SELECT = ("SELECT seq, ts, kind, category, severity, author, source, pending, ref_seq, "
+               "text, details, alg, prev_hash, hash FROM duty_log "
+               "WHERE ts >= ? AND ts < ? ORDER BY seq")
+
+
+def _log_rows(cfg, cur) -> Iterator[tuple]:
+    """Rows of a ``_LOG_SELECT`` cursor as export rows (LOG_COLUMNS order), one at a
+    time: local time added, secrets redacted."""
+    from opsctl.core.logsetup import redactor
+
+    tz = site_tz(cfg)
+    redact = redactor()
+    fromiso = dt.datetime.fromisoformat
+    # Per UTC hour, the local "YYYY-MM-DD HH" when the offset is whole hours (then the
+    # minutes and seconds are the stored ones): one tz lookup an hour, not one a row.
+    hours: dict[str, str | None] = {}
+    while True:
+        batch = cur.fetchmany(2000)
+        if not batch:
+            return
+        for (seq, ts, kind, cat, sev, author, source, pending, ref, text, details, alg,
+             prev, digest) in batch:
+            hour = ts[:13]
+            prefix = hours.get(hour, "")
+            if prefix == "":
+                t = fromiso(ts)
+                off = t.astimezone(tz).utcoffset()
+                whole = (len(ts) >= 19 and ts[10] == "T" and ts[13] == ":"
+                         and t.utcoffset() == dt.timedelta(0) and off is not None
+                         and off.total_seconds() % 3600 == 0)
+                prefix = hours[hour] = (t + off).isoformat(sep=" ")[:13] if whole else None
+            if prefix is not None:
+                local = prefix + ts[13:19]
+            else:
+                t = fromiso(ts)
+                local = (t + t.astimezone(tz).utcoffset()).isoformat(sep=" ")[:19]
+            if redact is not None:
+                text = redact(text)
+                if details:
+                    details = redact(details)
+            yield (seq, ts, local, kind, cat, sev, author, source, pending, ref, text,
+                   details, alg, prev, digest)
+
+
 def collect(cfg, store, start: dt.date, end: dt.date) -> dict[str, Any]:
     lo, hi = day_range_utc(cfg, start, end)
-    tz = site_tz(cfg)
     with store.read() as conn:
-        raw = conn.connection.dbapi_connection
-        cur = raw.cursor()
-        cur.execute("SELECT seq, ts, kind, category, severity, author, source, pending, "
-                    "ref_seq, text, details, alg, prev_hash, hash FROM duty_log "
-                    "WHERE ts >= ? AND ts < ? ORDER BY seq", (lo, hi))
-        rows = cur.fetchall()
-        cur.close()
+        cur = conn.connection.dbapi_connection.cursor()
+        try:
+            cur.execute(_LOG_SELECT, (lo, hi))
+            log = list(_log_rows(cfg, cur))
+        finally:
+            cur.close()
+    return {**_companions(cfg, store, start, end), "duty_log": log}
+
+
+def _companions(cfg, store, start: dt.date, end: dt.date) -> dict[str, Any]:
+    """Everything of an export but the duty log rows (small: handovers, inspections)."""
+    lo, hi = day_range_utc(cfg, start, end)
+    with store.read() as conn:
         hrows = conn.execute(sa.select(duty_handover).where(
             duty_handover.c.started_at >= lo, duty_handover.c.started_at < hi)
             .order_by(duty_handover.c.id)).all()
-    from opsctl.core.logsetup import redact
-
-    log = []
-    fromiso = dt.datetime.fromisoformat
-    offsets: dict[str, dt.timedelta] = {}  # per UTC hour: one tz lookup, not 100 000
-    for (seq, ts, kind, cat, sev, author, source, pending, ref, text, details, alg, prev,
-         digest) in rows:
-        t = fromiso(ts)
-        off = offsets.get(ts[:13])
-        if off is None:
-            off = offsets[ts[:13]] = t.astimezone(tz).utcoffset()
-        local = (t + off).isoformat(sep=" ")[:19]
-        log.append((seq, ts, local, kind, cat, sev, author, source, pending, ref,
-                    redact(text), redact(details) if details else details, alg, prev,
-                    digest))
     handovers = [{c: getattr(r, c) for c in HANDOVER_COLUMNS} for r in hrows]
     return {"from": str(start), "to": str(end), "site": cfg.site.name,
-            "duty_log": log, "handovers": handovers,
+            "handovers": handovers,
             "inspections": _inspections(store, local_midnight(cfg, start),
                                         local_midnight(cfg, end + dt.timedelta(days=1)))}
 
@@ -143,12 +180,57 @@ _MD_LOG = ("seq", "local_time", "kind", "category", "severity", "author", "pendi
            "ref_seq", "text")
 
 
+class _Span:
+    """Count and first/last seq of the exported log rows, kept while they stream by."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first: int | None = None
+        self.last: int | None = None
+
+    def add_all(self, rows: list[tuple]) -> None:
+        if rows:
+            self.count, self.first, self.last = len(rows), rows[0][0], rows[-1][0]
+
+
+def stream_log_csv(cfg, store, start: dt.date, end: dt.date, out, span: _Span):
+    """The duty log CSV of the range, written to ``out`` row by row from one cursor:
+    the same bytes as ``render(collect(...), "csv")[""]`` in constant memory. Returns
+    the newest entry (seq, hash, alg) of the same read snapshot."""
+    lo, hi = day_range_utc(cfg, start, end)
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(LOG_COLUMNS)
+    count, first, last = 0, None, None
+    with store.read() as conn:
+        cur = conn.connection.dbapi_connection.cursor()
+        try:
+            cur.execute(_LOG_SELECT, (lo, hi))
+            rows = _log_rows(cfg, cur)
+            while True:
+                # Slices of the generator to csv's C loop: no Python call per row here.
+                chunk = list(itertools.islice(rows, 2000))
+                if not chunk:
+                    break
+                w.writerows(chunk)
+                if first is None:
+                    first = chunk[0][0]
+                count += len(chunk)
+                last = chunk[-1][0]
+            head = cur.execute("SELECT seq, hash, alg FROM duty_log "
+                               "ORDER BY seq DESC LIMIT 1").fetchone()
+        finally:
+            cur.close()
+    span.count, span.first, span.last = count, first, last
+    return head
+
+
 def render(data: dict[str, Any], fmt: str) -> dict[str, bytes]:
-    """suffix -> bytes; the main document has suffix '' (csv has companions)."""
+    """suffix -> bytes; the main document has suffix '' (csv has companions). The CSV
+    log itself is not rendered here when ``data["duty_log"]`` is None (streamed)."""
     title = f"Duty log {data['site']} {data['from']} .. {data['to']}"
     if fmt == "csv":
-        return {"": _log_csv(data["duty_log"]),
-                ".handovers": _csv(HANDOVER_COLUMNS, data["handovers"]),
+        docs = {"": _log_csv(data["duty_log"])} if data["duty_log"] is not None else {}
+        return {**docs, ".handovers": _csv(HANDOVER_COLUMNS, data["handovers"]),
                 ".inspections": _csv(INSPECTION_COLUMNS, data["inspections"])}
     data = {**data, "duty_log": _log_dicts(data["duty_log"])}
     if fmt == "json":
@@ -204,6 +286,26 @@ class _Staged:
         os.close(fd)
         self.pending.append((tmp, path))
 
+    @contextlib.contextmanager
+    def stream(self, path: Path) -> Iterator[_HashingFile]:
+        """A file written piece by piece (memory flat at any size), hashed as it goes."""
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        try:
+            os.fchmod(fd, FILE_MODE)
+            with open(fd, "w", encoding="utf-8", newline="", closefd=False,
+                      buffering=1 << 20) as raw:
+                out = _HashingFile(raw)
+                yield out
+                out.flush()
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            tmp.unlink(missing_ok=True)
+            raise
+        os.close(fd)
+        self.pending.append((tmp, path))
+
     def commit(self) -> None:
         # Ctrl-C waits for the renames: an export is all its files or none of them.
         with interrupt.critical():
@@ -228,6 +330,33 @@ class _Staged:
             path.unlink(missing_ok=True)
 
 
+class _HashingFile:
+    """A text sink for csv.writer: buffers, then encodes, hashes and writes in blocks."""
+
+    def __init__(self, raw) -> None:
+        self.raw = raw
+        self.hash = hashlib.sha256()
+        self.bytes = 0
+        self.parts: list[str] = []
+        self.size = 0
+
+    def write(self, text: str) -> None:
+        self.parts.append(text)
+        self.size += len(text)
+        if self.size > 1 << 18:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.parts:
+            data = "".join(self.parts)
+            blob = data.encode()
+            self.hash.update(blob)
+            self.bytes += len(blob)
+            self.raw.write(data)
+            self.parts, self.size = [], 0
+        self.raw.flush()
+
+
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -250,7 +379,10 @@ def export(cfg, store, start: dt.date, end: dt.date, formats: list[str], outdir:
         base = main_file.name[: -len(main_file.suffix)] if main_file.suffix else main_file.name
     else:
         base = f"duty-{start}_{end}"
-    data = collect(cfg, store, start, end)
+    # The CSV log is streamed from the database to its file; the other formats render
+    # whole documents from the collected rows.
+    data = (collect(cfg, store, start, end) if set(formats) - {"csv"}
+            else {**_companions(cfg, store, start, end), "duty_log": None})
     res = chain.verify(store, chain.key_for_config(cfg)) if verify_chain else _head(store)
     if not res.ok:
         raise StoreError(f"duty log chain broken, export refused: {res.message}",
@@ -261,8 +393,19 @@ def export(cfg, store, start: dt.date, end: dt.date, formats: list[str], outdir:
         raise OpsError(f"cannot create export directory {outdir}: {exc.strerror}") from None
     staged = _Staged()
     files = []
+    span = _Span()
+    if data["duty_log"] is not None:
+        span.add_all(data["duty_log"])
     try:
         for fmt in formats:
+            if fmt == "csv" and data["duty_log"] is None:
+                path = main_file or outdir / f"{base}.csv"
+                with staged.stream(path) as out:
+                    head = stream_log_csv(cfg, store, start, end, out, span)
+                if not verify_chain:  # the head as of the rows written (one snapshot)
+                    res = _head_result(head)
+                files.append({"name": path.name, "sha256": out.hash.hexdigest(),
+                              "bytes": out.bytes})
             for suffix, blob in render(data, fmt).items():
                 if main_file is not None and not suffix:
                     path = main_file
@@ -272,10 +415,9 @@ def export(cfg, store, start: dt.date, end: dt.date, formats: list[str], outdir:
                 files.append({"name": path.name, "sha256": _sha256(blob), "bytes": len(blob)})
         manifest = {
             "manifest_version": 1, "site": cfg.site.name, "from": str(start), "to": str(end),
-            "entries": len(data["duty_log"]), "handovers": len(data["handovers"]),
+            "entries": span.count, "handovers": len(data["handovers"]),
             "inspections": len(data["inspections"]),
-            "first_seq": data["duty_log"][0][0] if data["duty_log"] else None,
-            "last_seq": data["duty_log"][-1][0] if data["duty_log"] else None,
+            "first_seq": span.first, "last_seq": span.last,
             "chain_head": {"seq": res.last_seq, "hash": res.head_hash,
                            "verified": verify_chain, "intact": res.ok if verify_chain else None,
                            "keyed": res.keyed},
@@ -301,10 +443,14 @@ def _head(store) -> chain.VerifyResult:
     with store.read() as conn:
         row = conn.execute(sa.select(duty_log.c.seq, duty_log.c.hash, duty_log.c.alg)
                            .order_by(duty_log.c.seq.desc()).limit(1)).first()
+    return _head_result(row)
+
+
+def _head_result(row) -> chain.VerifyResult:
     return chain.VerifyResult(ok=True, entries=0, first_seq=None,
-                              last_seq=row.seq if row else None,
-                              head_hash=row.hash if row else None,
-                              keyed=bool(row and row.alg == chain.ALG_HMAC))
+                              last_seq=row[0] if row else None,
+                              head_hash=row[1] if row else None,
+                              keyed=bool(row and row[2] == chain.ALG_HMAC))
 
 
 def verify_export(manifest_path: Path, store=None, key: bytes | None = None) -> list[str]:
