@@ -145,25 +145,42 @@ def test_api_export_for_the_daemon(env, tmp_path):
     assert verify_export(manifest, env.store()) == []
 
 
-def test_streamed_csv_is_the_rendered_csv(env, tmp_path, monkeypatch):
-    """The CSV export streams from one cursor; its bytes are the in-memory rendering's,
-    across a DST change, with secrets redacted, alone or beside other formats."""
+@pytest.mark.parametrize("tz", ["Europe/Berlin", "Australia/Lord_Howe", "Asia/Kolkata"])
+def test_streamed_csv_is_the_rendered_csv(tmp_path, monkeypatch, tz):
+    """The CSV export is built by SQLite a line at a time and streamed; its bytes are the
+    Python renderer's: across DST changes (half-hour ones too), with secrets redacted,
+    quotes, commas, line ends, NULLs, odd timestamps, alone or beside other formats."""
+    from duty_support import make_env, two_shift_config
+
     from opsctl.core import logsetup
     from opsctl.handover import chain
     from opsctl.handover import export as ex
 
+    env = make_env(tmp_path / "site", two_shift_config().replace("Europe/Berlin", tz))
     env.run("duty", "log", "add", "first", "--by", "a1")
     cfg, store = env.cfg(), env.store()
-    t0 = dt.datetime(2025, 3, 29, 20, 17, 3, 123456, tzinfo=dt.UTC)  # over the spring change
+    t0 = dt.datetime(2025, 3, 29, 10, 17, 3, 999999, tzinfo=dt.UTC)  # over spring changes
+    texts = ["line {i}: s3cr3t-community, \"q\" | x\n2", "plain {i}", "cr\r{i}", "ü€ {i};'",
+             " {i} lead", "s3cr3t-s3cr3t-community{i}"]
     with store.write() as conn:
         for i in range(3000):
-            ts = (t0 + dt.timedelta(seconds=47 * i)).isoformat(timespec="microseconds")
+            ts = (t0 + dt.timedelta(seconds=211 * i)).isoformat(timespec="microseconds")
+            if i % 500 == 7:
+                ts = ts[:19] + "Z"  # not the stored form opsctl writes: the Python path
             chain.append(conn, chain.NewEntry(
-                text=f"line {i}: s3cr3t-community, \"q\" | x\n2", category="call",
+                text=texts[i % len(texts)].format(i=i), category="call",
+                severity="minor" if i % 4 == 0 else None, pending=i % 9 == 0,
+                ref_seq=i if i % 11 == 0 and i else None, author="a,1" if i % 5 else "a1",
                 details={"i": i, "c": "s3cr3t-community"} if i % 3 else None), ts=ts)
-    monkeypatch.setattr(logsetup, "_secrets", set())  # this test's secret only
+    # Rows edited behind opsctl's back still export as the Python renderer writes them.
+    env.sqlite("UPDATE duty_log SET kind='x,y' WHERE seq=100; "
+               "UPDATE duty_log SET hash='ab\"c' WHERE seq=101; "
+               "UPDATE duty_log SET pending='1' WHERE seq=102; "
+               "UPDATE duty_log SET source='cli\n2' WHERE seq=103")
+    monkeypatch.setattr(logsetup, "_secrets", set())  # this test's secrets only
     logsetup.register_secret("s3cr3t-community")
-    start, end = dt.date(2025, 3, 29), dt.date(2025, 3, 31)
+    logsetup.register_secret("s3cr3t")
+    start, end = dt.date(2025, 3, 29), dt.date(2025, 4, 30)
     data = ex.collect(cfg, store, start, end)
     want = ex.render(data, "csv")[""]
     assert b"s3cr3t" not in want and b"****" in want and len(data["duty_log"]) > 2000
@@ -171,10 +188,16 @@ def test_streamed_csv_is_the_rendered_csv(env, tmp_path, monkeypatch):
     both = ex.export(cfg, store, start, end, ["csv", "json"], tmp_path / "b")
     for manifest in (alone, both):
         got = (manifest.parent / f"duty-{start}_{end}.csv").read_bytes()
+        assert got.splitlines() == want.splitlines()
         assert got == want
         m = json.loads(manifest.read_text())
         assert m["entries"] == len(data["duty_log"])
         assert (m["first_seq"], m["last_seq"]) == (data["duty_log"][0][0],
                                                   data["duty_log"][-1][0])
         assert m["chain_head"]["seq"] == 3001
+    # An empty range: the header alone.
+    empty = ex.export(cfg, store, dt.date(2020, 1, 1), dt.date(2020, 1, 2), ["csv"],
+                      tmp_path / "c")
+    assert (empty.parent / "duty-2020-01-01_2020-01-02.csv").read_bytes() == \
+        ex.render(ex.collect(cfg, store, dt.date(2020, 1, 1), dt.date(2020, 1, 2)), "csv")[""]
     store.close()

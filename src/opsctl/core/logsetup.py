@@ -53,11 +53,16 @@ def redact(text: str) -> str:
     return text if pattern is None else pattern.sub("****", text)
 
 
+def secrets_in_order() -> list[str]:
+    """The registered secrets in the order ``redact`` replaces them (longest first)."""
+    with _lock:
+        return sorted(_secrets, key=len, reverse=True)
+
+
 def redactor():
     """``redact`` for a bulk job: the secrets as they are now, sorted once; None when
     there is nothing to redact (the caller then skips the call per value)."""
-    with _lock:
-        secrets = sorted(_secrets, key=len, reverse=True)
+    secrets = secrets_in_order()
     if not secrets:
         return None
 

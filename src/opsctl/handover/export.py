@@ -15,7 +15,6 @@ import datetime as dt
 import hashlib
 import html
 import io
-import itertools
 import json
 import os
 from collections.abc import Iterator
@@ -194,34 +193,150 @@ class _Span:
 
 
 def stream_log_csv(cfg, store, start: dt.date, end: dt.date, out, span: _Span):
-    """The duty log CSV of the range, written to ``out`` row by row from one cursor:
-    the same bytes as ``render(collect(...), "csv")[""]`` in constant memory. Returns
-    the newest entry (seq, hash, alg) of the same read snapshot."""
+    """The duty log CSV of the range, written to ``out`` from one cursor: the same bytes
+    as ``render(collect(...), "csv")[""]`` in constant memory. Returns the newest entry
+    (seq, hash, alg) of the same read snapshot.
+
+    SQLite builds each CSV line itself (quoting as Python's csv module does, the site's
+    local time from the UTC offsets in force over the range, secrets replaced as
+    ``redact`` does), so one string a row crosses into Python: within a small factor of
+    the sqlite3 tool's own CSV output. A row whose timestamp is not in the standard form
+    comes back without a line and is rendered by the Python path.
+    """
     lo, hi = day_range_utc(cfg, start, end)
-    w = csv.writer(out, lineterminator="\n")
+    sql, params = _csv_line_sql(cfg, lo, hi)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
     w.writerow(LOG_COLUMNS)
+    out.write(buf.getvalue())
     count, first, last = 0, None, None
     with store.read() as conn:
         cur = conn.connection.dbapi_connection.cursor()
         try:
-            cur.execute(_LOG_SELECT, (lo, hi))
-            rows = _log_rows(cfg, cur)
+            cur.execute(sql, params)
             while True:
-                # Slices of the generator to csv's C loop: no Python call per row here.
-                chunk = list(itertools.islice(rows, 2000))
-                if not chunk:
+                batch = cur.fetchmany(5000)
+                if not batch:
                     break
-                w.writerows(chunk)
+                if any(line is None for _, line in batch):
+                    lines = [line if line is not None else _python_line(cfg, conn, seq)
+                             for seq, line in batch]
+                else:
+                    lines = [line for _, line in batch]
+                lines.append("")
+                out.write("\n".join(lines))
                 if first is None:
-                    first = chunk[0][0]
-                count += len(chunk)
-                last = chunk[-1][0]
+                    first = batch[0][0]
+                count += len(batch)
+                last = batch[-1][0]
             head = cur.execute("SELECT seq, hash, alg FROM duty_log "
                                "ORDER BY seq DESC LIMIT 1").fetchone()
         finally:
             cur.close()
     span.count, span.first, span.last = count, first, last
     return head
+
+
+def _python_line(cfg, conn, seq: int) -> str:
+    cur = conn.connection.dbapi_connection.cursor()
+    try:
+        cur.execute(_LOG_SELECT.replace("WHERE ts >= ? AND ts < ?", "WHERE seq = ?"), (seq,))
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows(_log_rows(cfg, cur))
+    finally:
+        cur.close()
+    return buf.getvalue()[:-1]
+
+
+# The form opsctl stores (UTC, microseconds): nothing in it needs CSV quoting.
+_STANDARD_TS = ("[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]"
+                ".[0-9][0-9][0-9][0-9][0-9][0-9]+00:00")
+
+
+def _csv_quotes_cr() -> bool:
+    """Whether this Python's csv quotes a field holding a carriage return."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(["a\rb"])
+    return buf.getvalue().startswith('"')
+
+
+def _csv_line_sql(cfg, lo: str, hi: str) -> tuple[str, dict]:
+    from opsctl.core.logsetup import secrets_in_order
+
+    params: dict[str, Any] = {"lo": lo, "hi": hi, "std": _STANDARD_TS}
+    cr = " OR instr({x}, char(13))" if _csv_quotes_cr() else ""
+
+    def q(x: str) -> str:  # QUOTE_MINIMAL: quotes, delimiter, line ends; %w doubles "
+        test = ("instr({x}, '\"') OR instr({x}, ',') OR instr({x}, char(10))" + cr
+                ).format(x=x)
+        return f"CASE WHEN {test} THEN printf('\"%w\"', {x}) ELSE {x} END"
+
+    def redacted(col: str) -> str:
+        expr = col
+        for i, secret in enumerate(secrets_in_order()):
+            params[f"s{i}"] = secret
+            expr = f"replace({expr}, :s{i}, '****')"
+        return expr
+
+    # Local time: datetime() of the whole seconds plus the offset in force (exact, like
+    # adding the offset in Python and cutting to seconds).
+    segments = _offsets(site_tz(cfg), lo, hi)
+    local = "CASE" if len(segments) > 1 else ""
+    for i, (until, secs) in enumerate(segments):
+        params[f"o{i}"] = f"{secs:+d} seconds"
+        if until is None:
+            local += (f" ELSE datetime(substr(ts, 1, 19), :o{i}) END" if local
+                      else f"datetime(substr(ts, 1, 19), :o{i})")
+        else:
+            params[f"t{i}"] = until
+            local += f" WHEN ts < :t{i} THEN datetime(substr(ts, 1, 19), :o{i})"
+    # Free text is quoted as needed; the other columns are written as they are when they
+    # hold what opsctl writes (its words, integers, hex hashes), which is checked here: a
+    # row that holds anything else (edited behind opsctl's back) gets no line and is
+    # rendered by the Python path.
+    words = {"kind": chain.KINDS, "category": chain.CATEGORIES, "alg": (chain.ALG_PLAIN,
+                                                                        chain.ALG_HMAC)}
+    safe = [f"{c} IN ({', '.join(repr(w) for w in ws)})" for c, ws in words.items()]
+    safe += [f"(severity IS NULL OR severity IN ({', '.join(map(repr, chain.SEVERITIES))}))",
+             "typeof(pending) = 'integer'", "(ref_seq IS NULL OR typeof(ref_seq) = 'integer')"]
+    safe += [f"NOT (instr({h}, ',') OR instr({h}, '\"') OR instr({h}, char(10)){cr.format(x=h)})"
+             for h in ("prev_hash", "hash")]
+    line = ("printf('" + ",".join(["%s"] * len(LOG_COLUMNS)) + "', seq, ts, " + local
+            + ", kind, category, severity, " + q("author") + ", " + q("source")
+            + ", pending, ref_seq, " + q(redacted("text")) + ", " + q(redacted("details"))
+            + ", alg, prev_hash, hash)")
+    sql = (f"SELECT seq, CASE WHEN ts GLOB :std AND {' AND '.join(safe)} "  # noqa: S608
+           f"THEN {line} END FROM duty_log WHERE ts >= :lo AND ts < :hi ORDER BY seq")
+    return sql, params
+
+
+def _offsets(tz, lo: str, hi: str) -> list[tuple[str | None, int]]:
+    """The site's UTC offsets over [lo, hi): (UTC instant it ends, seconds), the last
+    one open-ended. Sampled every 6 hours, each change pinned to its second."""
+    def off(t: dt.datetime) -> int:
+        return int(t.astimezone(tz).utcoffset().total_seconds())
+
+    start = dt.datetime.fromisoformat(lo).astimezone(dt.UTC)
+    end = min(dt.datetime.fromisoformat(hi).astimezone(dt.UTC),
+              dt.datetime(9999, 12, 30, tzinfo=dt.UTC))
+    step = dt.timedelta(hours=6)
+    out: list[tuple[str | None, int]] = []
+    t, cur = start, off(start)
+    while t < end:
+        nxt = min(t + step, end)
+        if off(nxt) != cur:
+            a, b = t, nxt  # off(a) == cur != off(b): the change is in (a, b]
+            while (b - a) > dt.timedelta(seconds=1):
+                mid = a + (b - a) / 2
+                mid = mid.replace(microsecond=0)
+                if mid <= a:
+                    break
+                a, b = (mid, b) if off(mid) == cur else (a, mid)
+            out.append((b.isoformat(timespec="microseconds"), cur))
+            cur = off(b)
+        t = nxt
+    out.append((None, cur))
+    return out
 
 
 def render(data: dict[str, Any], fmt: str) -> dict[str, bytes]:
