@@ -90,7 +90,7 @@ async def read_one(dev, *, sem: asyncio.Semaphore | None = None) -> DeviceReadin
 
 
 async def read_many(devices: Sequence, max_concurrency: int) -> list[DeviceReading]:
-    from opsctl.power.snmp.client import register
+    from opsctl.power.snmp.client import preconfigure, register
 
     targets = []
     for d in devices:
@@ -99,6 +99,7 @@ async def read_many(devices: Sequence, max_concurrency: int) -> list[DeviceReadi
         except Exception:  # noqa: BLE001, S112 - read_one reports a broken target itself
             continue
     register(targets)
+    await preconfigure(targets)
     sem = asyncio.Semaphore(max_concurrency)
     return list(await asyncio.gather(*(read_one(d, sem=sem) for d in devices)))
 
