@@ -183,3 +183,35 @@ def test_install_units_names_the_opsctl_that_runs_it(tmp_path):
 
     proc = opsctl(*args[:4], "--bin", str(tmp_path / "missing"))
     assert proc.returncode != 0 and "not an executable file" in proc.stderr
+
+
+def test_timers_and_cron_use_the_site_timezone(tmp_path):
+    cfg = base_config(tmp_path, site={"timezone": "Europe/Berlin"},
+                      inspection={"profiles": [
+                          {"name": "patrol", "schedule": "0 8,20 * * *",
+                           "items": [{"id": "q", "question": "ok?", "type": "yesno"}]}]},
+                      daemon={"export": {"schedule": "30 0 * * *"}})
+    path = write_config(tmp_path / "opsctl.yaml", cfg)
+    dest, cron = tmp_path / "units", tmp_path / "cron.d" / "opsctl"
+    proc = opsctl("-c", str(path), "daemon", "install-units", "--prefix", str(dest))
+    assert proc.returncode == 0, proc.stderr
+    proc = opsctl("-c", str(path), "daemon", "install-units", "--cron", "--prefix",
+                  str(cron.parent))
+    assert proc.returncode == 0, proc.stderr
+    dropin = (dest / "opsctl-inspection@patrol.timer.d" / "schedule.conf").read_text()
+    cal = "*-*-* 08,20:00:00 Europe/Berlin"
+    assert f"OnCalendar={cal}" in dropin
+    export = (dest / "opsctl-duty-export.timer.d" / "schedule.conf").read_text()
+    assert "OnCalendar=*-*-* 00:30:00 Europe/Berlin" in export
+    text = cron.read_text()
+    assert "CRON_TZ=Europe/Berlin" in text.splitlines()
+    assert any(ln.startswith("0 8,20 * * *") and ln.endswith(
+        "daemon run-job inspection:patrol") for ln in text.splitlines())
+    assert any(ln.startswith("30 0 * * *") and "duty-export" in ln
+               for ln in text.splitlines())
+    if ANALYZE:
+        check = subprocess.run([ANALYZE, "calendar", cal], capture_output=True, text=True,
+                               timeout=30)
+        assert check.returncode == 0, check.stderr
+        assert "Europe/Berlin" in check.stdout or "CET" in check.stdout or \
+            "CEST" in check.stdout

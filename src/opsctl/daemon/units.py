@@ -220,8 +220,11 @@ def _cal_field(field: str, width: int) -> str:
     return ",".join(parts)
 
 
-def cron_to_oncalendar(expr: str) -> str:
-    """``0 8,20 * * 1-5`` → ``Mon..Fri *-*-* 08,20:00:00`` (the common cron subset)."""
+def cron_to_oncalendar(expr: str, zone: str | None = None) -> str:
+    """``0 8,20 * * 1-5`` → ``Mon..Fri *-*-* 08,20:00:00`` (the common cron subset).
+
+    With ``zone`` (an IANA name) the time is in that zone (systemd ≥ 235 reads a zone
+    after the time), so "09:00" is the site's 09:00 whatever the host's clock zone is."""
     from opsctl.daemon.cron import _SHORTHANDS, _expand_dow
 
     text = _SHORTHANDS.get(expr.strip().lower(), expr.strip())
@@ -237,6 +240,8 @@ def cron_to_oncalendar(expr: str) -> str:
     days = _expand_dow(dow)
     if days != "*":
         cal = ",".join(d.capitalize() for d in days.split(",")) + " " + cal
+    if zone:
+        cal += f" {zone}"
     return cal
 
 
@@ -254,13 +259,14 @@ def plan_install(cfg, prefix: str | None, bin_path: str, config: str) -> list[Pl
     """Every file install-units writes: the units and one timer drop-in per scheduled
     profile (the cron example stays documentation: systemd/opsctl.cron)."""
     unit_dir = Path(prefix or DEFAULT_UNIT_DIR)
+    zone = cfg.site.timezone if cfg is not None else None
     files = render(bin_path, config)
     out = [PlannedFile(unit_dir / name, text) for name, text in files.items()]
     for profile in cfg.inspection.profiles if cfg is not None else []:
         if not profile.schedule:
             continue
         escaped = profile.name  # profile names are [A-Za-z0-9._-]: no systemd escaping needed
-        cal = cron_to_oncalendar(profile.schedule)
+        cal = cron_to_oncalendar(profile.schedule, zone)
         out.append(PlannedFile(
             unit_dir / f"opsctl-inspection@{escaped}.timer.d" / "schedule.conf",
             "# Written by `opsctl daemon install-units` from the profile's schedule "
@@ -269,7 +275,8 @@ def plan_install(cfg, prefix: str | None, bin_path: str, config: str) -> list[Pl
         out.append(PlannedFile(
             unit_dir / "opsctl-duty-export.timer.d" / "schedule.conf",
             f"# From daemon.export.schedule ({cfg.daemon.export.schedule}).\n[Timer]\n"
-            f"OnCalendar=\nOnCalendar={cron_to_oncalendar(cfg.daemon.export.schedule)}\n"))
+            f"OnCalendar=\nOnCalendar={cron_to_oncalendar(cfg.daemon.export.schedule, zone)}"
+            "\n"))
     return out
 
 
@@ -286,7 +293,9 @@ def render_cron(cfg, bin_path: str = DEFAULT_BIN, config: str = DEFAULT_CONFIG) 
         jobs.append((cfg.daemon.export.schedule, "duty-export"))
     if cfg.daemon.retention_schedule:
         jobs.append((cfg.daemon.retention_schedule, "retention"))
-    lines = [_CRON_HEAD.format(bin=bin_path, config=config)]
+    # Times are the site's (crontab(5) CRON_TZ; a cron without it uses the host's zone).
+    lines = [_CRON_HEAD.format(bin=bin_path, config=config),
+             f"CRON_TZ={cfg.site.timezone}\n"]
     for schedule, job in jobs:
         expr = " ".join(schedule.split())
         if len(_SHORTHANDS.get(expr.lower(), expr).split()) != 5:
