@@ -173,3 +173,28 @@ def test_failing_items_open_followups_in_the_duty_log(env):
     assert crit_entry.details["inspection_id"] == rec.id
     assert get(store, rec.id).followups == rec.followups
     assert {i.root for i in dutylog.open_items(store)} >= {warn_entry.seq, crit_entry.seq}
+
+
+def test_a_persisting_fault_keeps_one_open_followup(env):
+    from opsctl.handover import dutylog
+
+    cfg, store = env
+    answers = {"extinguishers": True, "leaks": {"answer": False, "note": "puddle"},
+               "temp": 20, "gear": "normal"}
+    first = run_profile(cfg, store, "daily", "alice", answers=answers)
+    seqs = {f["item_id"]: f["seq"] for f in first.followups}
+    later = [run_profile(cfg, store, "daily", "alice", answers=answers) for _ in range(3)]
+    # Still failing: no new item, the open one is counted (count, first and last seen).
+    last = later[-1]
+    assert {f["item_id"]: f["seq"] for f in last.followups} == seqs
+    leaks = next(f for f in last.followups if f["item_id"] == "leaks")
+    assert leaks["repeat"] is True and leaks["count"] == 4
+    assert leaks["first_seen"] == first.finished_at.isoformat()
+    assert leaks["last_seen"] == last.finished_at.isoformat()
+    opened = [i.root for i in dutylog.open_items(store)]
+    assert sorted(opened) == sorted(seqs.values())
+    # Closed by someone: the next failure opens a new item.
+    dutylog.close(cfg, store, seqs["leaks"], "mopped up", by="alice")
+    again = run_profile(cfg, store, "daily", "alice", answers=answers)
+    new = next(f for f in again.followups if f["item_id"] == "leaks")
+    assert new["seq"] != seqs["leaks"] and not new.get("repeat")

@@ -118,10 +118,15 @@ def run_cmd(app, profile: str | None, inspector: str | None, answers_file: str |
         counts = ", ".join(f"{n} {s}" for s, n in rec.counts.items() if n)
         out.print(f"Inspection #{rec.id} {rec.profile}: ", out.status_text(rec.status),
                   f" ({counts})", sep="")
-        opened = [f for f in rec.followups if f.get("seq") is not None]
+        opened = [f for f in rec.followups if f.get("seq") is not None and not f.get("repeat")]
         if opened:
             out.info(f"{len(opened)} follow-up(s) opened in the duty log: "
                      + ", ".join(f"#{f['seq']} {f['item_id']}" for f in opened))
+        still = [f for f in rec.followups if f.get("repeat")]
+        if still:
+            out.info("still open (not opened again): " + ", ".join(
+                f"#{f['seq']} {f['item_id']} (seen in {f['count']} runs since "
+                f"{f.get('first_seen') or '?'})" for f in still))
         for f in rec.followups:
             if f.get("seq") is None:
                 out.warn(f"follow-up for {f['item_id']} not opened: {f.get('error')}")

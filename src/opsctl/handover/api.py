@@ -33,6 +33,15 @@ def record_event(store, *, category: str, text: str, severity: str | None = None
         return append(conn, entry, key)
 
 
+def item_open(store, seq: int) -> bool:
+    """Is the pending item ``seq`` opened (or one amending it) still open?"""
+    from opsctl.handover import dutylog
+
+    st = dutylog.item_states(store)
+    root = st.root.get(seq, seq)
+    return root in st.latest and root not in st.closed
+
+
 def resolve_item(store, seq: int, result: str, *, author: str = "opsctl-daemon",
                  cfg=None) -> int | None:
     """Close the pending item entry ``seq`` opened (its condition cleared); returns the

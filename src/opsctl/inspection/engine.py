@@ -246,12 +246,16 @@ def run_profile(cfg, store, profile, inspector: str, answers: dict | AnswerSet |
 
 
 def open_followups(cfg, store, record: InspectionRecord) -> None:
-    """One pending duty-log entry per failing item, so the handover carries it."""
+    """One pending duty-log entry per failing item, so the handover carries it.
+
+    A check still failing while the item an earlier run opened is open does not open
+    another one (8 items in 4 minutes helps nobody): this run is counted against the
+    open item instead (``repeat``, ``count`` = runs that saw it, ``first_seen``)."""
     failing = record.failing
     if not failing:
         return
     try:
-        from opsctl.handover.api import record_event
+        from opsctl.handover.api import item_open, record_event
     except ImportError as exc:
         log.warning("no follow-ups opened: duty log unavailable (%s)", exc)
         record.problems.append(f"follow-ups not opened: duty log unavailable ({exc})")
@@ -259,6 +263,15 @@ def open_followups(cfg, store, record: InspectionRecord) -> None:
     from opsctl.inspection import records
 
     for it in failing:
+        prev = records.last_followup(store, record.profile, it.item_id)
+        if prev is not None and item_open(store, prev):
+            count, first_seen, _ = records.followup_sightings(store, prev)
+            if first_seen:
+                first_seen = dt.datetime.fromisoformat(first_seen).isoformat()
+            record.followups.append({
+                "item_id": it.item_id, "seq": prev, "repeat": True, "count": count + 1,
+                "first_seen": first_seen, "last_seen": record.finished_at.isoformat()})
+            continue
         crit = it.status == Status.CRITICAL
         where = f" on {it.target}" if it.target else ""
         text = (f"Inspection #{record.id} ({record.profile}, {record.inspector}): "

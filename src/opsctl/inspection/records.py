@@ -46,6 +46,28 @@ def save_followups(store, record: InspectionRecord) -> None:
              "error": f.get("error")} for f in record.followups])
 
 
+def last_followup(store, profile: str, item_id: str) -> int | None:
+    """The duty-log item the newest earlier follow-up of this check opened, if any."""
+    with store.read() as conn:
+        return conn.execute(
+            sa.select(followups.c.duty_seq).select_from(
+                followups.join(runs, runs.c.id == followups.c.run_id))
+            .where(runs.c.profile == profile, followups.c.item_id == item_id,
+                   followups.c.duty_seq.is_not(None))
+            .order_by(followups.c.run_id.desc()).limit(1)).scalar()
+
+
+def followup_sightings(store, seq: int) -> tuple[int, str | None, int | None]:
+    """(runs that reported this open item, first seen, first run id)."""
+    with store.read() as conn:
+        row = conn.execute(
+            sa.select(sa.func.count(), sa.func.min(runs.c.finished_at),
+                      sa.func.min(runs.c.id))
+            .select_from(followups.join(runs, runs.c.id == followups.c.run_id))
+            .where(followups.c.duty_seq == seq)).first()
+    return (int(row[0] or 0), row[1], row[2]) if row else (0, None, None)
+
+
 def _record(row, item_rows, fu_rows) -> InspectionRecord:
     rec = InspectionRecord(
         id=row.id, profile=row.profile, inspector=row.inspector, host=row.host,
