@@ -258,7 +258,77 @@ class AlertPipeline:
 
     # -- acknowledgement and escalation -----------------------------------------------------
     def check_escalations(self) -> list[int]:
-        """Send still-unacknowledged events past their route's deadline to escalate_to."""
+        """Send still-unacknowledged events past their route's deadline to escalate_to,
+        and along the roster (``alerts.escalation``)."""
+        escalated = self._route_escalations()
+        for eid in self._roster_escalations():
+            if eid not in escalated:
+                escalated.append(eid)
+        return escalated
+
+    def _people_for(self, to: str, now: dt.datetime) -> list[str]:
+        if to in ("supervisor", "manager"):
+            return [p.name for p in self.cfg.people if to in p.roles]
+        try:
+            from opsctl.handover.api import on_duty
+
+            shifts = on_duty(self.cfg, self.store, now)
+        except Exception as exc:  # noqa: BLE001 - the next level must still be reached
+            log.error("who is on duty could not be read: %s", exc)
+            return []
+        names: list[str] = []
+        for s in shifts:
+            for n in ([s.get("lead")] if to == "lead" else s.get("people") or []):
+                if n and n not in names:
+                    names.append(n)
+        return names
+
+    def _roster_escalations(self) -> list[int]:
+        esc = self.cfg.alerts.escalation
+        if esc is None:
+            return []
+        now = self.clock()
+        with self.store.read() as conn:
+            rows = conn.execute(sa.select(events).where(
+                events.c.status == "open", events.c.severity.in_(list(esc.severities))))\
+                .fetchall()
+        done: list[int] = []
+        for row in rows:
+            step = row.escalation_step or 0
+            first = timeutil.parse(row.first_seen)
+            due = [i for i in range(step, len(esc.steps))
+                   if now >= first + dt.timedelta(seconds=esc.steps[i].after)]
+            if not due:
+                continue
+            last = due[-1]
+            with self.store.write() as conn:
+                claimed = conn.execute(events.update().where(
+                    events.c.id == row.id, events.c.status == "open",
+                    sa.func.coalesce(events.c.escalation_step, 0) == step).values(
+                        escalation_step=last + 1)).rowcount
+            if not claimed:
+                continue  # acknowledged meanwhile, or another process got there first
+            for i in due:
+                level = esc.steps[i].to
+                people = self._people_for(level, now)
+                emails = [p.email for p in self.cfg.people if p.name in people and p.email]
+                who = ", ".join(people) or "nobody (no roster / nobody with that role)"
+                self._duty_note(f"event #{row.id} not acknowledged: level {i + 1} "
+                                f"({level}) notified: {who}: {row.message}", row.severity)
+                log.warning("event #%d: escalation level %d (%s) to %s", row.id, i + 1,
+                            level, who)
+                if not people:
+                    continue
+                ev = Event(row.source, row.kind, row.severity, row.message, row.subject,
+                           {**(row.details or {}), "escalation": {
+                               "level": i + 1, "to": level, "people": people}})
+                payload = self._payload(ev, row.id, first, "escalation")
+                self._submit(esc.target, payload, row.id, "escalation",
+                             recipients=emails or None)
+            done.append(row.id)
+        return done
+
+    def _route_escalations(self) -> list[int]:
         now = self.clock()
         escalated: list[int] = []
         with self.store.read() as conn:

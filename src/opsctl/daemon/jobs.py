@@ -323,7 +323,7 @@ def build_jobs(cfg) -> dict[str, JobSpec]:
     if d.smart_interval and Runner().has("smartctl"):
         specs.append(JobSpec("smart", "smart", f"every {d.smart_interval:g}s", job_smart,
                              interval=d.smart_interval))
-    if any(r.escalate_after_minutes for r in cfg.alerts.routes):
+    if any(r.escalate_after_minutes for r in cfg.alerts.routes) or cfg.alerts.escalation:
         specs.append(JobSpec("escalation", "escalation", f"every {d.housekeeping_interval:g}s",
                              job_escalation, interval=d.housekeeping_interval))
     if cfg.duty.roster.shifts and cfg.duty.handover.reminder_minutes > 0:

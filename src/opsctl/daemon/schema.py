@@ -74,6 +74,8 @@ events = sa.Table(
     sa.Column("closed_at", sa.String(40), nullable=True),
     sa.Column("close_reason", sa.Text, nullable=True),
     sa.Column("silence_id", sa.Integer, nullable=True),
+    # v3: roster escalation steps already sent
+    sa.Column("escalation_step", sa.Integer, nullable=True),
     sa.Index("ix_daemon_events_key", "dedup_key", "id"),
     sa.Index("ix_daemon_events_status", "status"),
 )
@@ -122,4 +124,10 @@ def _v2(conn: Connection) -> None:
     metadata.create_all(conn, tables=[silences])
 
 
-MIGRATIONS = [_v1, _v2]
+def _v3(conn: Connection) -> None:
+    have = {c["name"] for c in sa.inspect(conn).get_columns("daemon_events")}
+    if "escalation_step" not in have:
+        conn.execute(sa.text("ALTER TABLE daemon_events ADD COLUMN escalation_step INTEGER"))
+
+
+MIGRATIONS = [_v1, _v2, _v3]

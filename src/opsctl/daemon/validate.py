@@ -64,6 +64,10 @@ def _problems(cfg) -> list[tuple[tuple, str]]:
         if name not in known:
             out.append((("alerts", "reminder_targets", j),
                         f"unknown alert target {name!r} (known: {hint})"))
+    esc = cfg.alerts.escalation
+    if esc is not None and esc.target not in known:
+        out.append((("alerts", "escalation", "target"),
+                    f"unknown alert target {esc.target!r} (known: {hint})"))
     return out
 
 

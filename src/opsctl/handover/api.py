@@ -33,6 +33,18 @@ def record_event(store, *, category: str, text: str, severity: str | None = None
         return append(conn, entry, key)
 
 
+def on_duty(cfg, store, at: dt.datetime) -> list[dict]:
+    """The roster's shifts running at ``at`` (``people``, ``lead``…); [] without a roster
+    for that month."""
+    from opsctl.core.errors import NotFoundError
+    from opsctl.handover.roster import who
+
+    try:
+        return who(cfg, store, at)
+    except NotFoundError:
+        return []
+
+
 def item_open(store, seq: int) -> bool:
     """Is the pending item ``seq`` opened (or one amending it) still open?"""
     from opsctl.handover import dutylog

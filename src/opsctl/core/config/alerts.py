@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from opsctl.core.config.base import Section, with_secrets
+from opsctl.core.config.power import Duration
 
 Severity = Literal["minor", "major", "critical"]
 
@@ -64,6 +65,29 @@ class Route(Section):
     escalate_to: list[str] = Field(default_factory=list)
 
 
+class EscalationStep(Section):
+    to: Literal["on_duty", "lead", "supervisor", "manager"] = Field(
+        description="on_duty: the people on duty now (roster); lead: the shift lead on "
+        "duty; supervisor / manager: the people with that role")
+    after: Duration = Field(ge=0, description="this long after the event, if nobody "
+                            "acknowledged it (90s, 15m, 1h)")
+
+
+def _default_steps() -> list[EscalationStep]:
+    return [EscalationStep(to="on_duty", after=0), EscalationStep(to="lead", after=900),
+            EscalationStep(to="supervisor", after=1800),
+            EscalationStep(to="manager", after=3600)]
+
+
+class RosterEscalation(Section):
+    """Escalation along the roster: each step goes to people, not to a fixed address."""
+
+    target: str = Field(description="alert target the steps are sent through; an email "
+                        "target mails each person's own address (people[].email)")
+    severities: list[Severity] = Field(default_factory=lambda: ["major", "critical"])
+    steps: list[EscalationStep] = Field(default_factory=_default_steps, min_length=1)
+
+
 class AlertSettings(Section):
     targets: list[AlertTarget] = Field(default_factory=list)
     routes: list[Route] = Field(default_factory=list)
@@ -75,6 +99,8 @@ class AlertSettings(Section):
     reminder_targets: list[str] = Field(
         default_factory=list,
         description="targets for shift-change and roster reminders (email goes to the people)")
+    escalation: RosterEscalation | None = Field(
+        None, description="escalation along the roster while unacknowledged (docs/daemon.md)")
 
     @field_validator("after_hours")
     @classmethod
