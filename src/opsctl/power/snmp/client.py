@@ -19,6 +19,7 @@ import importlib
 import logging
 import sys
 import threading
+import time
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -99,6 +100,8 @@ class _Service:
         self.thread = threading.Thread(target=self._run, name="opsctl-snmp", daemon=True)
         self.thread.start()
         self._engine = None
+        self.active = 0             # coroutines of run() in flight on the loop
+        self.reset_wanted = False   # rebuild the engine once none is (engine-ID change)
 
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
@@ -216,10 +219,68 @@ def run(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
 
 
 async def _then_rest(coro: Coroutine[Any, Any, T]) -> T:
+    svc = _get_service()
+    svc.active += 1
     try:
         return await coro
     finally:
+        svc.active -= 1
+        if svc.active == 0 and svc.reset_wanted:
+            _reset_engine(svc)
         _pause_timer_if_idle()
+
+
+# -- SNMPv3 engine-ID changes ------------------------------------------------------------------
+# pysnmp discovers an SNMPv3 agent's engine ID once and caches it per address; the cache
+# only expires after 300 s of its timer ticks, which are paused while idle. A replaced or
+# reset card has a new engine ID and drops every request made for the old one, so the
+# device would stay "no response" until opsctl restarted. When a v3 agent that answered
+# before stops answering, the engine is rebuilt (public API: close its dispatcher, make a
+# new SnmpEngine) once nothing is in flight, so the next poll discovers afresh. At most
+# once per target per REDISCOVER_EVERY seconds: a card that is simply dead must not cost
+# an engine rebuild on every poll.
+REDISCOVER_EVERY = 300.0
+_v3_answered: set[tuple] = set()
+_v3_reset_at: dict[tuple, float] = {}
+
+
+def _v3_key(t: Target) -> tuple:
+    return (t.host, t.port, t.user, t.context)
+
+
+def _note_v3_outcome(t: Target, ind) -> bool:
+    """Track v3 agents that answered; True when a rebuild was scheduled for ``t``."""
+    if t.version != "3":
+        return False
+    key = _v3_key(t)
+    if ind is None:
+        _v3_answered.add(key)
+        return False
+    hlapi()
+    from pysnmp.proto import errind
+
+    if key not in _v3_answered or not isinstance(
+            ind, errind.RequestTimedOut | errind.NotInTimeWindow | errind.UnknownEngineID):
+        return False
+    now = time.monotonic()
+    if now - _v3_reset_at.get(key, -REDISCOVER_EVERY) < REDISCOVER_EVERY:
+        return False
+    _v3_reset_at[key] = now
+    _v3_answered.discard(key)
+    _get_service().reset_wanted = True
+    log.warning("%s: SNMPv3 agent stopped answering; its engine ID is discovered again on "
+                "the next poll (a replaced or reset card has a new one)", t.label)
+    return True
+
+
+def _reset_engine(svc: _Service) -> None:
+    eng, svc._engine, svc.reset_wanted = svc._engine, None, False
+    if eng is None:
+        return
+    try:
+        eng.close_dispatcher()
+    except Exception as exc:  # noqa: BLE001 - the old engine is dropped either way
+        log.debug("closing the old SNMP engine: %s", exc)
 
 
 # pysnmp's asyncio dispatcher ticks every 0.1 s for as long as a transport exists (request
@@ -445,7 +506,10 @@ class Session:
         _resume_timer()
         future = asyncio.get_running_loop().create_future()
 
+        target = self.target
+
         def done(_eng, _handle, ind, status, index, vbs, _ctx) -> None:
+            _note_v3_outcome(target, ind)
             if not future.cancelled():
                 future.set_result((ind, status, index, vbs))
 
