@@ -59,6 +59,17 @@ CORRECTIONS: dict[tuple[str, str], tuple[Any, str]] = {
                                        "LibreNMS's 2300 V is wrong, 230 V would be a guess")
        for o in ("1.3.6.1.2.1.33.1.3.3.1.3.1", "1.3.6.1.2.1.33.1.4.4.1.2.1",
                  "1.3.6.1.2.1.33.1.5.3.1.2.1")},
+    **{("liebert_weblbds", f"1.3.6.1.4.1.476.1.42.3.4.{o}"):
+       (NOT_A_VALUE, "a set point (a setting of the cooling unit), not a measurement")
+       for o in ("1.3.3.1.6.2", "1.3.3.1.6.3", "2.2.3.1.6.2")},
+    ("liebert_mph2rg", "1.3.6.1.4.1.476.1.42.3.8.40.20.1.150.1.2"):
+        (NOT_A_VALUE, "the branch's alarm threshold current, not a measurement"),
+    **{("apc_environmental-manager", f"1.3.6.1.4.1.318.1.1.10.4.2.3.1.6.0.{n}"):
+       (ABSENT, "humidity -1: the probe has no humidity sensor") for n in (1, 2)},
+    **{("akcp_serverprobe8", f"1.3.6.1.4.1.3854.1.2.2.1.17.1.13.{n}"):
+       (NOT_A_VALUE, "offline probes (sensorProbeHumidityOnline = offline(2)); column 13 is "
+                     "not their humidity: the online probe has 42 % in column 3 and 0 there")
+       for n in range(1, 6)},
     ("cetpower", "1.3.6.1.4.1.12551.4.1.2.2.1.2.1"):
         (NOT_A_VALUE, "the inverter system's share of installed module power (3411 of "
                       "12000 W), another quantity than the RFC 1628 output load (25 %)"),
@@ -186,9 +197,15 @@ def score_device(file: str, expected: list[dict[str, Any]], values: dict[str, An
             if fix != ABSENT:
                 value = fix
                 o.expected = fix
-        cands = [name for name, _ in index.get(oid, [])] or guess_fields(klass, descr)
-        o.fields = list(dict.fromkeys(cands))
-        have = {c: values[c] for c in o.fields if c in values}
+        # A table reading (PDU outlet, probe) names its own OID.
+        by_oid = [r for r in values.get("readings") or [] if norm(str(r.get("oid"))) == oid]
+        if by_oid:
+            o.fields = [f"readings[{by_oid[0].get('group')} {by_oid[0].get('name')}]"]
+            have = {o.fields[0]: by_oid[0].get("value")}
+        else:
+            cands = [name for name, _ in index.get(oid, [])] or guess_fields(klass, descr)
+            o.fields = list(dict.fromkeys(cands))
+            have = {c: values[c] for c in o.fields if c in values}
         if corr is not None and corr[0] == ABSENT:
             o.result = "absent-ok" if not have else "wrong"
             o.got = have or None

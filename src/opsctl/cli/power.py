@@ -40,6 +40,12 @@ def _key_values(r) -> str:
         rt = _fmt_runtime(v.get("battery.runtime"))
         if rt:
             parts.append(f"runtime {rt}")
+    elif r.kind == "inverter":
+        if "output.voltage" in v:
+            parts.append(f"output {v['output.voltage']} V")
+        if "inverter.modules" in v:
+            parts.append(f"modules {v.get('inverter.modules.running')}/"
+                         f"{v['inverter.modules']} running")
     elif r.kind == "switch":
         ports = v.get("ports") or []
         up = sum(1 for p in ports if p.get("oper") == "up")
@@ -53,6 +59,14 @@ def _key_values(r) -> str:
             parts.append(f"{v['ambient.humidity']} %RH")
         for s in (v.get("sensors") or [])[:3]:
             parts.append(f"{s.get('name')} {s.get('value')}{s.get('unit') or ''}")
+        if "ats.source" in v:
+            parts.append(f"source {v['ats.source']}")
+        readings = v.get("readings") or []
+        for rd in readings[:3]:
+            parts.append(f"{rd.get('name')} {rd.get('value')}"
+                         f"{' ' + rd['unit'] if rd.get('unit') else ''}")
+        if len(readings) > 3:
+            parts.append(f"(+{len(readings) - 3} readings)")
     return ", ".join(str(p) for p in parts)
 
 
@@ -80,7 +94,8 @@ def _open_store(app: AppContext):
 
 # -- commands ----------------------------------------------------------------------------------
 @power.command("status")
-@click.option("--kind", type=click.Choice(["ups", "switch", "sensor"]), help="Only this kind.")
+@click.option("--kind", type=click.Choice(["ups", "switch", "sensor", "pdu"]),
+              help="Only this kind.")
 @click.argument("names", nargs=-1, metavar="[NAME]...", shell_complete=DEVICE)
 @format_option
 @pass_app
@@ -333,7 +348,7 @@ def profiles_cmd(app: AppContext) -> None:
                                                     "AES256"]), default="AES", show_default=True)
 @click.option("--priv-key-file", metavar="PATH", help="v3 privacy key, read from a file.")
 @click.option("--priv-key-env", metavar="VAR", help="v3 privacy key, read from $VAR.")
-@click.option("--kind", type=click.Choice(["ups", "switch", "sensor"]),
+@click.option("--kind", type=click.Choice(["ups", "switch", "sensor", "pdu"]),
               help="Only consider profiles of this kind.")
 @click.option("--timeout", default=2.0, show_default=True, type=click.FloatRange(0.1, 60))
 @click.option("--retries", default=1, show_default=True, type=click.IntRange(0, 10))

@@ -27,7 +27,7 @@ from opsctl.power.snmp.values import Raw, is_under
 SYSTEM = "1.3.6.1.2.1.1"
 SYS = {"descr": f"{SYSTEM}.1.0", "object_id": f"{SYSTEM}.2.0", "uptime": f"{SYSTEM}.3.0",
        "name": f"{SYSTEM}.5.0"}
-KINDS = ("ups", "sensor", "switch")  # tie-break order: the most specific kind first
+KINDS = ("ups", "pdu", "sensor", "switch")  # tie-break order: the most specific kind first
 
 
 @dataclass

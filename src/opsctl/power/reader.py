@@ -35,6 +35,7 @@ from opsctl.power.profiles.base import (
     decode_column,
     derive_status,
     merge_status,
+    table_readings,
 )
 from opsctl.power.snmp.client import Session
 from opsctl.power.snmp.values import Raw
@@ -360,9 +361,16 @@ async def _read_profile(session: Session, res: ReadResult, rows_hint: int | None
             p.postprocess(res.values, res.tables, res.notes)
     if res.profile.kind == "ups":
         derive_status(res.values, res.notes)
+    groups = {t.name: t for p in plist for t in p.tables if t.group}
+    # A postprocess may have made readings itself (Raritan's sensor-type rows).
+    readings: list[dict[str, Any]] = list(res.values.pop("readings", None) or [])
     for name, rows in res.tables.items():
-        if rows:
+        if name in groups:
+            readings += table_readings(groups[name], rows)
+        elif rows:
             res.values[name] = rows
+    if readings:
+        res.values["readings"] = readings
     # Missing = asked for and never answered (a postprocess may consume a field, e.g. a
     # unit, so what was read counts as present).
     answered = {fields[i].name for i in got} | set(res.values)

@@ -211,6 +211,69 @@ def sensor_findings(sensors: list[dict[str, Any]], temp_range, hum_range) -> lis
     return out
 
 
+# Share of a breaker's rating a branch may carry continuously (the usual 80 % rule for
+# continuous loads); at 100 % the breaker trips.
+BREAKER_WARN = 80.0
+BREAKER_CRIT = 100.0
+# State readings: what is an alarm, and how bad.
+STATE_SEVERITY = {"leak": Status.CRITICAL, "smoke": Status.CRITICAL, "door": Status.WARNING,
+                  "state": Status.WARNING}
+
+
+def readings_findings(readings: list[dict[str, Any]], temp_range, hum_range
+                      ) -> list[Finding]:
+    """Findings for table readings (PDU branches, probes): temperature and humidity
+    against the room's ranges, current against the row's breaker rating, alarms."""
+    out: list[Finding] = []
+    for rd in readings:
+        q, v = rd.get("quantity"), rd.get("value")
+        label = f"{rd.get('group')} {rd.get('name')}".strip()
+        if q == "temperature":
+            out.extend(range_findings(f"temperature {label}", "readings", v, temp_range,
+                                      " °C"))
+        elif q == "humidity":
+            out.extend(range_findings(f"humidity {label}", "readings", v, hum_range, " %"))
+        elif q == "current" and isinstance(v, int | float) \
+                and isinstance(rd.get("rating"), int | float) and rd["rating"] > 0:
+            pct = 100.0 * v / rd["rating"]
+            for bound, st in ((BREAKER_CRIT, Status.CRITICAL), (BREAKER_WARN, Status.WARNING)):
+                if pct >= bound:
+                    out.append(Finding(st, f"{label}: {v:g} A is {pct:.0f} % of its "
+                                       f"{rd['rating']:g} A rating (>= {bound:g} %)",
+                                       "readings", v, f"current < {bound:g} % of rating"))
+                    break
+        elif q in STATE_SEVERITY and isinstance(v, str) and v not in ("ok", "closed"):
+            out.append(Finding(STATE_SEVERITY[q], f"{q} {label}: {v}", "readings", v,
+                               f"{q} ok"))
+    return out
+
+
+def pdu_findings(r: DeviceReading, device, cfg) -> list[Finding]:
+    """A PDU or ATS: branch currents against their ratings, probes, and for an ATS the
+    selected source healthy, the switch healthy, redundancy kept."""
+    v = r.values
+    trange = device.temperature or cfg.power.temperature
+    hrange = device.humidity or cfg.power.humidity
+    out = readings_findings(v.get("readings") or [], trange, hrange)
+    if v.get("ats.switch.status") == "fail":
+        out.append(Finding(Status.CRITICAL, "transfer switch failed", "ats.switch.status",
+                           "fail", "ats.switch.status ok"))
+    src = v.get("ats.source")
+    if src in ("A", "B"):
+        mine = v.get(f"ats.source.{src.lower()}.status")
+        other = v.get(f"ats.source.{'b' if src == 'A' else 'a'}.status")
+        if mine == "fail":
+            out.append(Finding(Status.CRITICAL, f"selected source {src} has failed",
+                               "ats.source", src, "selected source ok"))
+        if other == "fail" or v.get("ats.redundancy") == "lost":
+            out.append(Finding(Status.WARNING, "redundancy lost: one source is down",
+                               "ats.redundancy", v.get("ats.redundancy"), "both sources ok"))
+    if not v.get("readings") and src is None:
+        out.append(Finding(Status.UNKNOWN, f"no PDU readings with profile {r.profile}", None,
+                           None, "PDU data present"))
+    return out
+
+
 def env_findings(r: DeviceReading, device, cfg) -> list[Finding]:
     trange = device.temperature or cfg.power.temperature
     hrange = device.humidity or cfg.power.humidity
@@ -219,8 +282,9 @@ def env_findings(r: DeviceReading, device, cfg) -> list[Finding]:
     out += range_findings("humidity", "ambient.humidity", r.values.get("ambient.humidity"),
                           hrange, " %")
     out += sensor_findings(r.values.get("sensors") or [], trange, hrange)
+    out += readings_findings(r.values.get("readings") or [], trange, hrange)
     if not any(k in r.values for k in ("ambient.temperature", "ambient.humidity")) \
-            and not r.values.get("sensors"):
+            and not r.values.get("sensors") and not r.values.get("readings"):
         out.append(Finding(Status.UNKNOWN, f"no sensor values readable with profile "
                            f"{r.profile}", None, None, "sensor data present"))
     return out
@@ -248,6 +312,8 @@ def evaluate(r: DeviceReading, device, cfg) -> None:
         r.findings = ups_findings(r, thresholds_for(cfg, device))
     elif r.kind == "inverter":
         r.findings = inverter_findings(r, thresholds_for(cfg, device))
+    elif r.kind == "pdu":
+        r.findings = pdu_findings(r, device, cfg)
     elif r.kind == "switch":
         r.findings = switch_findings(r, device, cfg)
     else:

@@ -65,7 +65,7 @@ class SensorRange(Section):
 
 class Device(Section):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$")
-    kind: Literal["ups", "switch", "sensor"]
+    kind: Literal["ups", "switch", "sensor", "pdu"]
     host: str
     port: int = Field(161, ge=1, le=65535)
     snmp: SnmpCredentials = Field(default_factory=SnmpCredentials)
@@ -100,7 +100,7 @@ class CustomProfile(Section):
     """A profile defined in the config: a new MIB mapping or a variant of a built-in one."""
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$")
-    kind: Literal["ups", "switch", "sensor"]
+    kind: Literal["ups", "switch", "sensor", "pdu"]
     extends: str | None = Field(None, description="built-in profile whose fields are kept")
     description: str = ""
     sys_object_ids: list[str] = Field(default_factory=list)

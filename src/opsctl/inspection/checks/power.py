@@ -18,6 +18,7 @@ KEY_VALUES = {
             "battery.temperature", "input.voltage"),
     "switch": ("ports.up", "ports.down", "uptime"),
     "sensor": ("temperature", "humidity", "water"),
+    "pdu": ("ats.source", "ats.redundancy"),
 }
 
 
@@ -90,3 +91,11 @@ class SensorCheck(_PowerCheck):
     name = "sensor"
     kind = "sensor"
     summary = "Room temperature / humidity / water-leak sensors over SNMP against ranges."
+
+
+@register
+class PduCheck(_PowerCheck):
+    name = "pdu"
+    kind = "pdu"
+    summary = ("PDU / ATS state over SNMP: branch currents below 80 % of their rating, "
+               "selected source healthy, redundancy kept.")

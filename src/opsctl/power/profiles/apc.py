@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from opsctl.power.profiles.base import Field, Profile, Source, oid_join
+from opsctl.power.profiles.base import Column, Field, Profile, Source, Table, oid_join
 
 APC = "1.3.6.1.4.1.318"
 UPS = "1.3.6.1.4.1.318.1.1.1"
@@ -59,6 +59,19 @@ FIELDS = (
     Field("output.current", (Source(o("4.3.4.0"), 0.1), Source(o("4.2.4.0"))), unit="A",
           minimum=0, maximum=10000),
     Field("ups.test.result", (Source(o("7.2.3.0"), enum=TEST_RESULT),), "enum"),
+    Field("ups.realpower", (Source(o("4.2.8.0")),), unit="W", minimum=0, maximum=10**7,
+          optional=True, description="upsAdvOutputActivePower (W)"),
+)
+
+# Probes on the card's universal I/O ports (uioSensorStatusTable, index port.sensor):
+# temperature in °C, humidity in %RH, -1 where the probe has no humidity sensor.
+UIO = oid_join(APC, "1.1.25.1.2.1")
+TABLES = (
+    Table("uio_probes", (
+        Column("name", f"{UIO}.3", "string", quantity="name"),
+        Column("temperature", f"{UIO}.6", quantity="temperature", unit="°C"),
+        Column("humidity", f"{UIO}.7", quantity="humidity", unit="%", sentinels=(-1,)),
+    ), group="probe", max_rows=16, description="uioSensorStatusTable"),
 )
 
 PROFILES = [
@@ -70,6 +83,7 @@ PROFILES = [
         sys_object_ids=(oid_join(APC, "1.3"), oid_join(APC, "1.1.1")),
         probe_oids=(o("1.1.1.0"), o("4.1.1.0"), o("2.2.1.0"), o("2.3.1.0")),
         fields=FIELDS,
+        tables=TABLES,
         constants={"device.mfr": "APC"},
         priority=10,
         tested_with=("snmpsim recording of a Smart-UPS 3000 (tests/fixtures/snmp/apc-smartups)",),

@@ -23,7 +23,7 @@ from typing import Any, Literal
 from opsctl.power.snmp.values import Raw
 
 FieldType = Literal["number", "string", "enum", "flags", "oid", "counter"]
-DeviceKind = Literal["ups", "switch", "sensor", "inverter"]
+DeviceKind = Literal["ups", "switch", "sensor", "inverter", "pdu"]
 
 # NUT's order of ups.status tokens, used to print them the way upsc does.
 STATUS_ORDER = ("OL", "OB", "LB", "HB", "RB", "CHRG", "DISCHRG", "BYPASS", "CAL", "OFF",
@@ -84,6 +84,14 @@ class Column:
     type: FieldType = "number"
     scale: float = 1.0
     enum: Mapping[int, str] | None = None
+    # What the column measures when its table lists readings (see Table.group):
+    # current, power, apparent_power, voltage, frequency, energy, temperature, humidity,
+    # load (%), or a state (leak, door, smoke, source, state); "rating" is the row's
+    # breaker/maximum current, "name" its label. None: not a reading.
+    quantity: str | None = None
+    unit: str | None = None
+    # Raw values that mean "no value" for this column (e.g. -1).
+    sentinels: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "oid", self.oid.strip().lstrip("."))
@@ -100,6 +108,15 @@ class Table:
     # Walk only when this field's value is a positive number or absent (e.g. RFC 1628's
     # alarm table only when upsAlarmsPresent is not 0): saves a GETBULK per healthy UPS.
     only_if: str | None = None
+    # Rows of this table are *readings* (a PDU's outlets, a sensor unit's probes): each
+    # column with a ``quantity`` becomes one entry of ``values["readings"]`` naming its
+    # group, row, name, value, unit and OID (see :func:`table_readings`). Scalars are
+    # one-row tables (index "0").
+    group: str | None = None
+    # Rows whose column ``present`` (if any) is not in ``present_values`` are skipped
+    # (empty outlet slots, unplugged probes).
+    present: str | None = None
+    present_values: tuple[int, ...] = ()
 
 
 # A hook for what a table cannot say (e.g. RFC 1628's alarm table -> ups.alarm and
@@ -252,7 +269,8 @@ def decode(f: Field, src: Source, raw: Raw, notes: Notes) -> Any:
 def decode_column(col: Column, raw: Raw, notes: Notes, row: str) -> Any:
     """Decode one table cell (no range checks: table consumers judge their values)."""
     f = Field(f"{col.name}[{row}]", (Source(col.oid + "." + row, col.scale, col.enum),),
-              type="number" if col.type == "counter" else col.type)
+              type="number" if col.type == "counter" else col.type,
+              sentinels=col.sentinels)
     if col.type == "counter" and raw.kind in ("counter32", "counter64"):
         return int(raw.value)  # type: ignore[arg-type]
     return decode(f, f.sources[0], raw, notes)
@@ -276,6 +294,38 @@ def merge_status(tokens: list[str]) -> str | None:
         seen.remove("OL")
     order = {t: i for i, t in enumerate(STATUS_ORDER)}
     return " ".join(sorted(seen, key=lambda t: order.get(t, len(order))))
+
+
+# Reading values that mean an alarm, by state quantity (enum texts of Column.enum).
+ALARM_STATES = {"alarm", "open", "leak", "smoke", "fault", "critical", "failed", "lost",
+                "triggered"}
+
+
+def table_readings(table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The readings of one reading table (``Table.group``): one dict per measured cell,
+    with the row's name and, for currents, the row's rating."""
+    out: list[dict[str, Any]] = []
+    cols = {c.name: c for c in table.columns}
+    for row in rows:
+        if table.present is not None and row.get(table.present) not in table.present_values:
+            continue
+        idx = row["index"]
+        name = next((str(row[c.name]) for c in table.columns
+                     if c.quantity == "name" and row.get(c.name) not in (None, "")),
+                    f"{table.group} {idx}")
+        rating = next((row[c.name] for c in table.columns if c.quantity == "rating"
+                       and isinstance(row.get(c.name), int | float) and row[c.name] > 0),
+                      None)
+        for cname, col in cols.items():
+            if col.quantity in (None, "name", "rating") or cname not in row:
+                continue
+            entry: dict[str, Any] = {"group": table.group, "index": idx, "name": name,
+                                     "quantity": col.quantity, "value": row[cname],
+                                     "unit": col.unit, "oid": f"{col.oid}.{idx}"}
+            if col.quantity == "current" and rating is not None:
+                entry["rating"] = rating
+            out.append(entry)
+    return out
 
 
 def derive_status(values: dict[str, Any], notes: Notes) -> None:

@@ -48,6 +48,17 @@ ALGCOM_FIELDS = (
     # 0 is what the card sends with no probe fitted (the recording's value): not a reading.
     Field("ambient.temperature", (Source(a("4.2.0")),), **_T, sentinels=(0,), optional=True,
           description="external probe temperature"),
+    # The last battery test: voltage and current at its start and end.
+    Field("battery.test.voltage.start", (Source(a("8.5.0"), 0.1),), unit="V", minimum=0,
+          maximum=1000, optional=True, description="battery test initial voltage (0.1 V)"),
+    Field("battery.test.current.start", (Source(a("8.6.0"), 0.001),), unit="A",
+          minimum=-10000, maximum=10000, optional=True,
+          description="battery test initial current (mA)"),
+    Field("battery.test.voltage.end", (Source(a("8.7.0"), 0.1),), unit="V", minimum=0,
+          maximum=1000, optional=True, description="battery test final voltage (0.1 V)"),
+    Field("battery.test.current.end", (Source(a("8.8.0"), 0.001),), unit="A",
+          minimum=-10000, maximum=10000, optional=True,
+          description="battery test final current (mA)"),
     Field("ups.heatsink.temperature", (Source(a("4.3.0")),), **_T, optional=True,
           description="heatsink temperature"),
 )

@@ -27,13 +27,13 @@ CET = "1.3.6.1.4.1.12551.4.1"
 
 MATRIX_TABLES = (
     Table("modules", (
-        Column("output_voltage", f"{INV}.6", scale=0.1),
-        Column("output_current", f"{INV}.7", scale=0.1),
-        Column("input_voltage", f"{INV}.8", scale=0.1),
-        Column("output_frequency", f"{INV}.9", scale=0.1),
-        Column("output_power", f"{INV}.10"),
-        Column("temperature", f"{INV}.13", scale=0.1),
-    ), max_rows=64, description="inverter modules"),
+        Column("output_voltage", f"{INV}.6", scale=0.1, quantity="voltage", unit="V"),
+        Column("output_current", f"{INV}.7", scale=0.1, quantity="current", unit="A"),
+        Column("input_voltage", f"{INV}.8", scale=0.1, quantity="voltage", unit="V"),
+        Column("output_frequency", f"{INV}.9", scale=0.1, quantity="frequency", unit="Hz"),
+        Column("output_power", f"{INV}.10", quantity="power", unit="W"),
+        Column("temperature", f"{INV}.13", scale=0.1, quantity="temperature", unit="°C"),
+    ), max_rows=64, description="inverter modules", group="inverter"),
     Table("sts", (
         Column("mains_voltage", f"{STS}.7", scale=0.1),
         Column("inverter_voltage", f"{STS}.9", scale=0.1),
@@ -80,18 +80,20 @@ CET_TABLES = (
     Table("modules", (
         # 1 for an occupied slot: the recording's 32 slots have values only where it is 1.
         Column("present", f"{CET}.1.1.1.2"),
-        Column("output_voltage", f"{CET}.1.1.1.16", scale=0.1),
-        Column("input_ac_voltage", f"{CET}.1.1.1.20", scale=0.1),
-        Column("input_dc_voltage", f"{CET}.1.1.1.25", scale=0.1),
-        Column("temperature", f"{CET}.1.1.1.28"),
-    ), max_rows=64, description="inverter modules"),
+        Column("output_voltage", f"{CET}.1.1.1.16", scale=0.1, quantity="voltage", unit="V"),
+        Column("input_ac_voltage", f"{CET}.1.1.1.20", scale=0.1, quantity="voltage",
+               unit="V"),
+        Column("input_dc_voltage", f"{CET}.1.1.1.25", scale=0.1, quantity="voltage",
+               unit="V"),
+        Column("temperature", f"{CET}.1.1.1.28", quantity="temperature", unit="°C"),
+    ), max_rows=64, description="inverter modules", group="module", present="present",
+        present_values=(1,)),
 )
 
 
 def cet_postprocess(values: dict[str, Any], tables: dict[str, list[dict[str, Any]]],
                     notes: Notes) -> None:
     mods = [m for m in tables.get("modules") or [] if m.get("present") == 1]
-    tables["modules"] = mods
     values["inverter.modules"] = len(mods)
     values["inverter.modules.running"] = sum(
         1 for m in mods if isinstance(m.get("output_voltage"), int | float)

@@ -68,6 +68,14 @@ FIELDS = (
           description="upsmgInputPhaseNum"),
     Field("output.phases", (Source(o("7.1.0")),), minimum=1, maximum=3, optional=True,
           description="upsmgOutputPhaseNum"),
+    # The NMC serves Eaton's XUPS environment objects too (EMP probe); 0 °C inside a
+    # running UPS is the card's "no value".
+    Field("ups.temperature", (Source("1.3.6.1.4.1.534.1.6.1.0"),), unit="°C", minimum=-40,
+          maximum=100, sentinels=(0,), optional=True, description="xupsEnvAmbientTemp"),
+    Field("ambient.temperature", (Source("1.3.6.1.4.1.534.1.6.5.0"),), unit="°C",
+          minimum=-40, maximum=100, optional=True, description="xupsEnvRemoteTemp"),
+    Field("ambient.humidity", (Source("1.3.6.1.4.1.534.1.6.6.0"),), unit="%", minimum=0,
+          maximum=100, optional=True, description="xupsEnvRemoteHumidity"),
     *_phase("6.2.1", 2, "input.L{n}.voltage", 0.1, "V", 0, 1000, "upsmgInputVoltage (0.1 V)"),
     *_phase("6.2.1", 3, "input.L{n}.frequency", 0.1, "Hz", 0, 100,
             "upsmgInputFrequency (0.1 Hz)"),

@@ -26,13 +26,17 @@ PROFILE_MODULES = (
     "opsctl.power.profiles.vertiv",
     "opsctl.power.profiles.dc_ups",
     "opsctl.power.profiles.inverter",
+    "opsctl.power.profiles.ups_extras",
+    "opsctl.power.profiles.pdu",
+    "opsctl.power.profiles.env_units",
     "opsctl.power.profiles.if_mib",
     "opsctl.power.profiles.entity_sensor",
     "opsctl.power.profiles.env_sensor",
 )
 
 # What ``auto`` falls back to per kind when neither sysObjectID nor probing decides.
-DEFAULT_FOR_KIND = {"ups": "ietf", "switch": "switch", "sensor": "entity-sensor"}
+DEFAULT_FOR_KIND = {"ups": "ietf", "switch": "switch", "sensor": "entity-sensor",
+                    "pdu": "entity-sensor"}
 
 _registry: dict[str, Profile] | None = None
 _extra: dict[str, Profile] = {}
@@ -113,7 +117,7 @@ def expand(profile: Profile) -> list[Profile]:
 
 # Kinds a device configured as ``kind`` may turn out to be: an inverter system sold as a
 # "UPS" is configured as a UPS, and its profile says what it is.
-KIND_FAMILY = {"ups": ("ups", "inverter")}
+KIND_FAMILY = {"ups": ("ups", "inverter"), "pdu": ("pdu", "sensor")}
 
 
 def candidates(kind: str) -> list[Profile]:

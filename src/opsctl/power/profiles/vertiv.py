@@ -68,9 +68,9 @@ def vertiv_postprocess(values: dict[str, Any], tables: dict[str, list[dict[str, 
                        notes: Notes) -> None:
     """Status from measurements (see the module docstring) and battery.current as
     charging minus discharging current of the positive string."""
-    charge = values.pop("battery.charge.current", None)
-    dis = values.pop("battery.discharge.current", None)
-    neg = values.pop("battery.negative.discharge.current", None)
+    charge = values.get("battery.charge.current")
+    dis = values.get("battery.discharge.current")
+    neg = values.get("battery.negative.discharge.current")
     if isinstance(charge, int | float) and isinstance(dis, int | float):
         values["battery.current"] = tidy(charge - dis)
     discharging = [v for v in (dis, neg) if isinstance(v, int | float)]

@@ -173,6 +173,44 @@ FIELDS = (
           unknown_values=(1,), description="xupsTestBatteryStatus"),
 )
 
+def _lines() -> tuple[Field, ...]:
+    """Per-phase rows 1-3 of the input, output and bypass tables (3-phase Powerware
+    UPSes); kept only when the phase counts say more than one (see ietf.phases_postprocess)."""
+    out = [Field("input.lines", (Source(o("3.3.0")),), minimum=1, maximum=3, optional=True,
+                 description="xupsInputNumPhases"),
+           Field("output.lines", (Source(o("4.3.0")),), minimum=1, maximum=3, optional=True,
+                 description="xupsOutputNumPhases"),
+           Field("input.bypass.lines", (Source(o("5.2.0")),), minimum=1, maximum=3,
+                 optional=True, description="xupsBypassNumPhases")]
+    for n in (1, 2, 3):
+        out += [
+            Field(f"input.L{n}-N.voltage", (Source(o(f"3.4.1.2.{n}")),), unit="V", **_V,
+                  optional=True, description="xupsInputVoltage"),
+            Field(f"input.L{n}.current", (Source(o(f"3.4.1.3.{n}")),), unit="A", minimum=0,
+                  maximum=10000, optional=True, description="xupsInputCurrent"),
+            Field(f"output.L{n}-N.voltage", (Source(o(f"4.4.1.2.{n}")),), unit="V", **_V,
+                  optional=True, description="xupsOutputVoltage"),
+            Field(f"output.L{n}.current", (Source(o(f"4.4.1.3.{n}")),), unit="A", minimum=0,
+                  maximum=10000, optional=True, description="xupsOutputCurrent"),
+            Field(f"output.L{n}.realpower", (Source(o(f"4.4.1.4.{n}")),), unit="W",
+                  minimum=0, maximum=10**7, optional=True, description="xupsOutputWatts"),
+            Field(f"input.bypass.L{n}-N.voltage", (Source(o(f"5.3.1.2.{n}")),), unit="V",
+                  **_V, optional=True, description="xupsBypassVoltage"),
+        ]
+    return tuple(out)
+
+
+FIELDS = FIELDS + _lines()
+
+
+def xups_postprocess(values: dict[str, Any], tables: dict[str, list[dict[str, Any]]],
+                     notes: Notes) -> None:
+    from opsctl.power.profiles.ietf import phases_postprocess
+
+    phases_postprocess(values, tables, notes)
+    alarms_postprocess(values, tables, notes)
+
+
 TABLES = (
     Table("alarms", (Column("descr", o("7.2.1.2"), "oid"), Column("time", o("7.2.1.3"))),
           max_rows=64, description="xupsAlarmTable"),
@@ -188,7 +226,7 @@ PROFILES = [
                     o("4.5.0")),
         fields=FIELDS,
         tables=TABLES,
-        postprocess=alarms_postprocess,
+        postprocess=xups_postprocess,
         priority=10,
         tested_with=(
             "Eaton ConnectUPS Web/SNMP card V4.38 (real recording, shared/snmp-real)",
