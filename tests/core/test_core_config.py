@@ -159,7 +159,7 @@ def test_config_check_cli_one_line_error(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[0] == (
-        f"opsctl: error: {bad}:4: devices[0].kind: must be one of ups, switch, sensor")
+        f"opsctl: error: {bad}:4: devices[0].kind: must be one of ups, switch, sensor, pdu")
     assert "Traceback" not in proc.stderr
 
 
