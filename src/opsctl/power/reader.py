@@ -230,9 +230,8 @@ async def _read_full(session: Session, kind: str, profile_name: str) -> ReadResu
     res = ReadResult(profile=profile, profile_reason=reason, sys_object_id=soid,
                      probe_scores=scores)
     rows = await _read_profile(session, res, None)
-    if profile_name == "auto" and kind == "ups" and profile.kind == "ups" \
-            and not _worth(res)[0]:
-        res, rows = await _look_back(session, res, rows)
+    if profile_name == "auto" and profile.kind == kind and not _worth(res)[0]:
+        res, rows = await _look_back(session, res, rows, kind)
         profile = res.profile
         reason = res.profile_reason
     head = {SYS_UP_TIME, SYS_OBJECT_ID}
@@ -256,29 +255,37 @@ async def _read_full(session: Session, kind: str, profile_name: str) -> ReadResu
 CORE = ("ups.status", "ups.load", "battery.charge", "battery.runtime")
 
 
-def _worth(res: ReadResult) -> tuple[int, int, int]:
-    """How much a reading says: status or not, core values, all values."""
+def _worth(res: ReadResult) -> tuple[bool, int, int]:
+    """How much a reading says. A UPS: status or not, core values, all values. A sensor
+    unit or PDU: any measurement or not, how many, all values."""
     v = res.values
-    return ("ups.status" in v, sum(1 for k in CORE if k in v), len(v))
+    if res.profile.kind == "ups":
+        return ("ups.status" in v, sum(1 for k in CORE if k in v), len(v))
+    if res.profile.kind == "switch":
+        return (True, 0, len(v))  # a switch is read whatever it answers: no look-back
+    n = len(v.get("readings") or []) + len(v.get("sensors") or []) + sum(
+        1 for k in ("ambient.temperature", "ambient.humidity", "ats.source") if k in v)
+    return (n > 0, n, len(v))
 
 
-async def _look_back(session: Session, first: ReadResult, rows: int | None
+async def _look_back(session: Session, first: ReadResult, rows: int | None, kind: str
                      ) -> tuple[ReadResult, int | None]:
     """``auto`` chose by sysObjectID or probing, but the profile read no status (Eaton
     Network-M2 cards send Eaton's sysObjectID and keep their data in RFC 1628; a
-    PowerWalker card sends CyberPower's). Read the other UPS profiles whose probe
-    objects answered, and RFC 1628, and keep the one that reads most; the first choice
-    wins ties. Only failing readings pay for this."""
+    PowerWalker card sends CyberPower's), or a sensor unit's profile read no
+    measurement. Read the other profiles of the kind whose probe objects answered, and
+    the kind's default, and keep the one that reads most; the first choice wins ties.
+    Only failing readings pay for this."""
     tried = {first.profile.name}
     order = sorted((n for n, hits in first.probe_scores.items() if hits > 0),
                    key=lambda n: -first.probe_scores[n])
-    order.append(registry.DEFAULT_FOR_KIND["ups"])
+    order.append(registry.DEFAULT_FOR_KIND[kind])
     best, best_rows = first, rows
     session.reuse_answers = True  # the probe GET already fetched many of these objects
     try:
         for name in order:
             if name in tried or name not in registry.all_profiles() \
-                    or registry.get(name).kind != "ups":
+                    or registry.get(name).kind != first.profile.kind:
                 continue
             tried.add(name)
             alt = ReadResult(profile=registry.get(name), profile_reason="",
@@ -291,11 +298,13 @@ async def _look_back(session: Session, first: ReadResult, rows: int | None
         session.reuse_answers = False
     if best is first:
         return first, rows
-    got = [k for k in CORE if k in best.values]
+    if best.profile.kind == "ups":
+        got = ", ".join(k for k in CORE if k in best.values)
+        lacked = "no status"
+    else:
+        got, lacked = f"{_worth(best)[1]} measurements", "no measurement"
     best.profile_reason = (f"{first.profile_reason}, but {first.profile.name} read "
-                           + ("no status" if "ups.status" not in first.values
-                              else "less") + f"; {best.profile.name} reads "
-                           + ", ".join(got) + " (look-back)")
+                           f"{lacked}; {best.profile.name} reads {got} (look-back)")
     return best, best_rows
 
 
