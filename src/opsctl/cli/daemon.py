@@ -77,6 +77,11 @@ def status(app: AppContext) -> None:
                       title="open events (acknowledge: opsctl daemon ack ID)")
     else:
         app.out.info("no open events")
+    if data["pending_deliveries"]:
+        app.out.table(["queued", "target", "event", "purpose", "attempts", "last error"],
+                      [(_local(app, p["created_at"]), p["target"], p["event_id"], p["purpose"],
+                        p["attempts"], p["error"] or "-") for p in data["pending_deliveries"]],
+                      title="pending alert deliveries (outbox)")
     if data["delivery_failures"]:
         app.out.table(["at", "target", "event", "purpose", "error"],
                       [(_local(app, f["at"]), f["target"], f["event_id"], f["purpose"], f["error"])

@@ -7,8 +7,11 @@ emit(event):
   3. rate limit — more than ``rate_limit_per_hour`` alerts in the last hour: the event is
      kept (status ``suppressed``) but not sent;
   4. delivery — to the targets of the route for its severity (plus the after-hours targets
-     outside working hours), each target in its own worker with its own timeout and
-     retries, so one dead SMTP server never delays the webhook. Every attempt is recorded.
+     outside working hours). Each (message, target) is first written to the outbox, in the
+     event's own transaction, then queued to that target's own worker thread with its own
+     timeout and retries, so one dead or slow SMTP server never delays the webhook. Rows
+     left pending by a crash or a stop are sent when the daemon starts again
+     (:meth:`AlertPipeline.replay`); every finished delivery is recorded.
 Escalation: an open event whose route sets ``escalate_after_minutes`` and that nobody
 acknowledged (``opsctl daemon ack``) in time is sent to ``escalate_to``, once.
 Silences (``opsctl daemon silence``): a matching event is recorded and logged, not sent
@@ -22,9 +25,9 @@ daemon restart.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import datetime as dt
 import logging
+import queue
 import threading
 import time
 from dataclasses import dataclass, field
@@ -36,7 +39,7 @@ from opsctl.core.errors import NotFoundError
 from opsctl.core.runner import Runner
 from opsctl.core.store import Store
 from opsctl.daemon import timeutil
-from opsctl.daemon.schema import deliveries, events
+from opsctl.daemon.schema import deliveries, events, outbox
 from opsctl.daemon.targets import DeliveryError, send
 
 log = logging.getLogger("opsctl.daemon.alerts")
@@ -99,15 +102,15 @@ def targets_for(cfg, severity: str, when: dt.datetime) -> list[str]:
 
 class AlertPipeline:
     def __init__(self, cfg, store: Store, *, runner: Runner | None = None,
-                 clock=timeutil.utcnow, max_workers: int = 8):
+                 clock=timeutil.utcnow):
         self.cfg = cfg
         self.store = store
         self.runner = runner or Runner()
         self.clock = clock
         self._lock = threading.Lock()
-        self._pool = cf.ThreadPoolExecutor(max_workers=max_workers,
-                                           thread_name_prefix="opsctl-alert")
-        self._pending: set[cf.Future] = set()
+        self._workers: dict[str, _TargetWorker] = {}
+        self._inflight = 0
+        self._idle = threading.Condition()  # guards _workers and _inflight
         self._stopping = threading.Event()
 
     def configure(self, cfg) -> None:
@@ -122,8 +125,9 @@ class AlertPipeline:
         writes an entry per step), so only the alert goes out."""
         event.severity = normalise_severity(event.severity)
         now = self.clock()
+        names = targets_for(self.cfg, event.severity, now)
         with self._lock:
-            eid, status = self._record(event, now)
+            eid, status, items = self._record(event, now, names)
         if eid is None:
             return None
         silence = self._silence(event, eid, now) if status == "open" else None
@@ -141,16 +145,17 @@ class AlertPipeline:
             log.warning("alert rate limit (%d/hour) reached: event #%d %s not sent",
                         self.cfg.alerts.rate_limit_per_hour, eid, event.message)
             return eid
-        names = targets_for(self.cfg, event.severity, now)
         if not names:
             log.info("event #%d (%s) has no alert targets for severity %s", eid,
                      event.message, event.severity)
-        payload = self._payload(event, eid, now, "alert")
-        for name in names:
-            self._submit(name, payload, eid, "alert")
+        for item in items:
+            self._enqueue(item)
         return eid
 
-    def _record(self, event: Event, now: dt.datetime) -> tuple[int | None, str]:
+    def _record(self, event: Event, now: dt.datetime,
+                names: list[str]) -> tuple[int | None, str, list[_Item]]:
+        """Dedup, rate limit, and the event with its outbox rows in one transaction: an
+        event is never stored without the deliveries it owes."""
         window = dt.timedelta(minutes=self.cfg.alerts.dedup_minutes)
         with self.store.write() as conn:
             if window and event.dedup:
@@ -163,7 +168,7 @@ class AlertPipeline:
                     conn.execute(events.update().where(events.c.id == row.id).values(
                         last_seen=timeutil.iso(now), count=row.count + 1))
                     log.info("duplicate of event #%d suppressed: %s", row.id, event.message)
-                    return None, "duplicate"
+                    return None, "duplicate", []
             hour_ago = timeutil.iso(now - dt.timedelta(hours=1))
             recent = conn.execute(
                 sa.select(sa.func.count()).select_from(events)
@@ -177,9 +182,15 @@ class AlertPipeline:
                 details=event.details or None, first_seen=timeutil.iso(now),
                 last_seen=timeutil.iso(now), count=1, status=status,
             )).inserted_primary_key[0]
+            items = []
+            if status == "open":
+                payload = self._payload(event, eid, now, "alert")
+                for name in names:
+                    oid = self._outbox_row(conn, name, payload, eid, "alert", None)
+                    items.append(_Item(oid, name, payload, eid, "alert", None))
         log.warning("event #%d %s [%s/%s]: %s", eid, event.severity, event.source,
                     event.kind, event.message)
-        return eid, status
+        return eid, status, items
 
     def _silence(self, event: Event, eid: int, now: dt.datetime) -> dict | None:
         from opsctl.daemon.silences import silence_for
@@ -342,23 +353,28 @@ class AlertPipeline:
                 minutes=route.escalate_after_minutes)
             if now < due:
                 continue
+            ev = Event(row.source, row.kind, row.severity, row.message, row.subject,
+                       row.details or {})
+            payload = self._payload(ev, row.id, timeutil.parse(row.first_seen), "escalation")
             with self.store.write() as conn:
                 claimed = conn.execute(events.update().where(
                     events.c.id == row.id, events.c.status == "open",
                     events.c.escalated_at.is_(None)).values(
                         escalated_at=timeutil.iso(now))).rowcount
+                # Claimed together with its outbox rows: a crash now still escalates.
+                items = [_Item(self._outbox_row(conn, name, payload, row.id, "escalation",
+                                                None), name, payload, row.id, "escalation",
+                               None)
+                         for name in route.escalate_to] if claimed else []
             if not claimed:
                 continue  # acknowledged meanwhile, or another process got there first
-            ev = Event(row.source, row.kind, row.severity, row.message, row.subject,
-                       row.details or {})
-            payload = self._payload(ev, row.id, timeutil.parse(row.first_seen), "escalation")
             log.warning("event #%d not acknowledged within %d min: escalating to %s", row.id,
                         route.escalate_after_minutes, ", ".join(route.escalate_to))
             self._duty_note(f"event #{row.id} not acknowledged within "
                             f"{route.escalate_after_minutes} min, escalated to "
                             f"{', '.join(route.escalate_to)}: {row.message}", row.severity)
-            for name in route.escalate_to:
-                self._submit(name, payload, row.id, "escalation")
+            for item in items:
+                self._enqueue(item)
             escalated.append(row.id)
         return escalated
 
@@ -400,77 +416,175 @@ class AlertPipeline:
 
     def _submit(self, name: str, payload: dict, eid: int | None, purpose: str,
                 recipients: list[str] | None = None) -> None:
-        target = self._target(name)
+        """Queue one message for one target: its outbox row first, then its worker."""
+        try:
+            with self.store.write() as conn:
+                oid = self._outbox_row(conn, name, payload, eid, purpose, recipients)
+        except Exception as exc:  # noqa: BLE001 - still try to send what could not be queued
+            log.error("queueing %s for %s in the outbox failed (%s); sending without it",
+                      purpose, name, exc)
+            oid = None
+        self._enqueue(_Item(oid, name, payload, eid, purpose, recipients))
+
+    def _outbox_row(self, conn, name: str, payload: dict, eid: int | None, purpose: str,
+                    recipients: list[str] | None) -> int:
+        now = timeutil.iso(self.clock())
+        return conn.execute(outbox.insert().values(
+            event_id=eid, target=name, purpose=purpose, payload=payload,
+            recipients=recipients, created_at=now, updated_at=now, state="pending",
+            attempts=0)).inserted_primary_key[0]
+
+    def _enqueue(self, item: _Item) -> None:
+        with self._idle:
+            if self._stopping.is_set():
+                return  # the row stays pending: the next start sends it
+            worker = self._workers.get(item.target)
+            if worker is None:
+                worker = _TargetWorker(self, item.target)
+                self._workers[item.target] = worker
+                worker.start()
+            self._inflight += 1
+        worker.queue.put(item)
+
+    def _finished(self) -> None:
+        with self._idle:
+            self._inflight -= 1
+            self._idle.notify_all()
+
+    def replay(self) -> int:
+        """Queue every outbox row a previous process left pending; returns how many."""
+        with self.store.read() as conn:
+            rows = conn.execute(sa.select(outbox).where(outbox.c.state == "pending")
+                                .order_by(outbox.c.id)).fetchall()
+        for r in rows:
+            self._enqueue(_Item(r.id, r.target, dict(r.payload), r.event_id, r.purpose,
+                                r.recipients, attempts=r.attempts))
+        if rows:
+            log.warning("replaying %d alert deliveries left pending by the previous run",
+                        len(rows))
+        return len(rows)
+
+    def _deliver(self, item: _Item) -> bool | None:
+        """Send with retries; True/False when finished, None when stopped (left pending)."""
+        target = self._target(item.target)
         if target is None:
-            # validate.py rejects such configs; this only guards a config edited under us.
-            self._record_delivery(eid, name, purpose, 0, False, "unknown alert target")
-            log.error("alert target %r is not configured", name)
-            return
-        fut = self._pool.submit(self._deliver, target, payload, eid, purpose, recipients)
-        with self._lock:
-            self._pending.add(fut)
-        fut.add_done_callback(self._done)
-
-    def _done(self, fut: cf.Future) -> None:
-        with self._lock:
-            self._pending.discard(fut)
-
-    def _deliver(self, target, payload: dict, eid: int | None, purpose: str,
-                 recipients: list[str] | None) -> bool:
-        attempts = 0
+            # validate.py rejects such configs; this guards a config changed under a queue.
+            log.error("alert target %r is not configured", item.target)
+            self._settle(item, False, "unknown alert target")
+            return False
         error = None
         delay = self.cfg.alerts.retry_delay
-        for attempt in range(self.cfg.alerts.retries + 1):
-            attempts = attempt + 1
+        tries = self.cfg.alerts.retries + 1
+        for attempt in range(tries):
+            payload = {**item.payload, "sent_at": timeutil.iso(self.clock())}
+            item.attempts += 1
             try:
-                send(target, payload, recipients=recipients, runner=self.runner)
+                send(target, payload, recipients=item.recipients, runner=self.runner)
                 error = None
                 break
             except DeliveryError as exc:
                 error = str(exc)
             except Exception as exc:  # noqa: BLE001 - report, never kill the worker
                 error = f"{type(exc).__name__}: {exc}"
-            log.warning("alert to %s failed (attempt %d/%d): %s", target.name, attempts,
-                        self.cfg.alerts.retries + 1, error)
-            if attempt < self.cfg.alerts.retries and self._stopping.wait(delay):
-                break
+            log.warning("alert to %s failed (attempt %d/%d): %s", target.name, attempt + 1,
+                        tries, error)
+            self._note_attempt(item, error)
+            if attempt < tries - 1 and self._stopping.wait(delay):
+                log.warning("stopping: %s for %s stays in the outbox for the next start",
+                            item.purpose, target.name)
+                return None
             delay *= 2
         ok = error is None
-        what = f"{purpose} for event #{eid}" if eid is not None else purpose
+        what = f"{item.purpose} for event #{item.eid}" if item.eid is not None else item.purpose
         if ok:
             log.info("%s delivered to %s", what, target.name)
         else:
             log.error("%s could not be delivered to %s: %s", what, target.name, error)
-        self._record_delivery(eid, target.name, purpose, attempts, ok, error)
+        self._settle(item, ok, error)
         return ok
 
-    def _record_delivery(self, eid, name, purpose, attempts, ok, error) -> None:
+    def _note_attempt(self, item: _Item, error: str | None) -> None:
+        if item.oid is None:
+            return
         try:
             with self.store.write() as conn:
+                conn.execute(outbox.update().where(outbox.c.id == item.oid).values(
+                    attempts=item.attempts, error=error,
+                    updated_at=timeutil.iso(self.clock())))
+        except Exception as exc:  # noqa: BLE001
+            log.error("updating outbox row %s failed: %s", item.oid, exc)
+
+    def _settle(self, item: _Item, ok: bool, error: str | None) -> None:
+        now = timeutil.iso(self.clock())
+        try:
+            with self.store.write() as conn:
+                if item.oid is not None:
+                    conn.execute(outbox.update().where(outbox.c.id == item.oid).values(
+                        state="ok" if ok else "failed", attempts=item.attempts, error=error,
+                        updated_at=now))
                 conn.execute(deliveries.insert().values(
-                    event_id=eid, target=name, purpose=purpose, at=timeutil.iso(self.clock()),
-                    attempts=attempts, ok=ok, error=error))
+                    event_id=item.eid, target=item.target, purpose=item.purpose, at=now,
+                    attempts=item.attempts, ok=ok, error=error))
         except Exception as exc:  # noqa: BLE001
             log.error("recording a delivery failed: %s", exc)
 
     def drain(self, timeout: float = 30.0) -> bool:
-        """Wait for in-flight deliveries; True when all finished in time."""
+        """Wait for queued and in-flight deliveries; True when all finished in time."""
         deadline = time.monotonic() + timeout
-        while True:
-            with self._lock:
-                pending = list(self._pending)
-            if not pending:
-                return True
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            cf.wait(pending, timeout=left)
+        with self._idle:
+            while self._inflight:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._idle.wait(left)
+        return True
 
     def close(self, timeout: float = 5.0) -> None:
-        """Stop retrying, give in-flight sends ``timeout`` seconds, then let them go."""
+        """Stop retrying, give in-flight sends ``timeout`` seconds, then let them go.
+
+        What is not finished stays ``pending`` in the outbox and is sent on the next start.
+        """
         self._stopping.set()
         self.drain(timeout)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._idle:
+            workers = list(self._workers.values())
+        for w in workers:
+            w.queue.put(None)
+
+
+@dataclass
+class _Item:
+    oid: int | None
+    target: str
+    payload: dict
+    eid: int | None
+    purpose: str
+    recipients: list[str] | None
+    attempts: int = 0
+
+
+class _TargetWorker(threading.Thread):
+    """One thread and queue per target: a slow or dead target delays only its own
+    messages, never another target's."""
+
+    def __init__(self, pipeline: AlertPipeline, name: str):
+        super().__init__(name=f"opsctl-alert-{name}"[:60], daemon=True)
+        self.pipeline = pipeline
+        self.queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
+
+    def run(self) -> None:
+        while True:
+            item = self.queue.get()
+            if item is None:
+                return
+            try:
+                if self.pipeline._stopping.is_set():
+                    continue  # stays pending for the next start
+                self.pipeline._deliver(item)
+            except Exception:  # noqa: BLE001 - a worker must survive anything
+                log.exception("alert worker for %s", item.target)
+            finally:
+                self.pipeline._finished()
 
 
 # -- used by the CLI (no pipeline needed) ---------------------------------------------------
@@ -509,4 +623,15 @@ def recent_failures(store: Store, since: dt.datetime, limit: int = 20) -> list[d
         rows = conn.execute(sa.select(deliveries).where(
             deliveries.c.ok.is_(False), deliveries.c.at >= timeutil.iso(since))
             .order_by(deliveries.c.id.desc()).limit(limit))
+        return [dict(r._mapping) for r in rows]
+
+
+def pending_deliveries(store: Store, limit: int = 50) -> list[dict]:
+    """Outbox rows not yet delivered (queued, being retried, or left by a stopped daemon)."""
+    with store.read() as conn:
+        rows = conn.execute(sa.select(outbox.c.id, outbox.c.event_id, outbox.c.target,
+                                      outbox.c.purpose, outbox.c.created_at,
+                                      outbox.c.attempts, outbox.c.error)
+                            .where(outbox.c.state == "pending")
+                            .order_by(outbox.c.id).limit(limit))
         return [dict(r._mapping) for r in rows]

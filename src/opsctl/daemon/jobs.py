@@ -290,7 +290,7 @@ def job_export(ctx: JobContext) -> str:
 
 
 def job_retention(ctx: JobContext) -> str:
-    from opsctl.daemon.schema import deliveries, runs
+    from opsctl.daemon.schema import deliveries, outbox, runs
     from opsctl.handover.api import purge_expired
 
     today = ctx.now().astimezone(timeutil.site_zone(ctx.cfg)).date()
@@ -300,6 +300,9 @@ def job_retention(ctx: JobContext) -> str:
         n_runs = conn.execute(runs.delete().where(runs.c.started_at < cutoff,
                                                   runs.c.status != "running")).rowcount
         n_del = conn.execute(deliveries.delete().where(deliveries.c.at < cutoff)).rowcount
+        # Finished outbox rows only: a pending one is an alert still owed.
+        conn.execute(outbox.delete().where(outbox.c.state != "pending",
+                                           outbox.c.updated_at < cutoff))
     return f"duty records purged: {purged}; daemon history pruned: {n_runs} runs, " \
            f"{n_del} deliveries"
 

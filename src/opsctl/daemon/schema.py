@@ -110,6 +110,28 @@ silences = sa.Table(
 )
 
 
+# The alert outbox: one row per (message, target), written before anything is sent — in the
+# same transaction as the event — and replayed when the daemon starts, as a mail queue is.
+# An alert the daemon was retrying when it died is therefore sent later, never lost.
+outbox = sa.Table(
+    "daemon_outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.Integer, nullable=True),
+    sa.Column("target", sa.String(128), nullable=False),
+    sa.Column("purpose", sa.String(16), nullable=False),  # alert / escalation / reminder
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("recipients", sa.JSON, nullable=True),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("updated_at", sa.String(40), nullable=False),
+    # pending (queued or being retried) / ok / failed (retries exhausted)
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Index("ix_daemon_outbox_state", "state", "id"),
+)
+
+
 def _v1(conn: Connection) -> None:
     metadata.create_all(conn, tables=[jobs, runs, events, deliveries])
 
@@ -130,4 +152,8 @@ def _v3(conn: Connection) -> None:
         conn.execute(sa.text("ALTER TABLE daemon_events ADD COLUMN escalation_step INTEGER"))
 
 
-MIGRATIONS = [_v1, _v2, _v3]
+def _v4(conn: Connection) -> None:
+    outbox.create(conn, checkfirst=True)
+
+
+MIGRATIONS = [_v1, _v2, _v3, _v4]

@@ -131,6 +131,7 @@ class Daemon:
         self.store = Store.for_config(self.cfg)
         self._mark_abandoned()
         self.alerts = AlertPipeline(self.cfg, self.store, runner=self.runner)
+        self.alerts.replay()  # what a crash or a stop left in the outbox goes out now
         from opsctl.daemon.jobs import PolicySink
         from opsctl.power.policies import PolicyEngine
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from opsctl.core import kvstate
 from opsctl.core.store import Store
 from opsctl.daemon import timeutil
-from opsctl.daemon.alerts import open_events, recent_failures
+from opsctl.daemon.alerts import open_events, pending_deliveries, recent_failures
 from opsctl.daemon.jobs import KV_NS, build_jobs
 from opsctl.daemon.schema import jobs as jobs_t
 from opsctl.daemon.schema import runs
@@ -74,5 +74,6 @@ def full_status(cfg, store: Store) -> dict:
         "daemon": process_state(store),
         "jobs": job_rows(cfg, store),
         "open_events": open_events(store),
+        "pending_deliveries": pending_deliveries(store),
         "delivery_failures": recent_failures(store, timeutil.utcnow() - dt.timedelta(days=1)),
     }

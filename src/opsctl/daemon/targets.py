@@ -6,8 +6,10 @@ recording are the pipeline's business (``opsctl.daemon.alerts``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import ssl
+import threading
 
 from opsctl.core.config.alerts import CommandTarget, EmailTarget, WebhookTarget
 from opsctl.core.config.secrets import reveal
@@ -81,27 +83,86 @@ def send_email(target: EmailTarget, payload: dict, recipients: list[str] | None 
             f"SMTP {target.smtp_host}:{target.smtp_port} unreachable: {exc}") from None
 
 
-def send_webhook(target: WebhookTarget, payload: dict) -> None:
-    import urllib.error
-    import urllib.request
+def safe_url(url: str) -> str:
+    """``url`` without its ``user:password@`` part, for messages and logs."""
+    from urllib.parse import urlsplit, urlunsplit
 
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
+
+
+def send_webhook(target: WebhookTarget, payload: dict) -> None:
+    """One POST with a total deadline of ``target.timeout`` seconds (connect, send, the
+    whole answer): a receiver dripping a byte at a time fails like a dead one.
+
+    Redirects are not followed: a 3xx is a failed delivery (following it would re-send
+    the payload and the credentials to wherever the Location points)."""
+    import base64
+    import http.client
+    import socket
+    from urllib.parse import unquote, urlsplit
+
+    shown = safe_url(target.url)
+    parts = urlsplit(target.url)
     data = json.dumps(payload, default=str).encode()
     headers = {"Content-Type": "application/json", "User-Agent": "opsctl-daemon"}
     headers.update(target.headers)
+    if parts.username is not None:
+        creds = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(creds).decode()
     if target.token is not None:
         headers["Authorization"] = f"Bearer {reveal(target.token)}"
-    req = urllib.request.Request(target.url, data=data, headers=headers, method="POST")
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    host = parts.hostname or ""
     try:
-        with urllib.request.urlopen(req, timeout=target.timeout) as resp:
-            resp.read(65536)
-            if not 200 <= resp.status < 300:
-                raise DeliveryError(f"webhook {target.url}: HTTP {resp.status}")
-    except urllib.error.HTTPError as exc:
-        raise DeliveryError(f"webhook {target.url}: HTTP {exc.code} {exc.reason}") from None
-    except urllib.error.URLError as exc:
-        raise DeliveryError(f"webhook {target.url} unreachable: {exc.reason}") from None
-    except OSError as exc:  # includes TimeoutError
-        raise DeliveryError(f"webhook {target.url}: {exc}") from None
+        port = parts.port
+    except ValueError:
+        raise DeliveryError(f"webhook {shown}: invalid port") from None
+    if parts.scheme == "https":
+        conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+            host, port, timeout=target.timeout, context=ssl.create_default_context())
+    else:
+        conn = http.client.HTTPConnection(host, port, timeout=target.timeout)
+    expired = threading.Event()
+
+    def cut() -> None:
+        # Per-read timeouts do not bound the total: close the socket at the deadline.
+        expired.set()
+        sock = conn.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(target.timeout, cut)
+    timer.daemon = True
+    timer.start()
+    try:
+        conn.request("POST", path, body=data, headers=headers)
+        resp = conn.getresponse()
+        resp.read(65536)
+        status = resp.status
+        location = resp.getheader("Location")
+    except (OSError, http.client.HTTPException) as exc:
+        if expired.is_set():
+            raise DeliveryError(f"webhook {shown}: no complete answer within "
+                                f"{target.timeout:g}s") from None
+        raise DeliveryError(f"webhook {shown} unreachable: {exc}") from None
+    finally:
+        timer.cancel()
+        conn.close()
+    if expired.is_set():
+        raise DeliveryError(f"webhook {shown}: no complete answer within "
+                            f"{target.timeout:g}s")
+    if 300 <= status < 400:
+        raise DeliveryError(f"webhook {shown}: HTTP {status} redirect to "
+                            f"{safe_url(location or '?')} not followed (fix the URL)")
+    if not 200 <= status < 300:
+        raise DeliveryError(f"webhook {shown}: HTTP {status}")
 
 
 def send_command(target: CommandTarget, payload: dict, runner: Runner | None = None) -> None:

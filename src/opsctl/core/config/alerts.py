@@ -5,7 +5,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from opsctl.core.config.base import Section, with_secrets
 from opsctl.core.config.power import Duration
@@ -45,6 +52,20 @@ class WebhookTarget(Section):
     @classmethod
     def _secrets(cls, data: Any, info: ValidationInfo) -> Any:
         return with_secrets(data, info, "token")
+
+    # Header values are usually credentials (API keys, basic auth) and a URL may carry
+    # user:password@: `config show` and any other dump print them masked.
+    @field_serializer("headers")
+    def _mask_headers(self, headers: dict[str, str]) -> dict[str, str]:
+        return {k: "**********" for k in headers}
+
+    @field_serializer("url")
+    def _mask_userinfo(self, url: str) -> str:
+        scheme, sep, rest = url.partition("://")
+        netloc, slash, path = rest.partition("/")
+        if "@" not in netloc:
+            return url
+        return f"{scheme}{sep}***@{netloc.rpartition('@')[2]}{slash}{path}"
 
 
 class CommandTarget(Section):
