@@ -11,3 +11,28 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent / "daemon"))
+
+import pytest  # noqa: E402
+from daemon_support import DaemonProcess, NotifySocket  # noqa: E402
+
+
+@pytest.fixture
+def notify_socket(tmp_path):
+    ns = NotifySocket(tmp_path / "notify.sock")
+    yield ns
+    ns.close()
+
+
+@pytest.fixture
+def daemon_factory(tmp_path):
+    started: list[DaemonProcess] = []
+
+    def start(config: Path, notify: NotifySocket | None = None,
+              watchdog_usec: int | None = None) -> DaemonProcess:
+        d = DaemonProcess(config, notify, watchdog_usec, tmp_path / "daemon.log").start()
+        started.append(d)
+        return d
+
+    yield start
+    for d in started:
+        d.stop()

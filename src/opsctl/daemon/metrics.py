@@ -1,17 +1,27 @@
-"""A Prometheus text endpoint (``/metrics``) so sites with Prometheus/Grafana scrape opsctl
-instead of writing their own exporters. Standard library only (http.server); every
+"""A Prometheus endpoint (``/metrics``) so sites with Prometheus/Grafana scrape opsctl
+instead of writing their own exporters. The text format is prometheus_client's; every
 scrape reads the store, so the numbers are exactly what ``opsctl`` commands show.
 
 Listens where ``daemon.metrics_listen`` says — meant for 127.0.0.1 (a local Prometheus or
-an SSH tunnel); there is no authentication.
+an SSH tunnel); there is no authentication. The server is bounded, because anything that
+can connect can otherwise exhaust the daemon (2 000 half-open connections once meant
+2 000 threads and no jobs for minutes): a fixed set of :data:`WORKERS` threads serves
+connections, at most :data:`BACKLOG` more wait and further ones are closed at once, and a
+connection is cut after :data:`CONNECTION_SECONDS` whatever it does. Rendering runs on
+those workers, never on the scheduler, and a rendered page is reused for
+:data:`CACHE_SECONDS` so a scrape storm does not become a store storm.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import logging
 import math
+import queue
+import socket
 import threading
+import time
 
 import sqlalchemy as sa
 
@@ -22,30 +32,41 @@ from opsctl.daemon.jobs import KV_NS
 
 log = logging.getLogger("opsctl.daemon.metrics")
 
+WORKERS = 2
+BACKLOG = 16
+CONNECTION_SECONDS = 10.0
+CACHE_SECONDS = 1.0
+
 _STATUS = {s.name: s.value for s in Status}
 
 
-def _esc(value: object) -> str:
-    return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
 class _Writer:
+    """Collects samples into prometheus_client metric families, in first-seen order."""
+
     def __init__(self) -> None:
-        self.lines: list[str] = []
-        self._seen: set[str] = set()
+        self._families: dict[str, object] = {}
 
     def metric(self, name: str, kind: str, help_text: str, value: float,
                labels: dict | None = None) -> None:
-        if name not in self._seen:
-            self.lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
-            self._seen.add(name)
-        lab = ""
-        if labels:
-            lab = "{" + ",".join(f'{k}="{_esc(v)}"' for k, v in labels.items()) + "}"
-        self.lines.append(f"{name}{lab} {float(value):g}")
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        labels = {k: "" if v is None else str(v) for k, v in (labels or {}).items()}
+        fam = self._families.get(name)
+        if fam is None:
+            cls = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
+            fam = cls(name, help_text, labels=list(labels))
+            self._families[name] = fam
+        fam.add_metric(list(labels.values()), float(value))
+
+    def collect(self):
+        return list(self._families.values())
 
     def text(self) -> str:
-        return "\n".join(self.lines) + "\n"
+        from prometheus_client import CollectorRegistry, generate_latest
+
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(self)
+        return generate_latest(registry).decode()
 
 
 def _ts(iso: str | None) -> float | None:
@@ -149,27 +170,94 @@ def _inspection_metrics(w: _Writer, cfg, store) -> None:
                      {"profile": profile.name})
 
 
+class _BoundedServer(http.server.HTTPServer):
+    """HTTPServer with a fixed worker pool, a connection cap and a total time per
+    connection (a reaper shuts down sockets older than CONNECTION_SECONDS)."""
+
+    daemon_threads = True
+    request_queue_size = 64
+
+    def __init__(self, address, handler):
+        super().__init__(address, handler)
+        self._queue: queue.Queue = queue.Queue(maxsize=BACKLOG)
+        self._open: dict[socket.socket, float] = {}
+        self._open_lock = threading.Lock()
+        self._stop = threading.Event()
+        self.refused = 0
+        for i in range(WORKERS):
+            threading.Thread(target=self._work, name=f"opsctl-metrics-{i}", daemon=True).start()
+        threading.Thread(target=self._reap, name="opsctl-metrics-reaper", daemon=True).start()
+
+    def process_request(self, request, client_address) -> None:
+        with self._open_lock:
+            self._open[request] = time.monotonic()
+        try:
+            self._queue.put_nowait((request, client_address))
+        except queue.Full:
+            self.refused += 1
+            self._forget(request)
+            self.shutdown_request(request)  # over the cap: closed at once
+
+    def _forget(self, request) -> None:
+        with self._open_lock:
+            self._open.pop(request, None)
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            try:
+                request, addr = self._queue.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            try:
+                self.finish_request(request, addr)
+            except Exception:  # noqa: BLE001 - a broken client must not end a worker
+                pass
+            finally:
+                self._forget(request)
+                self.shutdown_request(request)
+
+    def _reap(self) -> None:
+        while not self._stop.wait(1.0):
+            limit = time.monotonic() - CONNECTION_SECONDS
+            with self._open_lock:
+                old = [s for s, t in self._open.items() if t < limit]
+            for sock in old:
+                # The worker holding it gets an error or EOF and moves on.
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def server_close(self) -> None:
+        self._stop.set()
+        super().server_close()
+
+
 class MetricsServer:
     def __init__(self, listen: str, daemon):
         host, _, port = listen.rpartition(":")
         if not host or not port.isdigit():
             raise ValueError(f"metrics_listen must be HOST:PORT, got {listen!r}")
         self.daemon = daemon
+        self._cache: tuple[float, bytes] | None = None
+        self._render_lock = threading.Lock()
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            timeout = CONNECTION_SECONDS  # per read; the reaper bounds the total
+
             def do_GET(self):  # noqa: N802 - http.server's naming
                 if self.path.split("?")[0] != "/metrics":
                     self.send_error(404, "only /metrics here")
                     return
                 try:
-                    body = render(outer.daemon).encode()
+                    body = outer.page()
                 except Exception as exc:  # noqa: BLE001
                     log.error("rendering metrics failed: %s", exc)
                     self.send_error(500, "metrics unavailable")
                     return
+                from prometheus_client import CONTENT_TYPE_LATEST
+
                 self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+                self.send_header("Content-Type", CONTENT_TYPE_LATEST)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -177,11 +265,19 @@ class MetricsServer:
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer((host.strip("[]"), int(port)), Handler)
-        self.server.daemon_threads = True
+        self.server = _BoundedServer((host.strip("[]"), int(port)), Handler)
         self.address = f"{host}:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever,
                                         name="opsctl-metrics", daemon=True)
+
+    def page(self) -> bytes:
+        with self._render_lock:
+            now = time.monotonic()
+            if self._cache is not None and now - self._cache[0] < CACHE_SECONDS:
+                return self._cache[1]
+            body = render(self.daemon).encode()
+            self._cache = (time.monotonic(), body)
+            return body
 
     def start(self) -> None:
         self._thread.start()
