@@ -23,7 +23,7 @@ Severity = Literal["minor", "major", "critical"]
 class EmailTarget(Section):
     name: str
     type: Literal["email"]
-    smtp_host: str
+    smtp_host: str = Field(pattern=r"^\S+$")
     smtp_port: int = Field(587, ge=1, le=65535)
     starttls: bool = True
     ssl: bool = False
@@ -31,7 +31,7 @@ class EmailTarget(Section):
     password: SecretStr | None = None
     sender: str
     to: list[str] = Field(min_length=1)
-    timeout: float = Field(10.0, gt=0)
+    timeout: float = Field(10.0, gt=0, le=600)
     ca_file: str | None = Field(None, description="CA bundle for TLS (default: the system's)")
 
     @model_validator(mode="before")
@@ -46,7 +46,7 @@ class WebhookTarget(Section):
     url: str = Field(pattern=r"^https?://")
     headers: dict[str, str] = Field(default_factory=dict)
     token: SecretStr | None = Field(None, description="sent as Authorization: Bearer")
-    timeout: float = Field(10.0, gt=0)
+    timeout: float = Field(10.0, gt=0, le=600)
 
     @model_validator(mode="before")
     @classmethod
@@ -72,7 +72,7 @@ class CommandTarget(Section):
     name: str
     type: Literal["command"]
     command: list[str] = Field(min_length=1, description="argv; the event arrives as JSON on stdin")
-    timeout: float = Field(30.0, gt=0)
+    timeout: float = Field(30.0, gt=0, le=3600)
 
 
 AlertTarget = Annotated[EmailTarget | WebhookTarget | CommandTarget, Field(discriminator="type")]
@@ -82,7 +82,7 @@ class Route(Section):
     severity: Severity
     targets: list[str] = Field(default_factory=list)
     after_hours_targets: list[str] = Field(default_factory=list)
-    escalate_after_minutes: int | None = Field(None, ge=1)
+    escalate_after_minutes: int | None = Field(None, ge=1, le=525600)
     escalate_to: list[str] = Field(default_factory=list)
 
 
@@ -113,10 +113,12 @@ class AlertSettings(Section):
     targets: list[AlertTarget] = Field(default_factory=list)
     routes: list[Route] = Field(default_factory=list)
     after_hours: tuple[str, str] = Field(("18:00", "08:00"), description="start, end (HH:MM)")
-    dedup_minutes: int = Field(30, ge=0)
+    # Upper bounds: a longer window overflows the date arithmetic of every later alert.
+    dedup_minutes: int = Field(30, ge=0, le=525600, description="at most a year")
     rate_limit_per_hour: int = Field(30, ge=1)
-    retries: int = Field(3, ge=0)
-    retry_delay: float = Field(2.0, ge=0, description="seconds before the first retry (doubles)")
+    retries: int = Field(3, ge=0, le=20)
+    retry_delay: float = Field(2.0, ge=0, le=3600,
+                               description="seconds before the first retry (doubles)")
     reminder_targets: list[str] = Field(
         default_factory=list,
         description="targets for shift-change and roster reminders (email goes to the people)")

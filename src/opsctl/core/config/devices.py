@@ -23,9 +23,11 @@ class SnmpCredentials(Section):
     @model_validator(mode="before")
     @classmethod
     def _secrets(cls, data: Any, info: ValidationInfo) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("version"), int | float):
-            data = {**data, "version": {1: "1", 2: "2c", 3: "3"}.get(int(data["version"]),
-                                                                     str(data["version"]))}
+        version = data.get("version") if isinstance(data, dict) else None
+        if isinstance(version, int | float) and not isinstance(version, bool):
+            # YAML reads `version: 3` as a number; -inf/nan/1e400 must not reach int().
+            known = {1: "1", 2: "2c", 3: "3"}
+            data = {**data, "version": known.get(version, str(version))}
         return with_secrets(data, info, "community", "auth_key", "priv_key")
 
     @model_validator(mode="after")
@@ -33,6 +35,8 @@ class SnmpCredentials(Section):
         if self.version in ("1", "2c"):
             if self.community is None:
                 self.community = SecretStr("public")
+            elif not self.community.get_secret_value().strip():
+                raise ValueError("community must not be empty")
         else:
             if not self.user:
                 raise ValueError("SNMPv3 needs user")
@@ -40,6 +44,12 @@ class SnmpCredentials(Section):
                 raise ValueError(f"SNMPv3 {self.security_level} needs auth_key")
             if self.security_level == "authPriv" and self.priv_key is None:
                 raise ValueError("SNMPv3 authPriv needs priv_key")
+            # RFC 3414 (section 11.2) passphrases: at least 8 characters; shorter ones are
+            # refused by agents and by pysnmp only when the first poll runs.
+            for key in ("auth_key", "priv_key"):
+                value = getattr(self, key)
+                if value is not None and len(value.get_secret_value()) < 8:
+                    raise ValueError(f"SNMPv3 {key} must be at least 8 characters")
         return self
 
 
@@ -55,6 +65,20 @@ class UpsThresholds(Section):
     temperature_warn: float = Field(35.0, description="battery.temperature °C above: WARNING")
     temperature_crit: float = Field(45.0, description="battery.temperature °C above: CRITICAL")
 
+    @model_validator(mode="after")
+    def _ordered(self) -> UpsThresholds:
+        # Rising values (load, temperature) warn below critical; falling ones above it.
+        for name, rising in (("load", True), ("runtime", False), ("charge", False),
+                             ("temperature", True)):
+            suffix = "_min" if name == "runtime" else ""
+            warn = getattr(self, f"{name}_warn{suffix}")
+            crit = getattr(self, f"{name}_crit{suffix}")
+            if (warn > crit) if rising else (warn < crit):
+                raise ValueError(f"{name}_warn{suffix} ({warn:g}) must be "
+                                 f"{'at or below' if rising else 'at or above'} "
+                                 f"{name}_crit{suffix} ({crit:g})")
+        return self
+
 
 class SensorRange(Section):
     warn_low: float | None = None
@@ -62,11 +86,21 @@ class SensorRange(Section):
     crit_low: float | None = None
     crit_high: float | None = None
 
+    @model_validator(mode="after")
+    def _ordered(self) -> SensorRange:
+        order = [(k, getattr(self, k)) for k in ("crit_low", "warn_low", "warn_high",
+                                                 "crit_high")]
+        known = [(k, v) for k, v in order if v is not None]
+        for (k1, v1), (k2, v2) in zip(known, known[1:], strict=False):
+            if v1 > v2:
+                raise ValueError(f"{k1} ({v1:g}) must not be above {k2} ({v2:g})")
+        return self
+
 
 class Device(Section):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$")
     kind: Literal["ups", "switch", "sensor", "pdu"]
-    host: str
+    host: str = Field(pattern=r"^\S+$", description="DNS name or IP")
     port: int = Field(161, ge=1, le=65535)
     snmp: SnmpCredentials = Field(default_factory=SnmpCredentials)
     timeout: float = Field(2.0, gt=0, le=60)

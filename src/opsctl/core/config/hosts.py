@@ -12,7 +12,8 @@ from opsctl.core.config.base import Section
 class Host(Section):
     name: str = Field(min_length=1)
     address: str = Field(
-        min_length=1, description="DNS name or IP; known_hosts entries must be for this name"
+        min_length=1, pattern=r"^\S+$",
+        description="DNS name or IP; known_hosts entries must be for this name"
     )
     port: int = Field(22, ge=1, le=65535)
     user: str = "root"
@@ -23,4 +24,5 @@ class Host(Section):
         None, description="known_hosts file; host keys are verified, never auto-accepted "
         "(unset: ~/.ssh/known_hosts)"
     )
-    connect_timeout: float = Field(10.0, gt=0, description="TCP connect, banner and auth, each")
+    connect_timeout: float = Field(10.0, gt=0, le=600,
+                                   description="TCP connect, banner and auth, each")

@@ -65,6 +65,6 @@ class InspectionProfile(Section):
 class InspectionSettings(Section):
     default_profile: str | None = None
     concurrency: int = Field(8, ge=1, le=64)
-    check_timeout: float = Field(10.0, gt=0)
+    check_timeout: float = Field(10.0, gt=0, le=3600)
     ip_baseline_file: str | None = None
     profiles: list[InspectionProfile] = Field(default_factory=list)

@@ -151,7 +151,8 @@ def load_config(path: str | os.PathLike | None = None) -> OpsConfig:
 
 
 _POST_VALIDATORS = ("opsctl.inspection.validate", "opsctl.power.validate",
-                    "opsctl.daemon.validate", "opsctl.power.plans.validate")
+                    "opsctl.daemon.validate", "opsctl.power.plans.validate",
+                    "opsctl.handover.validate")
 
 
 def _post_validators():

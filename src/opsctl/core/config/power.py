@@ -51,9 +51,10 @@ class WaitCondition(Section):
         description="ups_charging: ups.status tokens that count as charging (any of them); "
         "a UPS on line with a full battery counts too",
     )
-    seconds: float | None = Field(None, gt=0, description="sleep: how long")
-    timeout: float = Field(300.0, gt=0, description="give up (step fails) after this long")
-    interval: float = Field(5.0, gt=0, description="seconds between probes")
+    seconds: float | None = Field(None, gt=0, le=86400, description="sleep: how long")
+    timeout: float = Field(300.0, gt=0, le=86400,
+                           description="give up (step fails) after this long")
+    interval: float = Field(5.0, gt=0, le=3600, description="seconds between probes")
 
     @model_validator(mode="after")
     def _complete(self) -> WaitCondition:
@@ -85,7 +86,7 @@ class PlanStep(Section):
     command: list[str] | str | None = Field(
         None, description="argv (a string is split like a shell would, without shell features)"
     )
-    timeout: float = Field(120.0, gt=0, description="seconds the command may take")
+    timeout: float = Field(120.0, gt=0, le=86400, description="seconds the command may take")
     wake_on_lan: WakeOnLan | None = None
     wait: WaitCondition | None = None
     expect_disconnect: bool | None = Field(
