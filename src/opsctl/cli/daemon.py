@@ -6,7 +6,7 @@ import click
 
 from opsctl.cli.completion import PERSON
 from opsctl.cli.context import AppContext, pass_app
-from opsctl.cli.options import dry_run_option
+from opsctl.cli.options import ID, dry_run_option
 
 
 @click.group()
@@ -168,7 +168,7 @@ def run_job(app: AppContext, job_id: str) -> None:
 
 
 @daemon.command("ack")
-@click.argument("event_id", metavar="EVENT", type=int)
+@click.argument("event_id", metavar="EVENT", type=ID)
 @click.option("--by", metavar="NAME", shell_complete=PERSON,
               help="Who acknowledges [default: the calling user].")
 @pass_app
@@ -308,7 +308,7 @@ def silence_list(app: AppContext, show_all: bool) -> None:
 
 
 @silence.command("remove")
-@click.argument("silence_id", metavar="ID", type=int)
+@click.argument("silence_id", metavar="ID", type=ID)
 @click.option("--by", metavar="NAME", shell_complete=PERSON,
               help="Who removes it [default: the calling user].")
 @pass_app

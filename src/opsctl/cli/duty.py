@@ -14,6 +14,7 @@ from opsctl.cli import nagios
 from opsctl.cli.completion import PERSON, SUPERVISOR
 from opsctl.cli.context import pass_app
 from opsctl.cli.nagios import format_option
+from opsctl.cli.options import ID
 
 CATEGORIES = ["incident", "call", "patrol", "change", "note"]
 SEVERITIES = ["minor", "major", "critical"]
@@ -111,7 +112,7 @@ def log_search(app, text, start, end, last) -> None:
 
 
 @log_group.command("show")
-@click.argument("seq", type=int)
+@click.argument("seq", type=ID)
 @pass_app
 def log_show(app, seq) -> None:
     """One entry with its hash, references and derived status."""
@@ -132,7 +133,7 @@ def log_show(app, seq) -> None:
 
 
 @log_group.command("close")
-@click.argument("seq", type=int)
+@click.argument("seq", type=ID)
 @click.option("--result", required=True, metavar="TEXT", help="How it was resolved.")
 @click.option("--by", metavar="NAME", shell_complete=PERSON)
 @pass_app
@@ -146,7 +147,7 @@ def log_close(app, seq, result, by) -> None:
 
 
 @log_group.command("amend")
-@click.argument("seq", type=int)
+@click.argument("seq", type=ID)
 @click.option("--reason", required=True, metavar="TEXT", help="Why the entry is corrected.")
 @click.option("--text", required=True, metavar="TEXT", help="The corrected text.")
 @click.option("--status", "status_note", metavar="TEXT", help="Status note of an open item.")
@@ -516,7 +517,7 @@ def request_list(app, status) -> None:
 
 
 @request.command("approve")
-@click.argument("rid", type=int, metavar="ID")
+@click.argument("rid", type=ID, metavar="ID")
 @click.option("--by", required=True, metavar="SUPERVISOR", shell_complete=SUPERVISOR)
 @pass_app
 def request_approve(app, rid, by) -> None:
@@ -528,7 +529,7 @@ def request_approve(app, rid, by) -> None:
 
 
 @request.command("reject")
-@click.argument("rid", type=int, metavar="ID")
+@click.argument("rid", type=ID, metavar="ID")
 @click.option("--by", required=True, metavar="SUPERVISOR", shell_complete=SUPERVISOR)
 @click.option("--reason", required=True, metavar="TEXT")
 @pass_app
@@ -546,7 +547,7 @@ def handover() -> None:
     """Shift handover: start, accept items, count inventory, snapshot, both sign."""
 
 
-_HID = click.option("--id", "hid", type=int, help="Handover id (default: the current one).")
+_HID = click.option("--id", "hid", type=ID, help="Handover id (default: the current one).")
 
 
 def _render_briefing(app, h, brief=None) -> None:
@@ -606,7 +607,7 @@ def handover_start(app, outgoing, incoming) -> None:
 
 
 @handover.command("accept")
-@click.argument("seq", type=int)
+@click.argument("seq", type=ID)
 @click.option("--by", metavar="INCOMING", shell_complete=PERSON)
 @_HID
 @pass_app
@@ -619,7 +620,7 @@ def handover_accept(app, seq, by, hid) -> None:
 
 
 @handover.command("refuse")
-@click.argument("seq", type=int)
+@click.argument("seq", type=ID)
 @click.option("--reason", required=True, metavar="TEXT")
 @click.option("--by", metavar="INCOMING", shell_complete=PERSON)
 @_HID
@@ -634,7 +635,7 @@ def handover_refuse(app, seq, reason, by, hid) -> None:
 
 @handover.command("inventory")
 @click.argument("name")
-@click.argument("count", type=int)
+@click.argument("count", type=ID)
 @click.option("--note", metavar="TEXT")
 @click.option("--by", metavar="INCOMING", shell_complete=PERSON)
 @_HID
@@ -725,7 +726,7 @@ def handover_sign(app, as_name, hid) -> None:
 
 
 @handover.command("show")
-@click.argument("hid", type=int, required=False)
+@click.argument("hid", type=ID, required=False)
 @pass_app
 def handover_show(app, hid) -> None:
     """A handover (default: the current one) with everything it covers."""

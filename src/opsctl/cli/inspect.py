@@ -10,6 +10,7 @@ from opsctl.cli import nagios
 from opsctl.cli.completion import PERSON, PROFILE
 from opsctl.cli.context import pass_app
 from opsctl.cli.nagios import format_option
+from opsctl.cli.options import ID
 
 
 @click.group()
@@ -183,7 +184,7 @@ def list_cmd(app, date_from: str | None, date_to: str | None, profile: str | Non
 
 
 @inspect.command("show")
-@click.argument("run_id", type=int, metavar="ID")
+@click.argument("run_id", type=ID, metavar="ID")
 @pass_app
 def show_cmd(app, run_id: int) -> None:
     """Show one inspection record with every item."""

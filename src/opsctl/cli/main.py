@@ -94,6 +94,15 @@ def main(argv: list[str] | None = None) -> None:
     verbose = any(a in ("-v", "-vv", "-vvv", "--verbose") for a in args)
     if argv is None:  # the process's entry point, not a caller embedding the CLI (tests)
         interrupt.install()
+    for a in args:
+        # Python hands undecodable bytes over as lone surrogates; they would fail later,
+        # half-way, when printed or stored.
+        try:
+            a.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = a.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            click.echo(f"opsctl: error: an argument is not valid UTF-8: {shown}", err=True)
+            sys.exit(ExitCode.USAGE)
     try:
         rc = cli.main(args=args, prog_name="opsctl", standalone_mode=False)
     except click.exceptions.Abort as exc:

@@ -19,13 +19,22 @@ def yes_option(f):
                         help="Do not ask for confirmation (for scripts).")(f)
 
 
+# Record ids and sequence numbers: SQLite integers (a larger one is an overflow, not "no
+# such entry").
+ID = click.IntRange(0, 2**63 - 1)
+
+
 def parse_date(value: str | None, what: str = "date") -> dt.date | None:
+    from opsctl.handover.timeutil import check_year
+
     if value is None:
         return None
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         raise UsageError(f"bad {what} {value!r}: expected YYYY-MM-DD") from None
+    check_year(day.year, what, value)
+    return day
 
 
 def parse_datetime(value: str | None, what: str = "time") -> dt.datetime | None:
@@ -35,6 +44,9 @@ def parse_datetime(value: str | None, what: str = "time") -> dt.datetime | None:
         t = dt.datetime.fromisoformat(value)
     except ValueError:
         raise UsageError(f"bad {what} {value!r}: expected YYYY-MM-DD[THH:MM[:SS]]") from None
+    from opsctl.handover.timeutil import check_year
+
+    check_year(t.year, what, value)
     return t if t.tzinfo else t.astimezone()
 
 

@@ -9,7 +9,7 @@ import click
 from opsctl.cli import nagios
 from opsctl.cli.context import AppContext, pass_app
 from opsctl.cli.nagios import format_option
-from opsctl.cli.options import dry_run_option, yes_option
+from opsctl.cli.options import ID, dry_run_option, yes_option
 
 FORCE_HELP = "Use a device that is not free (it is wiped); needs --reason, which is recorded."
 
@@ -672,7 +672,7 @@ def apply_cmd(app: AppContext, path: str, dry_run: bool, yes: bool) -> None:
 # -- history -------------------------------------------------------------------------------------
 @storage.command("history")
 @click.option("--limit", default=50, show_default=True, help="How many records.")
-@click.option("--id", "record_id", type=int, help="Show one record in full.")
+@click.option("--id", "record_id", type=ID, help="Show one record in full.")
 @pass_app
 def history_cmd(app: AppContext, limit: int, record_id: int | None) -> None:
     """Recorded storage changes: who, when, what, status, commands; --id for the full

@@ -18,13 +18,25 @@ def site_tz(cfg) -> dt.tzinfo:
         raise ConfigError(f"site.timezone: unknown time zone {name!r}") from None
 
 
+# Dates given on the command line stay well inside what date arithmetic can take (a day
+# or a month added to 9999-12 overflows): the duty log has nothing outside these years.
+MIN_YEAR, MAX_YEAR = 1900, 2999
+
+
+def check_year(year: int, what: str, value: str) -> None:
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise UsageError(f"bad {what} {value!r}: year outside {MIN_YEAR}..{MAX_YEAR}")
+
+
 def parse_date(value: str, what: str = "date") -> dt.date:
     try:
         if len(value) != 10:
             raise ValueError
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except (ValueError, TypeError):
         raise UsageError(f"bad {what} {value!r}: expected YYYY-MM-DD") from None
+    check_year(day.year, what, value)
+    return day
 
 
 def parse_month(value: str) -> tuple[int, int]:
@@ -35,6 +47,7 @@ def parse_month(value: str) -> tuple[int, int]:
         dt.date(year, month, 1)
     except (ValueError, TypeError):
         raise UsageError(f"bad month {value!r}: expected YYYY-MM") from None
+    check_year(year, "month", value)
     return year, month
 
 
@@ -44,6 +57,7 @@ def parse_time(cfg, value: str, what: str = "time") -> dt.datetime:
         t = dt.datetime.fromisoformat(value)
     except (ValueError, TypeError):
         raise UsageError(f"bad {what} {value!r}: expected YYYY-MM-DD[THH:MM[:SS]]") from None
+    check_year(t.year, what, value)
     return t if t.tzinfo else t.replace(tzinfo=site_tz(cfg))
 
 
