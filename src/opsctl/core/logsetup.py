@@ -98,3 +98,6 @@ def setup_logging(verbose: int = 0, *, daemon: bool = False) -> None:
     # Third-party chatter stays out unless asked for.
     for noisy in ("pysnmp", "paramiko", "apscheduler", "sqlalchemy", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose >= 3 else logging.WARNING)
+    # paramiko logs its transport thread's failures as ERROR lines with a traceback (a peer
+    # closing before the banner); opsctl.core.ssh reports each as one clear error.
+    logging.getLogger("paramiko").setLevel(logging.DEBUG if verbose >= 3 else logging.CRITICAL)

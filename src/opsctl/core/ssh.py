@@ -86,12 +86,59 @@ def _scan_hint(host: Host) -> str:
             f"ssh-keyscan {port}{host.address} >> {known_hosts_path(host)}")
 
 
-def _reject_policy(host: Host):
+def _revoked_error(host: Host, key) -> DeviceError:
+    return DeviceError(
+        f"host key of {describe(host)} ({fingerprint(key)}) is marked @revoked in "
+        f"{known_hosts_path(host)}; refusing to connect")
+
+
+def load_known_hosts(client: paramiko.SSHClient, kh: Path, host: Host) -> set[str]:
+    """Load ``kh`` into ``client``; returns the base64 keys marked ``@revoked``.
+
+    paramiko's own loader fails on the whole file for one marker line (``@revoked``,
+    ``@cert-authority``) or one damaged line; OpenSSH honours the first and skips what
+    it cannot read, and so does this.
+    """
+    import paramiko
+    from paramiko.hostkeys import HostKeyEntry, InvalidHostKey
+
+    revoked: set[str] = set()
+    keys = client.get_host_keys()
+    text = kh.read_text(encoding="utf-8", errors="replace")
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        marker = None
+        if line.startswith("@"):
+            marker, _, line = line.partition(" ")
+            line = line.strip()
+        try:
+            entry = HostKeyEntry.from_line(line, lineno)
+        except (InvalidHostKey, paramiko.SSHException, ValueError, IndexError) as exc:
+            log.warning("%s:%d: unreadable known_hosts line skipped (%s)", kh, lineno,
+                        type(exc).__name__)
+            continue
+        if entry is None or entry.key is None:
+            continue
+        if marker == "@revoked":
+            revoked.add(entry.key.get_base64())
+        elif marker is not None:
+            log.info("%s:%d: %s lines are not supported; skipped", kh, lineno, marker)
+        else:
+            for name in entry.hostnames:
+                keys.add(name, entry.key.get_name(), entry.key)
+    return revoked
+
+
+def _reject_policy(host: Host, revoked: set[str] = frozenset()):
     import paramiko
 
     class _Refuse(paramiko.RejectPolicy):
         # RejectPolicy with a message that names the host and the offered key.
         def missing_host_key(self, client, hostname, key):  # noqa: ARG002
+            if key.get_base64() in revoked:
+                raise _revoked_error(host, key)
             kh = known_hosts_path(host)
             missing = "" if kh.exists() else ", a file that does not exist"
             raise DeviceError(
@@ -109,13 +156,16 @@ def connect(host: Host) -> Iterator[paramiko.SSHClient]:
     import paramiko
 
     client = paramiko.SSHClient()
+    _quiet_paramiko()
     kh = known_hosts_path(host)
+    revoked: set[str] = set()
     try:
         if kh.exists():
-            client.load_host_keys(str(kh))
-    except (OSError, paramiko.SSHException, ValueError) as exc:
-        raise DeviceError(f"cannot read known_hosts {kh} for {describe(host)}: {exc}") from exc
-    client.set_missing_host_key_policy(_reject_policy(host))
+            revoked = load_known_hosts(client, kh, host)
+    except OSError as exc:
+        raise DeviceError(f"cannot read known_hosts {kh} for {describe(host)}: "
+                          f"{exc.strerror or exc}") from exc
+    client.set_missing_host_key_policy(_reject_policy(host, revoked))
     key_file = str(host.key_file) if host.key_file else None
     if key_file and not Path(key_file).is_file():
         raise DeviceError(f"key file {key_file} for {describe(host)} does not exist")
@@ -132,10 +182,25 @@ def connect(host: Host) -> Iterator[paramiko.SSHClient]:
     except BaseException as exc:
         client.close()
         raise _connect_error(host, exc) from exc
+    transport = client.get_transport()
+    server_key = transport.get_remote_server_key() if transport is not None else None
+    if server_key is not None and server_key.get_base64() in revoked:
+        # Listed as known and as revoked: revoked wins, as in OpenSSH.
+        client.close()
+        raise _revoked_error(host, server_key)
     try:
         yield client
     finally:
         client.close()
+
+
+def _quiet_paramiko() -> None:
+    """paramiko logs its transport thread's exceptions with a traceback (a peer closing
+    before the banner printed one); opsctl reports them as one line itself. Its own
+    messages stay visible at -vv."""
+    plog = logging.getLogger("paramiko")
+    if plog.level == logging.NOTSET and not logging.getLogger().isEnabledFor(logging.DEBUG):
+        plog.setLevel(logging.CRITICAL)
 
 
 def _connect_error(host: Host, exc: BaseException) -> BaseException:
@@ -167,6 +232,10 @@ def _connect_error(host: Host, exc: BaseException) -> BaseException:
         return SshUnreachable(f"no route to {who}: {exc.strerror}")
     if isinstance(exc, OSError):
         return DeviceError(f"cannot connect to {who}: {exc.strerror or exc}")
+    if isinstance(exc, paramiko.SSHException) and "protocol banner" in str(exc):
+        return DeviceError(f"{who} closed the connection before sending an SSH banner "
+                           "(not an SSH server, or sshd refused us: MaxStartups, "
+                           "tcp wrappers)")
     if isinstance(exc, paramiko.SSHException | EOFError):
         return DeviceError(f"SSH handshake with {who} failed: {exc or type(exc).__name__}")
     if isinstance(exc, KeyboardInterrupt | SystemExit):

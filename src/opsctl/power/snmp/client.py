@@ -97,6 +97,7 @@ class Target:
 class _Service:
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
+        self.loop.set_exception_handler(_loop_exception)
         self.thread = threading.Thread(target=self._run, name="opsctl-snmp", daemon=True)
         self.thread.start()
         self._engine = None
@@ -118,6 +119,14 @@ class _Service:
 
             release_memory()
         return self._engine
+
+
+def _loop_exception(_loop, context: dict) -> None:
+    """A malformed packet makes pysnmp's receive callback raise inside the loop; asyncio
+    would print a traceback. It is a bad packet from the network, not a bug: one line."""
+    exc = context.get("exception")
+    what = f"{type(exc).__name__}: {exc}" if exc is not None else context.get("message")
+    log.warning("ignored a malformed SNMP packet (%s)", str(what)[:200])
 
 
 _service: _Service | None = None
