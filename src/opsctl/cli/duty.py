@@ -60,10 +60,17 @@ _ENTRY_COLS = ["seq", "time", "kind", "category", "severity", "by", "status", "r
 @pass_app
 def log_add(app, text, category, severity, pending, status_note, by) -> None:
     """Append an entry; prints its sequence number."""
+    from opsctl.core.logsetup import contains_secret
     from opsctl.handover import dutylog
 
     seq = dutylog.add(app.cfg, app.store, text, category=category, severity=severity,
                       pending=pending, by=by, status=status_note)
+    if contains_secret(text):
+        # Entries are evidence and are exported as written; a secret in one cannot be
+        # taken back (an amendment adds, it does not erase).
+        app.out.warn(f"entry {seq} contains a value the config holds as a secret "
+                     "(password, community, token); duty log entries are kept and exported "
+                     "as written")
     if app.json:
         app.out.json({"seq": seq})
     else:

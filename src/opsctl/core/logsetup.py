@@ -46,6 +46,12 @@ def _compiled() -> re.Pattern[str] | None:
         return _pattern
 
 
+def contains_secret(text: str) -> bool:
+    """Does ``text`` contain a secret the config loaded (a community, a token…)?"""
+    with _lock:
+        return any(s in text for s in _secrets)
+
+
 def redact(text: str) -> str:
     if not _secrets:
         return text

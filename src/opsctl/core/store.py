@@ -70,6 +70,41 @@ def _on_connect_ro(dbapi_conn, _record) -> None:
     cur.close()
 
 
+def _check_permissions(state: Path, db: Path) -> None:
+    """Refuse or repair loose permissions, as PostgreSQL (data directory) and OpenSSH
+    (private keys) do: the store holds confidential, tamper-evident records.
+
+    A state directory every user may write to (0777) is repaired when it is ours and
+    refused when it is not (anyone could have swapped the database); a database (and its
+    WAL files) that every user may read is repaired when it is ours, reported when not.
+    Group access is left alone (operators may share a group). Each repair is logged.
+    """
+    st = state.stat()
+    if st.st_mode & 0o002:
+        mode = st.st_mode & 0o777
+        if st.st_uid != os.geteuid():
+            raise StoreError(f"state directory {state} is writable by every user (mode "
+                             f"{mode:04o}) and not owned by this user; refusing to use it",
+                             hint=f"chmod o-rwx {state} (as its owner)")
+        os.chmod(state, mode & 0o770)
+        log.warning("state directory %s was writable by every user (mode %04o): now %04o",
+                    state, mode, mode & 0o770)
+    for f in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        try:
+            fst = f.stat()
+        except FileNotFoundError:
+            continue
+        mode = fst.st_mode & 0o777
+        if mode & 0o007:
+            if fst.st_uid != os.geteuid():
+                log.warning("%s is readable by every user (mode %04o); its owner should "
+                            "run: chmod o-rwx %s", f, mode, f)
+                continue
+            os.chmod(f, mode & 0o660)
+            log.warning("%s was readable by every user (mode %04o): now %04o", f, mode,
+                        mode & 0o660)
+
+
 class Store:
     def __init__(self, engine: Engine, path: Path | None = None):
         self.engine = engine
@@ -130,6 +165,7 @@ class Store:
             raise StoreError(acc.denied(path, os.R_OK, f"read the store {path}"), hint=hint)
         if path.is_dir():
             raise StoreError(f"{path} is a directory, expected the store's database file")
+        _check_permissions(state, path)
         writable = acc.can_write_store(state, path)
         if not writable and readonly is False:
             target = path if not os.access(path, os.W_OK) else state

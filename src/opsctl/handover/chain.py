@@ -68,6 +68,17 @@ def now_utc() -> str:
 def read_key(path: Path | str) -> bytes:
     p = Path(path)
     try:
+        mode = p.stat().st_mode
+    except FileNotFoundError:
+        mode = 0
+    if mode & 0o077:
+        # As OpenSSH refuses an unprotected private key: whoever could read it can forge
+        # a keyed chain, so it is not used (and should be replaced, not just chmod-ed).
+        raise StoreError(f"duty log key file {p} is accessible by others (mode "
+                         f"{mode & 0o777:04o}); refusing to use it",
+                         hint=f"chmod 600 {p} — and if others may have read it, create a "
+                              "new key (the chain stays verifiable with the old one)")
+    try:
         key = p.read_bytes().strip()
     except FileNotFoundError:
         raise StoreError(f"duty log key file {p} does not exist",
@@ -109,6 +120,12 @@ def _meta_put(conn: Connection, name: str, value: str) -> None:
         conn.execute(duty_meta.insert().values(key=name, value=value))
 
 
+# Entries are read whole by every list, show, verify and export: a 10 MB entry made
+# `duty log list` take 26 s. Limits are checked at append (docs/duty.md).
+MAX_TEXT_BYTES = 16 * 1024
+MAX_DETAILS_BYTES = 64 * 1024
+
+
 # -- appending --------------------------------------------------------------------------
 @dataclass
 class NewEntry:
@@ -133,6 +150,16 @@ class NewEntry:
             raise UsageError(f"unknown entry kind {self.kind!r}")
         if not self.text or not self.text.strip():
             raise UsageError("a duty log entry needs a text")
+        size = len(self.text.encode("utf-8", "surrogatepass"))
+        if size > MAX_TEXT_BYTES:
+            raise UsageError(f"duty log entry text is {size} bytes; the limit is "
+                             f"{MAX_TEXT_BYTES} (attach long output as a file and refer "
+                             "to it)")
+        if self.details is not None:
+            dsize = len(canonical_details(self.details) or "")
+            if dsize > MAX_DETAILS_BYTES:
+                raise UsageError(f"duty log entry details are {dsize} bytes of JSON; the "
+                                 f"limit is {MAX_DETAILS_BYTES}")
 
 
 def append(conn: Connection, entry: NewEntry, key: bytes | None = None,
