@@ -19,9 +19,23 @@ def yes_option(f):
                         help="Do not ask for confirmation (for scripts).")(f)
 
 
-# Record ids and sequence numbers: SQLite integers (a larger one is an overflow, not "no
-# such entry").
-ID = click.IntRange(0, 2**63 - 1)
+class _Id(click.ParamType):
+    """Record ids, sequence numbers, counts: SQLite integers (a larger number was an
+    OverflowError deep in the store, not a usage error)."""
+
+    name = "integer"
+
+    def convert(self, value, param, ctx):
+        try:
+            n = int(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a whole number", param, ctx)
+        if not 0 <= n < 2**63:
+            self.fail(f"{value} is out of range (0 to 2^63-1)", param, ctx)
+        return n
+
+
+ID = _Id()
 
 
 def parse_date(value: str | None, what: str = "date") -> dt.date | None:

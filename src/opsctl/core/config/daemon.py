@@ -57,6 +57,13 @@ class DaemonSettings(Section):
         description="cron job id -> cron expression used by the daemon instead "
                     "(e.g. inspection:daily-room; 6 fields = with leading seconds)")
 
+    @field_validator("smart_interval")
+    @classmethod
+    def _off_or_seconds(cls, value: float) -> float:
+        if 0 < value < 1:
+            raise ValueError(f"0 (off) or at least 1 second, got {value!r}")
+        return value
+
     @field_validator("metrics_listen")
     @classmethod
     def _host_port(cls, value: str | None) -> str | None:
