@@ -1,9 +1,11 @@
 """``opsctl daemon run``: the long-running scheduler systemd starts (Type=notify).
 
 Threads: the main thread only waits for signals (SIGHUP reload, SIGTERM/SIGINT stop);
-APScheduler's BackgroundScheduler runs the jobs on a small pool; an internal executor runs
-the watchdog ping and the heartbeat, so a pool full of slow jobs never starves them —
-but a hung scheduler loop does, which is exactly what systemd's watchdog must see.
+APScheduler's BackgroundScheduler runs the jobs on a small pool and a ``_tick`` on an
+internal executor; two monotonic-clock threads (``supervise.py``) feed the systemd
+watchdog while that tick keeps coming (a hung scheduler loop still gets us restarted),
+write the heartbeat, re-plan after a wall-clock step, and do the store work the
+scheduler thread hands over — the scheduler thread itself never waits for the database.
 
 Restart safety: one daemon per state directory (an flock), every run recorded in the
 store, runs a crash interrupted marked ``abandoned`` (their slot is re-run if still in its
@@ -45,7 +47,11 @@ from opsctl.daemon.schema import runs
 log = logging.getLogger("opsctl.daemon")
 
 LOCK_NAME = "opsctld.lock"
-MAX_MISSED_ROWS = 100
+# Slots jumped over (a daemon down for a day, a clock stepped forward) are each recorded;
+# the cap only bounds a pathological case (a per-second job down for a month).
+MAX_MISSED_ROWS = 100_000
+TICK_SECONDS = 1.0
+TICK_SILENCE = 10.0  # no tick for this long: the scheduler loop is stuck
 
 
 class DaemonLock:
@@ -88,6 +94,8 @@ class Daemon:
         self.udev = None
         self.metrics = None
         self.policies = None
+        self.supervisor = None
+        self._tick_at = time.monotonic()
         self.started_at = timeutil.utcnow()
         self._wake = threading.Event()
         self._stop_requested = False
@@ -151,19 +159,51 @@ class Daemon:
         self._start_metrics()
         self.scheduler.start()
         self._heartbeat()
+        self.supervisor.start()
 
     def _add_internal_jobs(self) -> None:
+        from opsctl.daemon.supervise import Supervisor
+
         interval = watchdog_interval() if self.cfg.daemon.watchdog else None
-        if interval is not None and self.notifier.enabled:
-            # Fed from the scheduler's own loop: if the loop hangs, systemd restarts us.
-            self.scheduler.add_job(self.notifier.watchdog, "interval", seconds=interval,
-                                   id="_watchdog", executor="internal", misfire_grace_time=None,
-                                   replace_existing=True)
+        if interval is None or not self.notifier.enabled:
+            interval = None
+        # The scheduler proves it is alive by running this tick; the watchdog thread
+        # feeds systemd only while it does (a hung loop still gets us restarted).
+        self._tick_at = time.monotonic()
+        self.scheduler.add_job(self._tick, "interval", seconds=TICK_SECONDS, id="_tick",
+                               executor="internal", misfire_grace_time=None,
+                               replace_existing=True)
+        self.supervisor = Supervisor(self, watchdog_interval=interval,
+                                     heartbeat_interval=self.cfg.daemon.heartbeat_interval)
+        if interval is not None:
             self.notifier.watchdog()
             log.info("systemd watchdog: pinging every %.1fs", interval)
-        self.scheduler.add_job(self._heartbeat, "interval",
-                               seconds=self.cfg.daemon.heartbeat_interval, id="_heartbeat",
-                               executor="internal", replace_existing=True)
+
+    def _tick(self) -> None:
+        self._tick_at = time.monotonic()
+
+    def scheduler_silence(self) -> float:
+        return time.monotonic() - self._tick_at
+
+    def scheduler_alive(self) -> bool:
+        return self.scheduler_silence() < TICK_SILENCE
+
+    def on_clock_step(self, step: float) -> None:
+        """The wall clock jumped by ``step`` seconds (called from the supervisor thread).
+
+        Backward: APScheduler would sleep until its old plan comes round again — for the
+        size of the step — so every job is re-planned from the new time (a cron slot that
+        already ran is not repeated: its row exists). Forward: the scheduler wakes on
+        time and finds everything due; the slots jumped over are booked as missed by the
+        next run of each cron job (``_book_skipped``)."""
+        log.warning("wall clock stepped %s by %.0fs", "back" if step < 0 else "forward",
+                    abs(step))
+        if step < 0:
+            for spec in list(self.specs.values()):
+                if self.scheduler.get_job(spec.id) is not None:
+                    self.scheduler.reschedule_job(spec.id, trigger=spec.trigger(self.zone))
+            self.scheduler.reschedule_job("_tick", trigger="interval", seconds=TICK_SECONDS)
+        self.scheduler.wakeup()
 
     def _install_signals(self) -> None:
         def on_term(signum, _frame):
@@ -185,6 +225,7 @@ class Daemon:
 
     def _shutdown(self) -> int:
         self.notifier.stopping("stopping: waiting for running jobs")
+        self.supervisor.stop()
         log.info("stopping: no new jobs; waiting up to %gs for running ones",
                  self.cfg.daemon.stop_timeout)
         self.scheduler.shutdown(wait=False)
@@ -284,12 +325,12 @@ class Daemon:
     def _record_missed(self, job_id: str, slots: list[dt.datetime], more: bool,
                        why: str, *, as_last: bool = True) -> None:
         now = timeutil.iso(timeutil.utcnow())
+        rows = [{"job_id": job_id, "scheduled_for": timeutil.iso(slot), "trigger": "schedule",
+                 "started_at": now, "finished_at": now, "status": "missed", "summary": why,
+                 "pid": os.getpid()} for slot in slots]
         with self.store.write() as conn:
-            for slot in slots:
-                conn.execute(runs.insert().prefix_with("OR IGNORE").values(
-                    job_id=job_id, scheduled_for=timeutil.iso(slot), trigger="schedule",
-                    started_at=now, finished_at=now, status="missed", summary=why,
-                    pid=os.getpid()))
+            if rows:
+                conn.execute(runs.insert().prefix_with("OR IGNORE"), rows)
             if as_last:
                 conn.execute(jobs_t.update().where(jobs_t.c.job_id == job_id).values(
                     last_status="missed", last_error=why))
@@ -404,11 +445,11 @@ class Daemon:
         if spec.cron is None:
             log.info("job %s: run skipped: %s", spec.id, why)
             return
-        try:
-            # Counted as missed; "last result" stays that of the last real run.
-            self._record_missed(spec.id, [slot], False, why, as_last=False)
-        except Exception as exc:  # noqa: BLE001 - a listener must not break the loop
-            log.error("recording a missed run failed: %s", exc)
+        # Counted as missed; "last result" stays that of the last real run. This runs on
+        # the scheduler thread, which must never wait for the store: the heartbeat
+        # thread writes it.
+        self.supervisor.submit(
+            lambda: self._record_missed(spec.id, [slot], False, why, as_last=False))
 
     # -- reload ----------------------------------------------------------------------------
     def reload(self) -> bool:
@@ -441,6 +482,7 @@ class Daemon:
             return False
         self.cfg = new
         self.zone = timeutil.site_zone(new)
+        self.supervisor.heartbeat_interval = new.daemon.heartbeat_interval
         self.alerts.configure(new)
         self._apply_jobs(new)
         if self.udev is not None:
