@@ -51,6 +51,7 @@ APT_PKGS=(
   smartmontools            # smartctl for the SMART check
   chrony                   # chronyc + a private chronyd (-x) for the clock_sync check
   openssl                  # self-signed certificate for the SMTP STARTTLS alert test
+  libfaketime              # clock steps under the running daemon (tests/adversarial)
   nut-snmp nut-client nut-server  # NUT snmp-ups + upsd + upsc as reference readers
   systemd                  # systemd-analyze verify for the units
   zsh fish                 # opsctl completion scripts run in the real shells
