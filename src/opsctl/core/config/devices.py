@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, ValidationInfo, model_validator
 
 from opsctl.core.config.base import Section, with_secrets
+from opsctl.core.config.secrets import UnresolvedSecret
 
 
 class SnmpCredentials(Section):
@@ -35,7 +36,8 @@ class SnmpCredentials(Section):
         if self.version in ("1", "2c"):
             if self.community is None:
                 self.community = SecretStr("public")
-            elif not self.community.get_secret_value().strip():
+            elif not isinstance(self.community, UnresolvedSecret) \
+                    and not self.community.get_secret_value().strip():
                 raise ValueError("community must not be empty")
         else:
             if not self.user:
@@ -48,7 +50,9 @@ class SnmpCredentials(Section):
             # refused by agents and by pysnmp only when the first poll runs.
             for key in ("auth_key", "priv_key"):
                 value = getattr(self, key)
-                if value is not None and len(value.get_secret_value()) < 8:
+                # An unreadable *_file is reported for its own device, later (lazy secrets).
+                if value is not None and not isinstance(value, UnresolvedSecret) \
+                        and len(value.get_secret_value()) < 8:
                     raise ValueError(f"SNMPv3 {key} must be at least 8 characters")
         return self
 
