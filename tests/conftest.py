@@ -70,3 +70,24 @@ def pytest_terminal_summary(terminalreporter):
 def pytest_sessionfinish(session, exitstatus):
     if _collect_skips and exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """One throw-away PostgreSQL cluster per test session (tests/helpers/pg_cluster.py);
+    tests take a fresh database from it with ``pg_cluster.new_database()``."""
+    from pg_cluster import PgCluster, pg_bindir
+
+    bindir = pg_bindir()
+    if bindir is None:
+        pytest.skip("hardware: PostgreSQL server binaries (initdb, pg_ctl) not installed; "
+                    "tests/setup.sh installs Debian's postgresql")
+    cluster = PgCluster(bindir).start()
+    yield cluster
+    cluster.destroy()
+
+
+@pytest.fixture()
+def pg_url(pg_cluster) -> str:
+    """The socket URL of a fresh, empty database."""
+    return pg_cluster.socket_url(pg_cluster.new_database())

@@ -46,6 +46,7 @@ APT_PKGS=(
   openssh-server           # private sshd for remote checks and shutdown plans
   openssh-client           # ssh-keygen for test keys
   sqlite3                  # tamper tests edit the store with the sqlite3 tool
+  postgresql               # a throw-away cluster per test run (tests/helpers/pg_cluster.py)
   tzdata                   # site time zones (zoneinfo) for the roster and duty log
   tmux                     # manual-answer test through a real TTY
   smartmontools            # smartctl for the SMART check

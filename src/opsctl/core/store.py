@@ -7,7 +7,12 @@ taking a Connection, applied in order inside one transaction each). The
 independently and an interrupted migration leaves the previous version in place.
 
 Writes go through :meth:`Store.write`, which takes SQLite's write lock up front
-(``BEGIN IMMEDIATE``) so two writers serialise instead of failing half-way.
+(``BEGIN IMMEDIATE``) so two writers serialise instead of failing half-way. On
+PostgreSQL (``store.url``) the same guarantee comes from a transaction-level advisory
+lock (``pg_advisory_xact_lock``) taken first in every write transaction: writers on every
+host queue on it, so "read the head, insert the next" (the duty chain, max+1 ids) stays
+gap-free exactly as on SQLite, and the lock is released by COMMIT/ROLLBACK — or by the
+server when a writer's connection dies.
 """
 
 from __future__ import annotations
@@ -40,6 +45,10 @@ COMPONENTS = (
 )
 
 DB_NAME = "opsctl.db"
+
+# pg_advisory_xact_lock key of every write transaction ("opsctl" + "W"); leadership of
+# the daemons uses another (opsctl.daemon.leader). Keys are per database.
+PG_WRITE_LOCK = 0x6F707363746C57
 
 schema_versions = sa.Table(
     "schema_versions",
@@ -111,9 +120,17 @@ class Store:
         self.path = path
         self.readonly = False
         self.is_sqlite = engine.dialect.name == "sqlite"
+        self.backend = "sqlite" if self.is_sqlite else engine.dialect.name
         if self.is_sqlite:
             sa.event.listen(engine, "begin", self._begin)
         self._immediate = False
+        self.url_text: str | None = None  # PostgreSQL: the URL without a password
+
+    def describe(self) -> str:
+        """The store in words for messages: its file, or user@host/db of the server."""
+        if self.path is not None:
+            return str(self.path)
+        return f"PostgreSQL {self.url_text or self.engine.url.render_as_string()}"
 
     def _begin(self, conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("immediate") else "BEGIN")
@@ -133,6 +150,7 @@ class Store:
         if url is not None:
             engine = sa.create_engine(url, pool_pre_ping=True)
             store = cls(engine, None)
+            store.url_text = engine.url.render_as_string(hide_password=True)
         else:
             store = cls._open_sqlite(Path(state_dir), readonly, where)
         if store.readonly:
@@ -223,6 +241,16 @@ class Store:
 
     @classmethod
     def for_config(cls, cfg, *, migrate: bool = True, readonly: bool | None = False) -> Store:
+        settings = getattr(cfg, "store", None)
+        if settings is not None and settings.url is not None:
+            from opsctl.core.pgstore import pg_engine
+
+            engine = pg_engine(settings, cfg.where)
+            store = cls(engine, None)
+            store.url_text = engine.url.render_as_string(hide_password=True)
+            if migrate:
+                store.migrate()
+            return store
         return cls.open(cfg.state_dir, migrate=migrate, readonly=readonly,
                         where=cfg.where(("state_dir",)))
 
@@ -242,6 +270,9 @@ class Store:
                 conn.info["immediate"] = True
                 try:
                     with conn.begin():
+                        if not self.is_sqlite:
+                            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"),
+                                         {"k": PG_WRITE_LOCK})
                         yield conn
                 finally:
                     conn.info["immediate"] = False
@@ -268,6 +299,10 @@ class Store:
         from opsctl.core import storeaccess as acc
 
         orig = getattr(exc, "orig", None) or exc
+        if not self.is_sqlite:
+            from opsctl.core.pgstore import pg_error
+
+            return pg_error(self, exc, doing)
         code = getattr(orig, "sqlite_errorname", "") or ""
         where = self.path or "the store"
         if code.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")):
@@ -347,7 +382,7 @@ class Store:
         if todo:
             steps = ", ".join(f"{c} {a}->{b}" for c, (a, b) in sorted(todo.items()))
             raise StoreError(
-                f"the store {self.path} needs a schema upgrade ({steps}), which a read-only "
+                f"the store {self.describe()} needs a schema upgrade ({steps}), which a read-only "
                 "store cannot take",
                 hint="run any opsctl command once as a user who may write the store (its "
                      "owner or a member of its group); then it reads fine read-only")

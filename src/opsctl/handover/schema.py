@@ -125,14 +125,15 @@ FTS_TABLE = "duty_log_fts"
 def _v3(conn: Connection) -> None:
     """Indexes for paging the log in SQL at millions of entries: open items, amendment
     lookups, and (SQLite with FTS5) a trigram full-text index of the text."""
-    if conn.dialect.name != "sqlite":
-        sa.Index("ix_duty_log_pending", duty_log.c.seq,
-                 postgresql_where=sa.text(PENDING_WHERE)).create(conn)
-        return
+    # Plain DDL, not sa.Index(duty_log.c.seq, ...): that would attach the index to the
+    # Table object, and the next store created in this process would get it from v1.
     conn.exec_driver_sql(f"CREATE INDEX ix_duty_log_pending ON duty_log (seq) "
                          f"WHERE {PENDING_WHERE}")
     conn.exec_driver_sql(f"CREATE INDEX ix_duty_log_items ON duty_log (seq) "
                          f"WHERE {ITEMS_WHERE}")
+    if conn.dialect.name == "postgresql":
+        _pg_trigram_index(conn)
+        return
     try:
         conn.exec_driver_sql(
             f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(text, content='duty_log', "
@@ -155,6 +156,19 @@ def _v3(conn: Connection) -> None:
         f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}, rowid, text) "
         f"VALUES ('delete', old.seq, old.text); "
         f"INSERT INTO {FTS_TABLE} (rowid, text) VALUES (new.seq, new.text); END")
+
+
+def _pg_trigram_index(conn: Connection) -> None:
+    """PostgreSQL: a pg_trgm GIN index makes search's ILIKE '%...%' an index look-up (the
+    FTS5 trigram index's counterpart). pg_trgm is a trusted extension (any user with
+    CREATE on the database may add it); without it search scans, as on an old SQLite."""
+    try:
+        with conn.begin_nested():
+            conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+            conn.exec_driver_sql("CREATE INDEX ix_duty_log_text_trgm ON duty_log "
+                                 "USING gin (text gin_trgm_ops)")
+    except sa.exc.DBAPIError:
+        return
 
 
 MIGRATIONS = [_v1, _v2, _v3]

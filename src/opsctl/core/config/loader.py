@@ -92,6 +92,8 @@ def parse_config(doc: YamlDocument) -> OpsConfig:
     if not cfg.state_dir.is_absolute():
         cfg.state_dir = (base / cfg.state_dir).resolve()
     cfg.duty.log_key_file = _rel(base, cfg.duty.log_key_file)
+    cfg.store.password_file = _rel(base, cfg.store.password_file)
+    cfg.store.sslrootcert = _rel(base, cfg.store.sslrootcert)
     cfg.duty.export_dir = _rel(base, cfg.duty.export_dir)
     for h in cfg.hosts:
         h.key_file = _rel(base, h.key_file)

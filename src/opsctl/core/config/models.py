@@ -15,6 +15,7 @@ from opsctl.core.config.hosts import Host
 from opsctl.core.config.inspection import InspectionSettings
 from opsctl.core.config.people import Person, Site
 from opsctl.core.config.power import PowerSettings
+from opsctl.core.config.store import StoreSettings
 
 
 class StorageSettings(Section):
@@ -39,6 +40,8 @@ def _unique(items, what: str) -> None:
 class OpsConfig(Section):
     site: Site
     state_dir: Path = Field(Path("/var/lib/opsctl"), description="relative: to the config file")
+    store: StoreSettings = Field(default_factory=StoreSettings,
+                                 description="SQLite in state_dir, or a shared PostgreSQL")
     people: list[Person] = Field(default_factory=list)
     hosts: list[Host] = Field(default_factory=list)
     devices: list[Device] = Field(default_factory=list)
