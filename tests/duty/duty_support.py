@@ -62,6 +62,12 @@ def three_two_config() -> str:
 class DutyEnv:
     root: Path
     config: Path
+    # PostgreSQL runs: (cluster, database) the config's store.url points at.
+    pg: tuple | None = None
+
+    @property
+    def backend(self) -> str:
+        return "postgresql" if self.pg else "sqlite"
 
     @property
     def db(self) -> Path:
@@ -97,6 +103,12 @@ class DutyEnv:
         return p
 
     def sqlite(self, sql: str) -> None:
+        """Edit the store behind opsctl's back (the sqlite3 tool, or psql on PostgreSQL:
+        the tests' statements are plain SQL both understand)."""
+        if self.pg:
+            cluster, db = self.pg
+            cluster.psql(sql, db)
+            return
         subprocess.run(["sqlite3", str(self.db), sql], check=True, timeout=30)
 
     def cfg(self):
@@ -118,8 +130,17 @@ def local_day(ts: str) -> str:
     return str(dt.datetime.fromisoformat(ts).astimezone(ZoneInfo("Europe/Berlin")).date())
 
 
-def make_env(tmp_path: Path, text: str) -> DutyEnv:
+def make_env(tmp_path: Path, text: str, pg_cluster=None) -> DutyEnv:
+    """A config in ``tmp_path``; with ``pg_cluster`` its store is a fresh PostgreSQL
+    database of that cluster (``store:`` appended at the top level)."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     cfg = tmp_path / "opsctl.yaml"
+    pg = None
+    if pg_cluster is not None:
+        from pg_cluster import store_yaml
+
+        db = pg_cluster.new_database()
+        text = text.rstrip("\n") + "\n" + store_yaml(pg_cluster.socket_url(db))
+        pg = (pg_cluster, db)
     cfg.write_text(text)
-    return DutyEnv(tmp_path, cfg)
+    return DutyEnv(tmp_path, cfg, pg)

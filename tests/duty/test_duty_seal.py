@@ -71,9 +71,12 @@ def test_seals_verify_and_report_unsealed_entries(env, sealed):
     # the round trip of the printed form, and a typo in it
     assert seal.VerificationKey.decode(vkey.encode()) == vkey
     with pytest.raises(UsageError, match="check digits"):
-        seal.VerificationKey.decode(vkey.encode()[:-1] + "0")
+        # (a different last digit: a key ending in "0" made this test pass 15 times in 16)
+        seal.VerificationKey.decode(vkey.encode()[:-1] + ("1" if vkey.encode()[-1] == "0"
+                                                          else "0"))
 
 
+@pytest.mark.sqlite_only  # forges with the sqlite3 module on the file
 def test_the_forgery_that_passes_the_chain_is_caught_by_the_seals(env, sealed):
     cfg, store, vkey = sealed
     forge(env.db, 9, "nothing happened")
@@ -85,6 +88,7 @@ def test_the_forgery_that_passes_the_chain_is_caught_by_the_seals(env, sealed):
     assert "BROKEN" in p.stderr and "epoch 2" in p.stderr
 
 
+@pytest.mark.sqlite_only  # forges with the sqlite3 module on the file
 def test_truncation_is_caught(env, sealed):
     cfg, store, vkey = sealed
     env.sqlite("DELETE FROM duty_log WHERE seq > 10")
@@ -98,6 +102,7 @@ def test_truncation_is_caught(env, sealed):
     assert not res.ok and "truncated" in res.message and res.bad_epoch == 2
 
 
+@pytest.mark.sqlite_only  # forges with the sqlite3 module on the file
 def test_a_stolen_current_key_cannot_reseal_the_past(env, sealed):
     cfg, store, vkey = sealed
     forge(env.db, 3, "rewritten with the stolen key")
@@ -125,6 +130,7 @@ def test_deleting_a_seal_is_caught(env, sealed):
     assert not res.ok and res.bad_epoch == 2 and "deleted or inserted" in res.message
 
 
+@pytest.mark.sqlite_only  # forges with the sqlite3 module on the file
 def test_auditor_verifies_a_copy_with_the_verification_key_only(env, tmp_path):
     env.run("duty", "log", "add", "first", "--by", "a1")
     p = env.run("--json", "duty", "log", "seal", "init")

@@ -52,8 +52,12 @@ MANUAL = [
 ]
 
 
-@pytest.fixture
-def env(tmp_path):
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def env(tmp_path, request):
+    extra = {}
+    if request.param == "postgresql":
+        cluster = request.getfixturevalue("pg_cluster")
+        extra["store"] = {"url": cluster.socket_url(cluster.new_database())}
     cfg = load(write_config(tmp_path, [
         profile("daily", [{"id": "fast", "check": "test_sleep"},
                           {"id": "warnish", "check": "test_sleep",
@@ -64,7 +68,7 @@ def env(tmp_path):
                 + [{"id": "stuck", "check": "test_sleep",
                     "params": {"seconds": 3, "timeout": 0.3}},
                    {"id": "bug", "check": "test_sleep", "params": {"status": "boom"}}]),
-    ]))
+    ], **extra))
     store = store_for(cfg)
     yield cfg, store
     store.close()
@@ -142,12 +146,16 @@ def test_answers_not_matching_profile(env):
 def test_records_are_append_only(env):
     cfg, store = env
     rec = run_profile(cfg, store, "daily", "alice", answers={"leaks": "yes"})
-    db = str(store.path)
     for sql in (f"UPDATE inspection_runs SET status='OK' WHERE id={rec.id}",
                 f"DELETE FROM inspection_items WHERE run_id={rec.id}",
                 f"UPDATE inspection_items SET answer='true' WHERE run_id={rec.id}"):
-        proc = subprocess.run(["sqlite3", db, sql], capture_output=True, text=True)
-        assert proc.returncode != 0 and "append-only" in proc.stderr, sql
+        if store.backend == "sqlite":
+            proc = subprocess.run(["sqlite3", str(store.path), sql], capture_output=True,
+                                  text=True)
+            assert proc.returncode != 0 and "append-only" in proc.stderr, sql
+        else:  # straight to the server, past opsctl (the triggers refuse it)
+            with pytest.raises(Exception, match="append-only"), store.engine.begin() as c:
+                c.exec_driver_sql(sql)
     assert get(store, rec.id).to_dict()["status"] == rec.status.name
     rec2 = run_profile(cfg, store, "daily", "bob", answers={"leaks": "yes"})
     assert rec2.id == rec.id + 1

@@ -330,7 +330,7 @@ class Daemon:
                  "pid": os.getpid()} for slot in slots]
         with self.store.write() as conn:
             if rows:
-                conn.execute(runs.insert().prefix_with("OR IGNORE"), rows)
+                conn.execute(_insert_or_ignore(conn, runs), rows)
             if as_last:
                 conn.execute(jobs_t.update().where(jobs_t.c.job_id == job_id).values(
                     last_status="missed", last_error=why))
@@ -651,3 +651,12 @@ def collect_garbage() -> None:
 
 def _one(text: str) -> str:
     return " ".join(text.split())[:400]
+
+
+def _insert_or_ignore(conn, table: sa.Table):
+    """INSERT that skips rows clashing with a unique key (a slot already recorded)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+
+        return insert(table).on_conflict_do_nothing()
+    return table.insert().prefix_with("OR IGNORE")

@@ -83,12 +83,17 @@ def _log_rows(cfg, cur) -> Iterator[tuple]:
                    details, alg, prev, digest)
 
 
+def _sql(conn, sql: str) -> str:
+    """The DB-API form of a ``?``-parameter statement: psycopg's placeholder is %s."""
+    return sql if conn.dialect.name == "sqlite" else sql.replace("?", "%s")
+
+
 def collect(cfg, store, start: dt.date, end: dt.date) -> dict[str, Any]:
     lo, hi = day_range_utc(cfg, start, end)
     with store.read() as conn:
         cur = conn.connection.dbapi_connection.cursor()
         try:
-            cur.execute(_LOG_SELECT, (lo, hi))
+            cur.execute(_sql(conn, _LOG_SELECT), (lo, hi))
             log = list(_log_rows(cfg, cur))
         finally:
             cur.close()
@@ -204,13 +209,15 @@ def stream_log_csv(cfg, store, start: dt.date, end: dt.date, out, span: _Span):
     comes back without a line and is rendered by the Python path.
     """
     lo, hi = day_range_utc(cfg, start, end)
-    sql, params = _csv_line_sql(cfg, lo, hi)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(LOG_COLUMNS)
     out.write(buf.getvalue())
     count, first, last = 0, None, None
     with store.read() as conn:
+        if conn.dialect.name != "sqlite":
+            return _stream_csv_python(cfg, conn, lo, hi, out, span)
+        sql, params = _csv_line_sql(cfg, lo, hi)
         cur = conn.connection.dbapi_connection.cursor()
         try:
             cur.execute(sql, params)
@@ -233,6 +240,31 @@ def stream_log_csv(cfg, store, start: dt.date, end: dt.date, out, span: _Span):
                                "ORDER BY seq DESC LIMIT 1").fetchone()
         finally:
             cur.close()
+    span.count, span.first, span.last = count, first, last
+    return head
+
+
+def _stream_csv_python(cfg, conn, lo: str, hi: str, out, span: _Span):
+    """PostgreSQL: the rows through Python's csv module (the SQL-built lines are
+    SQLite's), a server-side cursor's batch at a time."""
+    rows = conn.execution_options(stream_results=True, yield_per=5000).exec_driver_sql(
+        _sql(conn, _LOG_SELECT), (lo, hi))
+    count, first, last = 0, None, None
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    for row in _log_rows(cfg, rows):
+        w.writerow(row)
+        if first is None:
+            first = row[0]
+        count += 1
+        last = row[0]
+        if count % 5000 == 0:
+            out.write(buf.getvalue())
+            buf.seek(0)
+            buf.truncate()
+    out.write(buf.getvalue())
+    head = conn.exec_driver_sql("SELECT seq, hash, alg FROM duty_log "
+                                "ORDER BY seq DESC LIMIT 1").first()
     span.count, span.first, span.last = count, first, last
     return head
 

@@ -61,6 +61,16 @@ followups = sa.Table(
 
 
 def _append_only(conn: Connection, table: str) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(
+            "CREATE OR REPLACE FUNCTION opsctl_inspection_append_only() RETURNS trigger "
+            "LANGUAGE plpgsql AS $$ BEGIN "
+            "RAISE EXCEPTION 'inspection records are append-only'; END $$")
+        for op in ("UPDATE", "DELETE"):
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION opsctl_inspection_append_only()")
+        return
     if conn.dialect.name != "sqlite":
         return
     for op in ("UPDATE", "DELETE"):
