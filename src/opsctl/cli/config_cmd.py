@@ -86,7 +86,9 @@ def show(app: AppContext) -> None:
     if app.json:
         app.out.json(data)
     else:
-        click.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), nl=False)
+        from opsctl.core.safetext import visible
+
+        click.echo(visible(yaml.safe_dump(data, sort_keys=False, allow_unicode=True)), nl=False)
 
 
 @config.command("schema")

@@ -245,7 +245,9 @@ def install_units(app: AppContext, dry_run: bool, prefix: str | None,
     for f in planned:
         if dry_run:
             app.out.info(f"--- would write {f.path}")
-            click.echo(f.text)
+            from opsctl.core.safetext import visible
+
+            click.echo(visible(f.text))
         else:
             app.out.info(f"wrote {f.path}")
     if cmds:

@@ -42,11 +42,19 @@ def log_group() -> None:
 def _entry_rows(app, entries):
     from opsctl.handover.timeutil import local_str
 
-    return [(e.seq, local_str(app.cfg, e.ts), e.kind, e.category, e.severity or "",
-             e.author, e.status or "", e.ref_seq, e.text) for e in entries]
+    # To the minute and kind/category/severity/reference in one column: at 80 columns the
+    # text keeps about half the width (`duty log show` has the seconds and every field).
+    return [(e.seq, local_str(app.cfg, e.ts)[:16], e.author, _what(e), e.status or "",
+             e.text) for e in entries]
 
 
-_ENTRY_COLS = ["seq", "time", "kind", "category", "severity", "by", "status", "ref", "text"]
+def _what(e) -> str:
+    if e.kind == "entry":
+        return e.category + (f" {e.severity}" if e.severity else "")
+    return e.kind + (f" #{e.ref_seq}" if e.ref_seq is not None else "")
+
+
+_ENTRY_COLS = ["seq", "time", "by", "entry", "status", "text"]
 
 
 @log_group.command("add")
@@ -219,12 +227,12 @@ def log_verify(app, vkey, vkey_file, fmt: str) -> None:
         app.out.info(f"duty log intact: {res.message}"
                      + (f"; head {res.head_hash[:16]}…" if res.head_hash else ""))
     else:
-        click.echo(f"opsctl: duty log BROKEN: {res.message}", err=True)
+        app.out.err(f"opsctl: duty log BROKEN: {res.message}")
     if sealed is not None:
         if sealed.ok:
             app.out.info(f"seals intact: {sealed.message}")
         else:
-            click.echo(f"opsctl: duty log BROKEN: {sealed.message}", err=True)
+            app.out.err(f"opsctl: duty log BROKEN: {sealed.message}")
     else:
         st = seal.status(app.store)
         if st["seals"]:
@@ -844,7 +852,7 @@ def verify_export_cmd(app, manifest) -> None:
         app.out.json({"ok": not problems, "problems": problems})
     elif problems:
         for p in problems:
-            click.echo(f"opsctl: export altered: {p}", err=True)
+            app.out.err(f"opsctl: export altered: {p}")
     else:
         app.out.info(f"export intact: {manifest}")
     sys.exit(2 if problems else 0)

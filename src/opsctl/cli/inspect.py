@@ -91,9 +91,7 @@ def run_cmd(app, profile: str | None, inspector: str | None, answers_file: str |
     raw = read_answers_file(answers_file) if answers_file else None
     aset = match_answers(prof, raw)
     for problem in aset.problems:
-        # soft_wrap: one problem, one line, also in logs and pipes.
-        app.out.err_console.print(f"warning: {problem}", markup=False, style="yellow",
-                                  soft_wrap=True)
+        app.out.warn(problem)
     if interactive is None:
         interactive = sys.stdin.isatty() and answers_file is None
     out = app.out
@@ -102,9 +100,8 @@ def run_cmd(app, profile: str | None, inspector: str | None, answers_file: str |
         if app.json or fmt == "nagios":
             return
         value = item.value if item.kind == "check" else item.answer
-        out.err_console.print(f"  [{done}/{total}] {item.item_id:<20} {item.status.name:<8} "
-                              f"{_shown(value)}", markup=False, highlight=False,
-                              soft_wrap=True)
+        out.err(f"  [{done}/{total}] {item.item_id:<20} {item.status.name:<8} "
+                f"{_shown(value)}")
 
     store = app.store
     rec = run_profile(cfg, store, prof, who, aset, interactive, progress=progress,

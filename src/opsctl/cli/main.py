@@ -10,6 +10,7 @@ import click
 from opsctl import __version__
 from opsctl.cli.context import AppContext
 from opsctl.cli.lazy import LazyGroup
+from opsctl.core.safetext import visible
 
 GROUPS = {
     "storage": ("opsctl.cli.storage:storage", "RAID, LVM, filesystems, fstab: probe, plan, apply."),
@@ -104,6 +105,7 @@ def main(argv: list[str] | None = None) -> None:
             click.echo(f"opsctl: error: an argument is not valid UTF-8: {shown}", err=True)
             sys.exit(ExitCode.USAGE)
     try:
+        _check_utf8(args)
         rc = cli.main(args=args, prog_name="opsctl", standalone_mode=False)
     except click.exceptions.Abort as exc:
         # click turns a Ctrl-C at a prompt into Abort: still an interrupt (130), while a
@@ -127,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # noqa: BLE001 - the last line of defence before a traceback
         if verbose:
             raise
-        click.echo(f"opsctl: internal error: {type(exc).__name__}: {exc} "
+        click.echo(f"opsctl: internal error: {type(exc).__name__}: {visible(exc)} "
                    "(run with -v for the traceback)", err=True)
         sys.exit(ExitCode.FAILED)
     sys.exit(rc if isinstance(rc, int) else 0)
@@ -143,14 +145,29 @@ def _interrupted() -> None:
     sys.exit(130)
 
 
+def _check_utf8(args: list[str]) -> None:
+    """Bytes that are not UTF-8 arrive as lone surrogates; stored, they would fail later
+    (and the duty log is append-only), so they are refused here, by position."""
+    from opsctl.core.errors import UsageError
+
+    for n, a in enumerate(args, 1):
+        try:
+            a.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UsageError(f"argument {n} is not valid UTF-8: {visible(a)}",
+                             hint="check the terminal's and the shell's encoding "
+                                  "(locale)") from None
+
+
 def _report(exc, verbose: bool) -> None:
     from opsctl.core.logsetup import redact
 
-    click.echo(f"opsctl: error: {redact(exc.message)}", err=True)
+    # Messages quote names and text from users and devices: controls spelled out.
+    click.echo(f"opsctl: error: {visible(redact(exc.message))}", err=True)
     for extra in getattr(exc, "all_messages", [])[1:]:
-        click.echo(f"opsctl:        {redact(extra)}", err=True)
+        click.echo(f"opsctl:        {visible(redact(extra))}", err=True)
     if exc.hint:
-        click.echo(f"opsctl: hint: {exc.hint}", err=True)
+        click.echo(f"opsctl: hint: {visible(exc.hint)}", err=True)
     if verbose and exc.__cause__ is not None:
         import traceback
 

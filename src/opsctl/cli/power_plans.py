@@ -228,7 +228,9 @@ def _print_plan(app: AppContext, plan) -> None:
                          + (f"  ({'; '.join(notes)})" if notes else ""))
         if s.wait is not None:
             lines.append(f"       then: {s.wait.describe()}")
-    click.echo("\n".join(lines))
+    from opsctl.core.safetext import visible
+
+    click.echo(visible("\n".join(lines)))
 
 
 def _progress(app: AppContext, total: int):

@@ -9,6 +9,8 @@ import re
 import sys
 import threading
 
+from opsctl.core.safetext import visible
+
 _secrets: set[str] = set()
 _public: set[str] = set()
 _pattern: re.Pattern[str] | None = None
@@ -72,10 +74,13 @@ def redactor():
 
 
 class RedactingFilter(logging.Filter):
+    """Secrets blanked out; control characters (from devices, users) spelled out."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        if _secrets:
-            msg = record.getMessage()
-            record.msg = redact(msg)
+        msg = record.getMessage()
+        clean = visible(redact(msg) if _secrets else msg)
+        if clean != msg:
+            record.msg = clean
             record.args = None
         return True
 

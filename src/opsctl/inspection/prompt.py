@@ -12,6 +12,7 @@ import sys
 from typing import Any, TextIO
 
 from opsctl.core.errors import Status
+from opsctl.core.safetext import visible
 from opsctl.inspection.answers import Answer, display, grade, hint, normalise
 
 MAX_TRIES = 3
@@ -25,7 +26,9 @@ class TtyPrompter:
         self.eof = False
 
     def _say(self, text: str = "", end: str = "\n") -> None:
-        self.stdout.write(text + end)
+        # Questions, hints and previous answers are config and user text: controls spelled
+        # out, never sent raw to the terminal.
+        self.stdout.write(visible(text) + end)
         self.stdout.flush()
 
     def _read(self, prompt: str) -> str | None:

@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from opsctl.core.errors import Status
+from opsctl.core.safetext import visible
 
 
 def site_tz(cfg) -> dt.tzinfo:
@@ -213,7 +214,9 @@ def render_md(data: dict[str, Any]) -> str:
                 f"{f['item_id']} → duty log #{f['seq']}" if f.get("seq") is not None
                 else f"{f['item_id']} (not opened: {f.get('error')})"
                 for f in run["followups"]), ""]
-    return "\n".join(lines)
+    # A report is read on terminals and in editors: controls from answers, notes or check
+    # output are spelled out (\x1b), never written raw.
+    return visible("\n".join(lines))
 
 
 _STATUS_CSS = {"OK": "ok", "WARNING": "warn", "CRITICAL": "crit", "UNKNOWN": "unknown",
@@ -262,4 +265,4 @@ def render_html(data: dict[str, Any]) -> str:
             parts.append(f"<p>problem: {e(p)}</p>")
         parts.append(_html_table(RUN_HEADERS, _run_rows(run)))
     parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+    return visible("\n".join(parts)) + "\n"
