@@ -75,5 +75,8 @@ def confirm(app, question: str, yes: bool) -> None:
     if not sys.stdin.isatty():
         raise SafetyError(f"{question} — refusing without confirmation",
                           hint="re-run with --yes to confirm from a script")
-    if not click.confirm(question, default=False, err=True):
+    from opsctl.core.safetext import visible
+
+    # The question names devices, plans and paths the user or the config gave.
+    if not click.confirm(visible(question), default=False, err=True):
         raise click.exceptions.Abort()
