@@ -69,7 +69,7 @@ def test_v3_secrets_from_files_and_env(agent, tmp_path, monkeypatch):
 def _opsctl(cfg: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "opsctl", "-c", str(cfg), *args],
                           capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "NO_COLOR": "1"})
+                          env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"})  # reasons on one line
 
 
 def test_v3_wrong_keys_are_authentication_failures_without_secrets(agent, tmp_path):
