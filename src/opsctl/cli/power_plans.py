@@ -76,7 +76,9 @@ def simulate(app: AppContext, policy: str, event: str) -> None:
     for m in result["timeline"]:
         mark = "≤" if m["upper_bound"] else " "
         lines.append(f"{mark}{m['at_text']:>9}  {m['text']}")
-    click.echo("\n".join(lines))
+    from opsctl.core.safetext import visible
+
+    click.echo(visible("\n".join(lines)))
 
 
 @click.group("plan")
@@ -91,8 +93,6 @@ def plan_group() -> None:
 @pass_app
 def history(app: AppContext, limit: int, run_id: int | None) -> None:
     """List past plan runs step by step (by hand or by a policy; resumed runs included)."""
-    from rich.markup import escape
-
     from opsctl.core.errors import NotFoundError
     from opsctl.power.plans.runs import history as _history
 
@@ -111,9 +111,9 @@ def history(app: AppContext, limit: int, run_id: int | None) -> None:
         rows = [(s["index"], s["name"], s["group"] or "", s["where"], s["status"].upper(),
                  s["started_at"] or "", s["message"] or "") for s in r["steps"]]
         app.out.table(["#", "step", "group", "where", "result", "started", "detail"], rows,
-                      title=escape(f"run #{r['id']}: {r['kind']} plan {r['plan']} — "
+                      title=f"run #{r['id']}: {r['kind']} plan {r['plan']} — "
                             f"{r['status'].upper()} ({by}, {r['actor']}{resumed}; "
-                            f"{r['started_at']} → {r['finished_at'] or 'still running'})"))
+                            f"{r['started_at']} → {r['finished_at'] or 'still running'})")
 
 
 @click.command("plans")
