@@ -133,11 +133,11 @@ class Output:
                            markup=False, **kw)
 
     def info(self, message: str) -> None:
-        """A status line for people; suppressed in JSON mode so stdout stays parseable."""
-        if self.json_mode:
-            self.err_console.print(safe_text(message), markup=False)
-        else:
-            self.console.print(safe_text(message), markup=False)
+        """A status line for people; suppressed in JSON mode so stdout stays parseable.
+        Not wrapped (soft_wrap): paths and commands in it stay whole and copyable, and the
+        terminal wraps it itself."""
+        console = self.err_console if self.json_mode else self.console
+        console.print(safe_text(message), markup=False, soft_wrap=True)
 
     def warn(self, message: str) -> None:
         self.err(f"warning: {message}", style="yellow")
