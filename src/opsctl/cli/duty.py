@@ -592,21 +592,21 @@ def _render_briefing(app, h, brief=None) -> None:
                   [(i["name"], i["kind"], i["expected"], i["counted"])
                    for i in brief["inventory"]], title="inventory")
     insp = brief["inspection"]
-    app.out.info("latest inspection: " + (
+    app.out.text("latest inspection: " + (
         f"#{insp.get('id')} {insp.get('profile')} {insp.get('status')} "
         f"({insp.get('started_at')})" if insp else "none recorded"))
     alarms = brief["alarms"] or {}
-    app.out.info(f"alarms: power {alarms.get('power')!s}; raid {alarms.get('raid')!s}")
+    app.out.text(f"alarms: power {alarms.get('power')!s}; raid {alarms.get('raid')!s}")
     ro = brief.get("roster") or {}
-    app.out.info(f"roster: {ro.get('note')}" + (f" (shift change {ro['shift_change'][11:16]})"
+    app.out.text(f"roster: {ro.get('note')}" + (f" (shift change {ro['shift_change'][11:16]})"
                                                  if ro.get("shift_change") else ""))
     snap = brief["snapshot"]
-    app.out.info("snapshot: " + (f"{snap.get('source')} {snap.get('status', '')} "
+    app.out.text("snapshot: " + (f"{snap.get('source')} {snap.get('status', '')} "
                                  f"{snap.get('note', '')}".strip() if snap else "not attached"))
     if brief["missing"]:
-        app.out.info("before signing: " + "; ".join(brief["missing"]))
+        app.out.text("before signing: " + "; ".join(brief["missing"]))
     elif h.state == "open":
-        app.out.info("ready to sign: opsctl duty handover sign --as NAME (both people)")
+        app.out.text("ready to sign: opsctl duty handover sign --as NAME (both people)")
 
 
 @handover.command("start")

@@ -139,6 +139,11 @@ class Output:
         console = self.err_console if self.json_mode else self.console
         console.print(safe_text(message), markup=False, soft_wrap=True)
 
+    def text(self, message: str) -> None:
+        """A paragraph for people reading a view (a briefing's notes): wrapped at words to
+        the width tables use, so the view stays readable at 80 columns."""
+        self.console.print(safe_text(message), markup=False)
+
     def warn(self, message: str) -> None:
         self.err(f"warning: {message}", style="yellow")
 
