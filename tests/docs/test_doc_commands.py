@@ -53,10 +53,6 @@ SKIP: list[tuple[str, str]] = [
      "system: writes unit files into /etc/systemd/system (the --dry-run line prints them)"),
     (r"--verification-key 'opsctl-seal-v1:…'",
      "placeholder key; the --verification-key-file line before it runs with a real key"),
-    # Pending fix, not a policy: remove once check help is rendered as data (issue 11,
-    # "user text never breaks a view"); the help text `e.g. [/dev/sda]` is read as markup.
-    (r"opsctl( -c \S+)? inspect checks",
-     "PENDING FIX: MarkupError on the check help text `[/dev/sda]` (issue 11 escaping part)"),
 ]
 
 
