@@ -58,9 +58,10 @@ def test_output_table_and_lines_render_markup_literally(capsys, monkeypatch):
 
 def _config(tmp_path):
     p = tmp_path / "opsctl.yaml"
-    p.write_text('site: {name: "room [b]x[/b] \\e[2J \\u202e", room: "[/x]\\a"}\n'
+    # Markup and bidi controls; C0 controls (ESC, BEL) in a config are refused at load.
+    p.write_text('site: {name: "room [b]x[/b] \\u202e[2J", room: "[/x]\\u2066"}\n'
                  f"state_dir: {tmp_path}/state\n"
-                 'people:\n  - {name: alice, full_name: "Alice [red]A[/red] \\e]0;t\\a"}\n')
+                 'people:\n  - {name: alice, full_name: "Alice [red]A[/red] \\u202e"}\n')
     return str(p)
 
 
@@ -75,9 +76,9 @@ def test_config_show_and_check_with_hostile_config_text(tmp_path):
     for args in (("config", "show"), ("config", "check")):
         p = _run("-c", cfg, *args)
         assert p.returncode == 0, p.stderr
-        assert not any(c in p.stdout + p.stderr for c in "\x1b\x07\u202e"), p.stdout
-    assert "room [b]x[/b] \\x1b[2J \\u202e" in _run("-c", cfg, "config", "check").stdout
+        assert not any(c in p.stdout + p.stderr for c in "\u202e\u2066"), p.stdout
+    assert "room [b]x[/b] \\u202e[2J" in _run("-c", cfg, "config", "check").stdout
     shown = _run("-c", cfg, "config", "show").stdout
     assert "[b]x[/b]" in shown and "\\u202e" in shown
     raw = json.loads(_run("-c", cfg, "--json", "config", "show").stdout)
-    assert raw["site"]["name"] == "room [b]x[/b] \x1b[2J \u202e"
+    assert raw["site"]["name"] == "room [b]x[/b] \u202e[2J"

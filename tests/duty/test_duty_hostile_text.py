@@ -30,9 +30,10 @@ def wide(monkeypatch):
 
 
 def _hostile_env(tmp_path):
-    # Config text is user text too: an inventory item and a post with markup and escapes.
+    # Config text is user text too: an inventory item with markup and a bidi control (C0
+    # controls in a config are refused at load: tests/adversarial/test_config_hostile.py).
     cfg = two_shift_config().replace(
-        HANDOVER, HANDOVER + '      - {name: "[b]keys[/b] \\e[5m", count: 1, kind: key}\n')
+        HANDOVER, HANDOVER + '      - {name: "[b]keys[/b] \\u202e[5m", count: 1, kind: key}\n')
     return make_env(tmp_path, cfg)
 
 
@@ -76,11 +77,11 @@ def test_handover_start_with_hostile_entries_opens_and_renders(tmp_path, monkeyp
     assert "logs under [/var/log] rotated" in p.stdout
     assert SHOWN in p.stdout                                     # log since the last handover
     assert "[red]waiting[/red] \\u202e" in p.stdout              # open item's status note
-    assert "[b]keys[/b] \\x1b[5m" in p.stdout                    # inventory item from config
+    assert "[b]keys[/b] \\u202e[5m" in p.stdout                    # inventory item from config
     # The handover really is open (it used to open, then crash).
     assert json.loads(env.run_proc("duty", "handover", "status", "--json").stdout)["current"]
     env.run_proc("duty", "handover", "refuse", "2", "--reason", "[no] \x1b[2J", "--by", "b1")
-    env.run_proc("duty", "handover", "inventory", "[b]keys[/b] \x1b[5m", "0",
+    env.run_proc("duty", "handover", "inventory", "[b]keys[/b] \u202e[5m", "0",
                  "--note", "lost [?] \x07", "--by", "b1")
     for args in (("duty", "handover", "show"), ("duty", "handover", "show", "1"),
                  ("duty", "handover", "list"), ("duty", "handover", "status")):

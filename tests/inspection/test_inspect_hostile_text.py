@@ -24,18 +24,19 @@ def assert_safe(p) -> None:
 
 @pytest.fixture()
 def recorded(tmp_path):
-    """One recorded run whose answers and notes are hostile; config text hostile too."""
+    """One recorded run whose answers and notes are hostile; config text hostile too (markup
+    and bidi controls: C0 controls in a config are refused at load, see tests/adversarial)."""
     path = write_config(tmp_path, [profile("p", [
-        {"id": "leaks", "question": "Water under [/floor]? \x1b[5m"},
+        {"id": "leaks", "question": "Water under [/floor]? \u202e[5m"},
         {"id": "state", "question": "Panel [green]?", "type": "choice",
-         "choices": ["[ok]", "bad \x1b[1m"], "expect": "[ok]"},
+         "choices": ["[ok]", "bad \u202e[1m"], "expect": "[ok]"},
         {"id": "notes", "question": "Notes", "type": "text", "required": False},
-        {"id": "load", "check": "load", "title": "Load [/proc/loadavg] \x07",
+        {"id": "load", "check": "load", "title": "Load [/proc/loadavg] \u202e",
          "params": {"warn": 1000, "crit": 2000}},
     ])])
     answers = tmp_path / "answers.yaml"
     answers.write_text(yaml.safe_dump({"profile": "p", "answers": {
-        "leaks": {"answer": "no", "note": NOTE}, "state": "bad \x1b[1m", "notes": NOTE}}))
+        "leaks": {"answer": "no", "note": NOTE}, "state": "bad \u202e[1m", "notes": NOTE}}))
     p = opsctl("-c", str(path), "inspect", "run", "--answers", str(answers), "--no-interactive",
                env={"COLUMNS": "250"})
     assert p.returncode in (0, 1, 2), p.stderr
@@ -48,7 +49,7 @@ def test_show_list_and_json_of_a_hostile_run(recorded):
     p = opsctl("-c", str(recorded), "inspect", "show", "1", env={"COLUMNS": "250"})
     assert p.returncode == 0, p.stderr
     assert_safe(p)
-    assert NOTE_SHOWN in p.stdout and "bad \\x1b[1m" in p.stdout
+    assert NOTE_SHOWN in p.stdout and "bad \\u202e[1m" in p.stdout
     assert_safe(opsctl("-c", str(recorded), "inspect", "list"))
     rec = json.loads(opsctl("-c", str(recorded), "--json", "inspect", "show", "1").stdout)
     by = {it["id"]: it for it in rec["items"]}
