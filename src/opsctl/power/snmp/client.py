@@ -150,18 +150,26 @@ _import_lock = threading.Lock()
 
 
 class _RefuseCiphers:
-    """A meta path finder refusing ``cryptography`` to the thread importing pysnmp.
+    """A meta path finder refusing ``cryptography`` (and ``pysmi``) to the thread
+    importing pysnmp.
 
-    Installed once and never removed (removing a finder while another thread walks
-    ``sys.meta_path`` could make that thread skip the next one); idle otherwise."""
+    pysnmp also imports pysmi, its MIB compiler (with lark, jinja2 and requests: ~100 ms
+    of start-up and ~15 MB), whenever it is installed — here it is a test dependency —
+    only to compile MIBs from source; opsctl speaks numeric OIDs, and pysnmp works
+    without it exactly as when it is not installed (``pysnmp.smi.compiler`` catches the
+    ImportError). Installed once and never removed (removing a finder while another
+    thread walks ``sys.meta_path`` could make that thread skip the next one); idle
+    otherwise."""
 
     def __init__(self) -> None:
         self.thread: int | None = None
+        self.refused: tuple[str, ...] = ()
 
     def find_spec(self, name, path=None, target=None):
         if self.thread is not None and threading.get_ident() == self.thread \
-                and name.partition(".")[0] == "cryptography":
-            raise ModuleNotFoundError(f"{name} deferred until SNMPv3 privacy is used", name=name)
+                and name.partition(".")[0] in self.refused:
+            raise ModuleNotFoundError(f"{name} not loaded by opsctl's SNMP client "
+                                      "(deferred or not needed)", name=name)
         return None
 
 
@@ -177,9 +185,13 @@ def hlapi():
         if _hlapi is None:
             deferred = "cryptography" not in sys.modules and \
                 "pysnmp.proto.secmod.rfc3414.service" not in sys.modules
-            if deferred:
+            refused = ("cryptography",) if deferred else ()
+            if "pysmi" not in sys.modules:
+                refused += ("pysmi",)
+            if refused:
                 if _refuse_ciphers not in sys.meta_path:
                     sys.meta_path.insert(0, _refuse_ciphers)
+                _refuse_ciphers.refused = refused
                 _refuse_ciphers.thread = threading.get_ident()
             try:
                 import pysnmp.hlapi.v3arch.asyncio as h
