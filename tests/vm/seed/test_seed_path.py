@@ -101,9 +101,20 @@ def fill(root: str, tag: str, mib: int) -> None:
     run("sync")
 
 
+def md_state() -> str:
+    """What the kernel and mdadm say, for a failure message."""
+    parts = [Path("/proc/mdstat").read_text()]
+    for argv in (["mdadm", "--detail", "--scan", "--verbose"], ["dmesg"]):
+        p = run(*argv, check=False)
+        parts.append(" ".join(argv) + ":\n" + "\n".join((p.stdout + p.stderr).splitlines()[-40:]))
+    return "\n".join(parts)
+
+
 def array(name: str = "md5") -> dict:
-    st = ojson("storage", "raid", "status", name, expect=None)
-    return st["arrays"][0]
+    p = opsctl("--json", "storage", "raid", "status", name, expect=None)
+    assert p.returncode in (0, 1, 2) and p.stdout.strip(), \
+        (p.returncode, p.stdout, p.stderr, md_state())
+    return json.loads(p.stdout)["arrays"][0]
 
 
 def fs_bytes(mp: str) -> int:
@@ -134,7 +145,8 @@ def boot() -> None:
     shutil.copy(SEED / "fstab", FSTAB)
     Path("/proc/sys/dev/raid/speed_limit_min").write_text("50000\n")
     Path("/proc/sys/dev/raid/speed_limit_max").write_text("2000000\n")
-    run("mdadm", "--assemble", "--scan", check=False)
+    p = run("mdadm", "--assemble", "--scan", check=False)
+    step(f"mdadm --assemble --scan: rc {p.returncode} {(p.stdout + p.stderr).strip()!r}")
     run("vgchange", "-ay", check=False)
     for mp in (DATA, ARCH):
         Path(mp).mkdir(parents=True, exist_ok=True)
