@@ -42,6 +42,8 @@ def test_status_and_lists_on_a_machine_without_arrays(cfg):
         assert json.loads(p.stdout) == {"status": "OK", "arrays": []}
         p = run(cfg, "storage", "raid", "status", "nosuch")
         assert p.returncode == 3 and "no RAID array named 'nosuch'" in p.stderr
+        p = run(cfg, "--json", "storage", "raid", "status", "nosuch")
+        assert p.returncode == 3 and json.loads(p.stdout)["status"] == "UNKNOWN", p.stdout
     else:
         # No md driver: nothing is known about arrays, which is UNKNOWN, not "none".
         assert p.returncode == 3, p.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import NoReturn
 
 import click
 
@@ -189,24 +190,29 @@ def raid_status(app: AppContext, name: str | None, fmt: str) -> None:
     from opsctl.storage.raid import find_array
     from opsctl.storage.sizes import human
 
-    if not md_driver_loaded():
-        # No /proc/mdstat: nothing can be said about arrays, which is not "none there".
-        message = "the md (software RAID) driver is not loaded: no /proc/mdstat"
+    def unknown(message: str, hint: str | None = None) -> NoReturn:
+        # A check that cannot say: UNKNOWN (3), in the format asked for.
         if fmt == "nagios":
             nagios.emit(Status.UNKNOWN, message)
         if app.json:
             app.out.json({"status": Status.UNKNOWN.name, "arrays": [], "error": message})
             sys.exit(int(Status.UNKNOWN))
-        raise OpsError(message, hint="modprobe md_mod (arrays assemble when it loads)",
-                       exit_code=int(Status.UNKNOWN))
+        raise OpsError(message, hint=hint, exit_code=int(Status.UNKNOWN))
+
+    if not md_driver_loaded():
+        # No /proc/mdstat: nothing can be said about arrays, which is not "none there".
+        unknown("the md (software RAID) driver is not loaded: no /proc/mdstat",
+                "modprobe md_mod (arrays assemble when it loads)")
     try:
         arrays = probe_arrays(_runner())
     except OpsError as exc:
-        raise OpsError(exc.message, hint=exc.hint, exit_code=int(Status.UNKNOWN)) from None
+        unknown(exc.message, exc.hint)
     if name:
         found = find_array(arrays, name)
         if found is None:
-            raise OpsError(f"no RAID array named {name!r}", exit_code=int(Status.UNKNOWN))
+            unknown(f"no RAID array named {name!r} is assembled",
+                    "mdadm --assemble --scan assembles the arrays mdadm.conf lists; "
+                    "cat /proc/mdstat shows what the kernel has")
         arrays = [found]
     if fmt == "nagios":
         nagios.raid(arrays)

@@ -114,7 +114,9 @@ def array(name: str = "md5") -> dict:
     p = opsctl("--json", "storage", "raid", "status", name, expect=None)
     assert p.returncode in (0, 1, 2) and p.stdout.strip(), \
         (p.returncode, p.stdout, p.stderr, md_state())
-    return json.loads(p.stdout)["arrays"][0]
+    got = json.loads(p.stdout)["arrays"]
+    assert got, (p.stdout, md_state())
+    return got[0]
 
 
 def fs_bytes(mp: str) -> int:
