@@ -155,3 +155,9 @@ def test_atomic_write_keeps_backup_and_handles_bind_mounted_file(tmp_path, monke
     atomic_write(f, "newer\n")
     assert f.read_text() == "newer\n" and backup_path(f).read_text() == "new\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fstab", "fstab.opsctl-backup"]
+
+
+def test_detail_scan_lists_an_inactive_array():
+    assert parsers.parse_detail_scan(fixture_text("mdadm-detail-scan-inactive.txt")) == [{
+        "device": "/dev/md5", "inactive": "yes", "metadata": "1.2", "name": "virtme-ng:md5",
+        "UUID": "99cc32b7:07db44bd:85fa647d:97f96b64"}]

@@ -407,3 +407,49 @@ def test_md_numbered_names():
     assert md_path("/dev/md/x") == "/dev/md/x" and md_numbered("md127")
     assert not md_numbered("mdata") and not md_numbered("md")
     assert array_key("/dev/md5") == "md5" == array_key("/dev/md/md5") == array_key("md5")
+
+
+def inactive_runner() -> FakeRunner:
+    """What a VM showed after a power cut in the middle of a reshape (seed phase 3):
+    udev's incremental assembly held the disks and left md5 inactive."""
+    return FakeRunner({
+        ("lsblk",): fixture_text("lsblk-blank.json"),
+        ("mdadm", "--detail", "--scan"): fixture_text("mdadm-detail-scan-inactive.txt"),
+        ("mdadm", "--detail", "/dev/md5"): fixture_text("mdadm-detail-inactive-reshape.txt"),
+        ("pvs",): '{"report": [{"pv": []}]}', ("vgs",): '{"report": [{"vg": []}]}',
+        ("lvs",): '{"report": [{"lv": []}]}',
+        ("blkid", "-p"): (2, ""),
+        ("findmnt",): fixture_text("findmnt.json"),
+    })
+
+
+def test_inactive_array_is_critical_and_assembled_on_request(settings):
+    r = inactive_runner()
+    snap = snapshot(r, mdstat_text=fixture_text("mdstat-inactive-reshape.txt"))
+    a = snap.array("md5")
+    assert a is not None and a.state == "inactive" and a.health.name == "CRITICAL"
+    assert a.device == "/dev/md5" and {m["role"] for m in a.members} == {"held"}
+    plan = raid.assemble_plan(snap, "/dev/md5")
+    [step] = plan.actions
+    assert step.commands()[:2] == [
+        "mdadm --stop /dev/md5",
+        "mdadm --assemble /dev/md5 --uuid=99cc32b7:07db44bd:85fa647d:97f96b64"
+        "  # --backup-file=/var/backups/opsctl-md5-grow.backup if it exists"]
+    step.execute(raid.exec_context(r, print, print))
+    changed = [c for c in r.calls if c[:2] != ["mdadm", "--detail"] and c[0] == "mdadm"]
+    assert changed == [["mdadm", "--stop", "/dev/md5"],
+                       ["mdadm", "--assemble", "/dev/md5",
+                        "--uuid=99cc32b7:07db44bd:85fa647d:97f96b64"],
+                       ["mdadm", "--readwrite", "/dev/md5"]]
+
+
+def test_grow_of_an_inactive_array_assembles_first_then_replans(settings):
+    r = inactive_runner()
+    snap = snapshot(r, mdstat_text=fixture_text("mdstat-inactive-reshape.txt"))
+    plan = raid.grow_plan(snap, r, settings, "md5", ["/dev/vdb"], wait=True,
+                          extend=["vg5/data:100%FREE"])
+    assert [a.kind for a in plan.actions] == ["raid.assemble", "raid.grow.rest"]
+    assert plan.title == "finish growing md5" and "inactive" in plan.notes[0]
+    with pytest.raises(SafetyError, match="not inactive"):
+        raid.assemble_plan(snapshot(lvm_runner(), mdstat_text=fixture_text("mdstat-clean.txt")),
+                           "data")

@@ -235,7 +235,28 @@ def raid_status(app: AppContext, name: str | None, fmt: str) -> None:
         app.out.table(["member", "slot", "role", "state"],
                       [[m["device"] or "(missing)", m["slot"], m["role"], m["state"]]
                        for m in a.members])
+        if a.state == "inactive":
+            app.out.warn(f"{a.name} is held by the kernel but not started (a reshape cut by a "
+                         f"power loss leaves it so): `opsctl storage raid assemble {a.name}` "
+                         "starts it, or run the interrupted grow command again")
     sys.exit(int(status))
+
+
+@raid_group.command("assemble")
+@click.argument("name")
+@dry_run_option
+@yes_option
+@pass_app
+def raid_assemble(app: AppContext, name: str, dry_run: bool, yes: bool) -> None:
+    """Start array NAME that the boot left inactive (e.g. a reshape cut by a power loss):
+    stop the inactive remains, assemble from the members' superblocks (with the grow's
+    backup file when there is one), let the reshape go on and activate its volume groups."""
+    from opsctl.storage.raid import assemble_plan
+
+    runner = _runner(dry_run)
+    plan = assemble_plan(_snapshot(runner), name)
+    _run_plan(app, plan, runner, action="raid.assemble", dry_run=dry_run, yes=yes,
+              question=f"assemble {name}?")
 
 
 def _member_cmd(verb: str, doc: str):

@@ -13,7 +13,8 @@ class ArrayInfo:
     name: str                  # "data" (from /dev/md/data), or "md127" when unnamed
     device: str                # /dev/md/data
     level: str                 # raid5
-    state: str                 # clean / degraded / resyncing / recovering / failed / inactive
+    state: str                 # clean / degraded / resyncing / recovering / reshaping /
+                               # failed / inactive (held by the kernel, not started)
     health: Status
     size_bytes: int
     uuid: str

@@ -37,7 +37,7 @@ class MdMember:
             return "spare"
         if "active" in s:
             return "active"
-        return s
+        return s or "held"       # an inactive array's members: held, in no role yet
 
     def to_dict(self) -> dict:
         return {"device": self.device, "slot": self.raid_device, "role": self.role,
@@ -138,13 +138,17 @@ def parse_mdadm_detail(text: str) -> MdDetail:
 
 
 def parse_detail_scan(text: str) -> list[dict[str, str]]:
-    """``mdadm --detail --scan`` / ``--brief``: one ARRAY line per array."""
+    """``mdadm --detail --scan`` / ``--brief``: one ARRAY line per array; an array the
+    kernel holds but has not started (e.g. a reshape cut by a power loss, which udev's
+    incremental assembly leaves alone) is an INACTIVE-ARRAY line."""
     out = []
     for line in text.splitlines():
         parts = line.split()
-        if len(parts) < 2 or parts[0] != "ARRAY":
+        if len(parts) < 2 or parts[0] not in ("ARRAY", "INACTIVE-ARRAY"):
             continue
         entry = {"device": parts[1]}
+        if parts[0] == "INACTIVE-ARRAY":
+            entry["inactive"] = "yes"
         for p in parts[2:]:
             if "=" in p:
                 k, v = p.split("=", 1)

@@ -28,7 +28,10 @@ def classify(detail: parsers.MdDetail) -> tuple[str, Status]:
     joined = " ".join(words)
     if not words:
         return "unknown", Status.UNKNOWN
-    if "failed" in joined or "inactive" in joined or "not started" in joined:
+    if "inactive" in joined:
+        # Held by the kernel but not started: nothing on it is reachable.
+        return "inactive", Status.CRITICAL
+    if "failed" in joined or "not started" in joined:
         return "failed", Status.CRITICAL
     if "degraded" in words:
         if "recovering" in words or "resyncing" in words:

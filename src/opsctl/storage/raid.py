@@ -349,6 +349,70 @@ class Replanned(Action):
             a.undo(ctx)
 
 
+def grow_backup_file(name: str) -> str:
+    """Where a reshape's backup file lives (outside the array, kept across reboots)."""
+    return f"/var/backups/opsctl-{array_key(name)}-grow.backup"
+
+
+@dataclass
+class AssembleArray(Action):
+    """Start an array the boot left inactive. A reshape cut by a power loss is the usual
+    cause: udev's incremental assembly will not start it, and ``mdadm --assemble --scan``
+    then finds its disks busy. Stop the inactive remains, assemble from the superblocks
+    (mdadm restores the reshape's critical section, with the backup file if the grow used
+    one), let the reshape go on (read-write), and activate the volume groups on it."""
+
+    device: str = ""
+    uuid: str = ""
+    backup_file: str | None = None
+
+    def _assemble_argv(self, with_backup: bool) -> list[str]:
+        argv = ["mdadm", "--assemble", self.device, f"--uuid={self.uuid}"]
+        return argv + ([f"--backup-file={self.backup_file}"] if with_backup else [])
+
+    def commands(self) -> list[str]:
+        lines = [shlex.join(["mdadm", "--stop", self.device]),
+                 shlex.join(self._assemble_argv(False))]
+        if self.backup_file:
+            lines[-1] += f"  # --backup-file={self.backup_file} if it exists"
+        return lines + [shlex.join(["mdadm", "--readwrite", self.device]),
+                        "vgchange -ay <the volume groups on it>"]
+
+    def execute(self, ctx: ExecContext) -> None:
+        import os
+
+        r = ctx.runner
+        r.run(["mdadm", "--stop", self.device], changes=True, timeout=60)
+        with_backup = bool(self.backup_file) and os.path.exists(str(self.backup_file))
+        try:
+            r.run(self._assemble_argv(with_backup), changes=True, timeout=300)
+        except CommandError as exc:
+            raise OpsError(
+                f"mdadm could not assemble {self.device}: {exc}",
+                hint="`mdadm --examine` on the members shows the reshape position; if mdadm "
+                     "asks for the backup file and it is lost, `--invalid-backup` may lose "
+                     "the stripes of the critical section: decide that by hand") from None
+        # A freshly assembled array is auto-read-only: the reshape waits for the first
+        # write. Let it go on now.
+        r.run(["mdadm", "--readwrite", self.device], changes=True, check=False, timeout=60)
+        for vg in _vgs_on(r, self.device):
+            r.run(["vgchange", "-ay", vg], changes=True, timeout=120)
+            ctx.info(f"volume group {vg} active")
+
+
+def assemble_plan(snap: Snapshot, name: str) -> Plan:
+    """Start an inactive array (see AssembleArray). Refused for an array that runs."""
+    arr = get_array(snap, name)
+    if arr.state != "inactive":
+        raise SafetyError(f"array {arr.name} is {arr.state}, not inactive: nothing to assemble")
+    plan = Plan(f"assemble {arr.name}", target=arr.name)
+    plan.add(AssembleArray("raid.assemble", f"start {arr.device} from its members' superblocks",
+                           device=arr.device, uuid=arr.uuid,
+                           backup_file=grow_backup_file(arr.name)))
+    plan.readback = lambda ctx: readback(ctx.runner, arr.name)
+    return plan
+
+
 def parse_extend(text: str) -> tuple[str, str, str]:
     """``vg0/data:+10G`` / ``vg0/data:100%FREE`` -> (vg, lv, size)."""
     from opsctl.storage.lvm import parse_vg_lv
@@ -389,6 +453,22 @@ def grow_plan(snap: Snapshot, runner: Runner, settings: StorageSettings, name: s
     force = force or Force()
     extends = [parse_extend(e) for e in (extend or [])]   # typos first, before any probe
     arr = get_array(snap, name)
+    if arr.state == "inactive":
+        # Rebooted (or powered off) mid-reshape: start the array, then plan the rest from
+        # what it says once it runs (the disks may all be in, the reshape under way).
+        plan = assemble_plan(snap, name)
+        plan.title = f"finish growing {arr.name}"
+        plan.notes.append(f"{arr.name} is inactive (a reshape cut short?): assembling it "
+                          "first, the rest is planned from a fresh probe")
+
+        def rest(fresh: Snapshot, runner: Runner) -> Plan:
+            return grow_plan(fresh, runner, settings, name, devices, force, wait=wait,
+                             extend=extend)
+
+        plan.add(Replanned("raid.grow.rest", "the rest of the growth, planned once it runs",
+                           shown=["(planned from a fresh probe after the assembly)"],
+                           build=rest))
+        return plan
     lv = parse_level(arr.level)
     if not lv.growable:
         raise SafetyError(f"RAID{lv.name} cannot be grown by adding a disk with mdadm")
@@ -418,7 +498,7 @@ def grow_plan(snap: Snapshot, runner: Runner, settings: StorageSettings, name: s
         plan.add(GrowArray("raid.grow", f"reshape {arr.device} to {n} active devices",
                            ["mdadm", "--grow", arr.device, f"--raid-devices={n}"],
                            destructive=True, timeout=600,
-                           backup_file=f"/var/backups/opsctl-{array_key(arr.name)}-grow.backup"))
+                           backup_file=grow_backup_file(arr.name)))
         spares = sum(1 for m in arr.members if m["role"] == "spare") - len(spares_listed)
         conf_and_initramfs(plan, settings, arr.device, arr.uuid, max(spares, 0))
     if wait:
