@@ -20,7 +20,7 @@ if [ "$FROM" = 1 ]; then
   rm -rf "$OPSCTL_SEED_DIR"
 else
   [ -d "${OPSCTL_SEED_DISKS:-}" ] || { echo "OPSCTL_SEED_FROM=$FROM needs OPSCTL_SEED_DISKS" >&2; exit 2; }
-  cp --sparse=always "$OPSCTL_SEED_DISKS"/* "$DISKS"/
+  cp --sparse=always "$OPSCTL_SEED_DISKS"/*.img "$DISKS"/
   [ -d "$OPSCTL_SEED_DISKS/state" ] && { rm -rf "$OPSCTL_SEED_DIR"; cp -a "$OPSCTL_SEED_DISKS/state" "$OPSCTL_SEED_DIR"; }
 fi
 mkdir -p "$OPSCTL_SEED_DIR"
