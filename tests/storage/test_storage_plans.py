@@ -433,12 +433,12 @@ def test_inactive_array_is_critical_and_assembled_on_request(settings):
     [step] = plan.actions
     assert step.commands()[:2] == [
         "mdadm --stop /dev/md5",
-        "mdadm --assemble /dev/md5 --uuid=99cc32b7:07db44bd:85fa647d:97f96b64"
+        "mdadm --assemble --run /dev/md5 --uuid=99cc32b7:07db44bd:85fa647d:97f96b64"
         "  # --backup-file=/var/backups/opsctl-md5-grow.backup if it exists"]
     step.execute(raid.exec_context(r, print, print))
     changed = [c for c in r.calls if c[:2] != ["mdadm", "--detail"] and c[0] == "mdadm"]
     assert changed == [["mdadm", "--stop", "/dev/md5"],
-                       ["mdadm", "--assemble", "/dev/md5",
+                       ["mdadm", "--assemble", "--run", "/dev/md5",
                         "--uuid=99cc32b7:07db44bd:85fa647d:97f96b64"],
                        ["mdadm", "--readwrite", "/dev/md5"]]
 

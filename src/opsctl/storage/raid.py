@@ -356,18 +356,21 @@ def grow_backup_file(name: str) -> str:
 
 @dataclass
 class AssembleArray(Action):
-    """Start an array the boot left inactive. A reshape cut by a power loss is the usual
-    cause: udev's incremental assembly will not start it, and ``mdadm --assemble --scan``
-    then finds its disks busy. Stop the inactive remains, assemble from the superblocks
-    (mdadm restores the reshape's critical section, with the backup file if the grow used
-    one), let the reshape go on (read-write), and activate the volume groups on it."""
+    """Start an array the boot left inactive. udev's incremental assembly does not start
+    an array whose reshape was cut by a power loss, nor one with a member missing (the
+    boot's last-resort timer would, 30 s later), and ``mdadm --assemble --scan`` then
+    finds its disks busy. Stop the inactive remains, assemble from the superblocks and
+    start it even with a member missing (``--run``: degraded is better than down, and
+    ``raid status`` says so); mdadm restores a reshape's critical section, with the
+    backup file if the grow used one. Then let the reshape go on (read-write) and
+    activate the volume groups on it."""
 
     device: str = ""
     uuid: str = ""
     backup_file: str | None = None
 
     def _assemble_argv(self, with_backup: bool) -> list[str]:
-        argv = ["mdadm", "--assemble", self.device, f"--uuid={self.uuid}"]
+        argv = ["mdadm", "--assemble", "--run", self.device, f"--uuid={self.uuid}"]
         return argv + ([f"--backup-file={self.backup_file}"] if with_backup else [])
 
     def commands(self) -> list[str]:
