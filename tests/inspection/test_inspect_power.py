@@ -57,8 +57,9 @@ def test_power_room_patrol_against_real_agents(tmp_path):
     assert by["core-switch"]["status"] == "OK"
     assert by["ups-dead"]["status"] == "UNKNOWN" and "ups-dead" in by["ups-dead"]["message"]
     assert all(by[k]["status"] == "OK" for k in ("ups-state", "battery-room", "switchgear"))
-    # Polls run side by side: the silent agent costs its own 1 s timeout, not more.
-    assert took < 10, took
+    # The silent agent costs its own 1 s timeout, not a hang (concurrency itself is
+    # measured in tests/power/test_power_agents.py; this bound includes start-up).
+    assert took < 30, took
     assert "example-auth-pass" not in str(rec) + proc.stderr
     followed = {f["item_id"] for f in rec["followups"]}
     assert followed == {"ups", "room-sensors"}

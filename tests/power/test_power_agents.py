@@ -134,9 +134,10 @@ def test_dead_agent_does_not_delay_the_others(sim, tmp_path):
     silent = [SilentAgent() for _ in range(3)]
     try:
         devices = [dev(f"ok{i}", "ups", sim.port, "ups-online") for i in range(6)]
-        devices += [dev(f"dead{i}", "ups", s.port, "x", timeout=1, retries=1)
+        devices += [dev(f"dead{i}", "ups", s.port, "x", timeout=2, retries=1)
                     for i, s in enumerate(silent)]
         cfg = load_config(write_config(tmp_path, devices))
+        api.poll(load_config(write_config(tmp_path, devices[:1], "warm.yaml")))  # imports once
         t0 = time.monotonic()
         readings = api.poll(cfg)
         elapsed = time.monotonic() - t0
@@ -148,9 +149,9 @@ def test_dead_agent_does_not_delay_the_others(sim, tmp_path):
     # the live agents answer well inside one dead agent's timeout (slack for a loaded CI box)
     assert all(by[f"ok{i}"].duration < 1.5 for i in range(6))
     assert all(by[f"dead{i}"].error_kind == "timeout" for i in range(3))
-    # 3 dead agents x (1 s x 2 tries) polled concurrently: one timeout budget (~2 s), not
-    # three in a row (>= 6 s).
-    assert elapsed < 4.5, elapsed
+    # 3 dead agents x (2 s x 2 tries) polled concurrently: one timeout budget (~4 s), not
+    # three in a row (>= 12 s); the margin is for a loaded CI machine.
+    assert elapsed < 9, elapsed
 
 
 def test_broken_agent_reports_quirks_as_notes(sim, tmp_path):
