@@ -11,6 +11,7 @@ import textwrap
 import time
 
 import hostile
+import pytest
 import sqlalchemy as sa
 from daemon_support import WebhookServer, base_config, opsctl, wait_for, write_config
 
@@ -184,3 +185,22 @@ def test_userinfo_and_header_values_are_masked(tmp_path):
             assert "SECRET" not in out.stdout and "X-Api-Key" in out.stdout
     finally:
         dead.close()
+
+
+def test_smtp_server_dripping_its_banner_fails_at_the_deadline():
+    """Per-read timeouts would let a byte-a-second banner hold the mail target for half a
+    minute (and longer for a longer drip): the whole session has one deadline."""
+    from opsctl.core.config.alerts import EmailTarget
+    from opsctl.daemon.targets import DeliveryError, send_email
+
+    server = hostile.BannerDrip(1.0)
+    try:
+        target = EmailTarget(name="mail", type="email", smtp_host="127.0.0.1",
+                             smtp_port=server.port, sender="opsctl@example.org",
+                             to=["duty@example.org"], timeout=2)
+        started = time.monotonic()
+        with pytest.raises(DeliveryError, match=r"not done within 2s"):
+            send_email(target, {"message": "md0 degraded", "severity": "critical"})
+        assert time.monotonic() - started < 6
+    finally:
+        server.close()

@@ -42,6 +42,42 @@ def body_text(payload: dict) -> str:
 
 
 def send_email(target: EmailTarget, payload: dict, recipients: list[str] | None = None) -> None:
+    """One SMTP session with a total deadline of ``target.timeout`` seconds (connect,
+    banner, TLS, login, the message): a server dripping its banner a byte at a time fails
+    like a dead one instead of holding the target's queue for minutes.
+
+    smtplib's timeout is per socket read and it connects inside its constructor, so the
+    session runs in a worker thread: at the deadline the attempt fails and the session's
+    socket is shut down (a session still in its constructor ends at its next read)."""
+    import socket
+
+    session: dict[str, object] = {}
+    failed: list[BaseException] = []
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            _smtp_session(target, payload, recipients, session)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            failed.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name=f"opsctl-smtp-{target.name}", daemon=True).start()
+    if not done.wait(target.timeout):
+        session["expired"] = True
+        sock = getattr(session.get("smtp"), "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        raise DeliveryError(f"SMTP {target.smtp_host}:{target.smtp_port}: not done within "
+                            f"{target.timeout:g}s")
+    if failed:
+        raise failed[0]
+
+
+def _smtp_session(target: EmailTarget, payload: dict, recipients: list[str] | None,
+                  session: dict[str, object]) -> None:
     # smtplib, urllib.request and the email generator are imported when an alert is
     # delivered, not by every daemon start (~1 MB resident in a process that may never mail).
     import smtplib
@@ -63,6 +99,10 @@ def send_email(target: EmailTarget, payload: dict, recipients: list[str] | None 
                                                   timeout=target.timeout, context=context)
         else:
             smtp = smtplib.SMTP(target.smtp_host, target.smtp_port, timeout=target.timeout)
+        session["smtp"] = smtp
+        if session.get("expired"):   # the caller gave up while we were connecting
+            smtp.close()
+            return
         with smtp:
             smtp.ehlo_or_helo_if_needed()
             if target.starttls and not target.ssl:
