@@ -73,7 +73,9 @@ class PgCluster:
             raise RuntimeError(f"{argv[0]} failed ({p.returncode}): {p.stdout}{p.stderr}")
         return p
 
-    def start(self) -> PgCluster:
+    def start(self, *, durable: bool = False) -> PgCluster:
+        """``durable``: fsync and synchronous commit on, as a production server (the
+        benchmarks); the tests run without (a throw-away cluster)."""
         self.sock.mkdir()
         if self.user:
             pw = pwd.getpwnam(self.user)
@@ -88,11 +90,12 @@ class PgCluster:
                   "--locale=C", "--no-sync")
         pwfile.unlink()
         with open(self.data / "postgresql.conf", "a") as f:
-            # fsync off: a throw-away cluster; the tests measure nothing here.
             f.write(f"listen_addresses = '127.0.0.1'\nport = {self.port}\n"
-                    f"unix_socket_directories = '{self.sock}'\nfsync = off\n"
-                    "synchronous_commit = off\nfull_page_writes = off\n"
-                    "max_connections = 200\nshared_buffers = 32MB\n")
+                    f"unix_socket_directories = '{self.sock}'\n"
+                    "max_connections = 200\nshared_buffers = 64MB\n")
+            if not durable:
+                # A throw-away cluster: the tests measure nothing here.
+                f.write("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n")
         self.pg_ctl_start()
         return self
 

@@ -60,6 +60,9 @@ def status(app: AppContext) -> None:
     else:
         state = "never started"
     pairs = [("daemon", state)]
+    if d.get("running") and d.get("role") in ("leader", "follower"):
+        pairs.append(("site role", f"{d['role']} — site-once jobs run on the leader"
+                      + (" (this daemon)" if d["role"] == "leader" else "")))
     if d.get("running"):
         pairs += [("status", d.get("status")), ("block devices", d.get("udev")),
                   ("config", d.get("config"))]
@@ -68,6 +71,14 @@ def status(app: AppContext) -> None:
         if d.get("reload_error"):
             pairs.append(("last reload", f"FAILED: {d['reload_error']}"))
     app.out.kv(pairs, title="opsctl daemon")
+    if data.get("site_daemons"):
+        app.out.table(["daemon", "room", "host", "pid", "role", "state", "heartbeat"],
+                      [(s["name"], s.get("room") or "-", s.get("host"), s.get("pid"),
+                        s.get("role") or "-",
+                        "running" if s["running"] else ("STALE" if s["stale"] else "stopped"),
+                        _local(app, s.get("heartbeat_at")))
+                       for s in data["site_daemons"]],
+                      title="daemons on this store (site)")
     _jobs_table(app, data["jobs"])
     if data["open_events"]:
         app.out.table(["id", "severity", "source", "message", "since", "count"],

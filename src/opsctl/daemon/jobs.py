@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,10 +84,16 @@ def job_inspection(ctx: JobContext, profile_name: str) -> str:
     return f"record #{record.id} {status.name}"
 
 
+def room_devices(cfg) -> list:
+    """The devices this daemon polls: all, or those of its ``daemon.room``."""
+    room = cfg.daemon.room
+    return [d for d in cfg.devices if room is None or d.room == room]
+
+
 def job_poll(ctx: JobContext) -> str:
     from opsctl.power.api import cleared, poll_and_detect
 
-    readings, events = poll_and_detect(ctx.cfg, ctx.store)
+    readings, events = poll_and_detect(ctx.cfg, ctx.store, room_devices(ctx.cfg))
     for ev in events:
         ctx.alerts.emit(Event("power", str(ev.kind), normalise_severity(ev.severity),
                               str(ev.message), subject=getattr(ev, "device", None),
@@ -317,7 +324,7 @@ def build_jobs(cfg) -> dict[str, JobSpec]:
             specs.append(JobSpec(f"inspection:{profile.name}", "inspection",
                                  f"cron {profile.schedule}", job_inspection, (profile.name,),
                                  cron=profile.schedule))
-    if cfg.devices:
+    if room_devices(cfg):
         specs.append(JobSpec("poll", "poll", f"every {d.poll_interval:g}s", job_poll,
                              interval=d.poll_interval))
     if os.path.exists("/proc/mdstat"):
@@ -379,7 +386,7 @@ def start_run(store: Store, job_id: str, trigger: str,
             return conn.execute(runs.insert().values(
                 job_id=job_id, scheduled_for=timeutil.iso(scheduled_for), trigger=trigger,
                 started_at=timeutil.iso(timeutil.utcnow()), status="running",
-                pid=os.getpid())).inserted_primary_key[0]
+                pid=os.getpid(), host=socket.gethostname())).inserted_primary_key[0]
     except sa.exc.IntegrityError:
         return None
 

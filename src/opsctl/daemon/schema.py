@@ -45,6 +45,8 @@ runs = sa.Table(
     sa.Column("summary", sa.Text, nullable=True),
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("pid", sa.Integer, nullable=True),
+    # The host whose daemon ran it: on a shared store, pids are per host (v5).
+    sa.Column("host", sa.String(255), nullable=True),
     sa.Index("ix_daemon_runs_job", "job_id", "id"),
     sa.Index("ux_daemon_runs_slot", "job_id", "scheduled_for", unique=True,
              sqlite_where=sa.text("scheduled_for IS NOT NULL")),
@@ -156,4 +158,10 @@ def _v4(conn: Connection) -> None:
     outbox.create(conn, checkfirst=True)
 
 
-MIGRATIONS = [_v1, _v2, _v3, _v4]
+def _v5(conn: Connection) -> None:
+    have = {c["name"] for c in sa.inspect(conn).get_columns("daemon_runs")}
+    if "host" not in have:
+        conn.execute(sa.text("ALTER TABLE daemon_runs ADD COLUMN host VARCHAR(255)"))
+
+
+MIGRATIONS = [_v1, _v2, _v3, _v4, _v5]

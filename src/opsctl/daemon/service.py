@@ -95,6 +95,7 @@ class Daemon:
         self.metrics = None
         self.policies = None
         self.supervisor = None
+        self.leadership = None
         self._tick_at = time.monotonic()
         self.started_at = timeutil.utcnow()
         self._wake = threading.Event()
@@ -137,6 +138,10 @@ class Daemon:
         SlotExecutor = _slot_executor_class(ThreadPoolExecutor)
 
         self.store = Store.for_config(self.cfg)
+        from opsctl.daemon.leader import Leadership
+
+        self.leadership = Leadership(self.store)
+        self.leadership.check()
         self._mark_abandoned()
         self.alerts = AlertPipeline(self.cfg, self.store, runner=self.runner)
         self.alerts.replay()  # what a crash or a stop left in the outbox goes out now
@@ -243,6 +248,7 @@ class Daemon:
         if self.metrics is not None:
             self.metrics.stop()
         self.alerts.close(timeout=min(5.0, self.cfg.daemon.stop_timeout))
+        self.leadership.release()
         self._write_process(running=False)
         self.notifier.close()
         log.info("stopped")
@@ -340,8 +346,13 @@ class Daemon:
     def _mark_abandoned(self, own: bool = False) -> None:
         """Runs left 'running' by a dead process (or by us, at a forced stop)."""
         with self.store.write() as conn:
-            rows = conn.execute(sa.select(runs.c.id, runs.c.pid, runs.c.scheduled_for).where(
+            rows = conn.execute(sa.select(runs.c.id, runs.c.pid, runs.c.scheduled_for,
+                                          runs.c.host).where(
                 runs.c.status == "running")).fetchall()
+            here = socket.gethostname()
+            # A shared store: another host's runs are its daemon's business (its pids
+            # mean nothing here).
+            rows = [r for r in rows if r.host in (None, here)]
             for r in rows:
                 if own and r.pid != os.getpid():
                     continue
@@ -375,6 +386,12 @@ class Daemon:
                    slot: dt.datetime | None = None) -> None:
         spec = self.specs.get(job_id)
         if spec is None:
+            return
+        from opsctl.daemon.leader import SITE_ONCE
+
+        if job_id in SITE_ONCE and not self.leadership.check():
+            # Another daemon on this shared store leads: it runs the site's jobs.
+            log.debug("job %s: runs on the site's leader daemon, not here", job_id)
             return
         if slot is None and trigger == "schedule":
             slot = self._current_slot(spec)
@@ -496,6 +513,8 @@ class Daemon:
     # -- heartbeat and status ----------------------------------------------------------------
     def _heartbeat(self) -> None:
         try:
+            if self.leadership is not None:
+                self.leadership.check()
             self._write_process(running=True)
             self._save_next_runs()
             self.notifier.status(self.status_line())
@@ -517,9 +536,13 @@ class Daemon:
         self._saved_next.update(changed)
 
     def _write_process(self, *, running: bool) -> None:
+        from opsctl.daemon.status import process_key
+
         now = timeutil.iso(timeutil.utcnow())
-        kvstate.put(self.store, KV_NS, "process", {
+        kvstate.put(self.store, KV_NS, process_key(self.cfg, self.store), {
             "pid": os.getpid(), "host": socket.gethostname(), "version": __version__,
+            "room": self.cfg.daemon.room,
+            "role": self.leadership.role if self.leadership is not None else None,
             "running": running, "started_at": timeutil.iso(self.started_at),
             "heartbeat_at": now, "heartbeat_interval": self.cfg.daemon.heartbeat_interval,
             "stopped_at": None if running else now,

@@ -17,10 +17,32 @@ from opsctl.daemon.schema import jobs as jobs_t
 from opsctl.daemon.schema import runs
 
 
-def process_state(store: Store) -> dict:
+def process_key(cfg, store: Store) -> str:
+    """Where a daemon keeps its process record: ``process`` on SQLite (one daemon per
+    store); on a shared store one per daemon, named by its room (or host)."""
+    if store.is_sqlite:
+        return "process"
+    return f"process@{cfg.daemon.room or socket.gethostname()}"
+
+
+def site_daemons(store: Store) -> list[dict]:
+    """Every daemon's record on a shared store (leader/follower, room, host, liveness)."""
+    if store.is_sqlite:
+        return []
+    out = []
+    for key in sorted(kvstate.items(store, KV_NS)):
+        if key.startswith("process@"):
+            out.append({"name": key.removeprefix("process@"),
+                        **process_state(store, key=key)})
+    return out
+
+
+def process_state(store: Store, cfg=None, key: str | None = None) -> dict:
     from opsctl.core.identity import pid_alive
 
-    proc = kvstate.get(store, KV_NS, "process") or {}
+    if key is None:
+        key = process_key(cfg, store) if cfg is not None else "process"
+    proc = kvstate.get(store, KV_NS, key) or {}
     running = False
     stale = False
     if proc.get("running"):
@@ -71,7 +93,8 @@ def last_runs(store: Store, job_id: str | None = None, limit: int = 20) -> list[
 
 def full_status(cfg, store: Store) -> dict:
     return {
-        "daemon": process_state(store),
+        "daemon": process_state(store, cfg),
+        "site_daemons": site_daemons(store),
         "jobs": job_rows(cfg, store),
         "open_events": open_events(store),
         "pending_deliveries": pending_deliveries(store),

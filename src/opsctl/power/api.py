@@ -49,14 +49,15 @@ def _add_rates(readings: list[DeviceReading], previous: dict[str, dict[str, Any]
         r.notes.extend(n.to_dict() for n in notes)
 
 
-def poll_and_detect(cfg, store) -> tuple[list[DeviceReading], list[Event]]:
-    """One poll of every device, stored, with the events since the previous poll."""
+def poll_and_detect(cfg, store, devices=None) -> tuple[list[DeviceReading], list[Event]]:
+    """One poll of every device (or of ``devices``), stored, with the events since the
+    previous poll."""
     from opsctl.power.events import detect
     from opsctl.power.history import latest_per_device, save_poll
     from opsctl.power.poller import poll_devices
 
     t0 = time.monotonic()
-    readings = poll_devices(cfg, list(cfg.devices))
+    readings = poll_devices(cfg, list(cfg.devices if devices is None else devices))
     previous = latest_per_device(store, [r.name for r in readings])
     _add_rates(readings, previous)
     events = detect(previous, readings)

@@ -51,6 +51,10 @@ class DaemonSettings(Section):
                                   "(fewer walked runs than runs_per_day) and alert")
     export: ExportJob | None = Field(default_factory=ExportJob)
     metrics_listen: str | None = Field(None, description="e.g. 127.0.0.1:9817 for /metrics")
+    room: str | None = Field(
+        None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$",
+        description="this daemon polls only the devices of this room (devices[].room); "
+        "several daemons on one shared store: one per room")
     misfire_grace_seconds: int = Field(3600, ge=1, le=WEEK)
     schedule_overrides: dict[str, str] = Field(
         default_factory=dict,

@@ -105,6 +105,8 @@ class Device(Section):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$")
     kind: Literal["ups", "switch", "sensor", "pdu"]
     host: str = Field(pattern=r"^\S+$", description="DNS name or IP")
+    room: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$",
+                             description="polled by the daemon whose daemon.room this is")
     port: int = Field(161, ge=1, le=65535)
     snmp: SnmpCredentials = Field(default_factory=SnmpCredentials)
     timeout: float = Field(2.0, gt=0, le=60)
