@@ -19,6 +19,7 @@ GROUPS = {
     "duty": ("opsctl.cli.duty:duty", "Roster, tamper-evident duty log, handover, exports."),
     "daemon": ("opsctl.cli.daemon:daemon", "The scheduler daemon and its systemd units."),
     "config": ("opsctl.cli.config_cmd:config", "Check and show the configuration."),
+    "store": ("opsctl.cli.store_cmd:store", "The store: status; copy SQLite into PostgreSQL."),
     "completion": ("opsctl.cli.completion:completion",
                    "Shell completion script: bash, zsh or fish."),
 }
