@@ -27,6 +27,8 @@ pytestmark = pytest.mark.skipif(not snmpd_available(), reason="net-snmp snmpd no
 def setup(tmp_path, webhook, port: int):
     cfg = base_config(
         tmp_path,
+        people=[{"name": "alice", "roles": ["operator", "supervisor"]},
+                {"name": "erin", "roles": ["operator", "engineer"]}],
         alerts={"targets": [{"name": "hook", "type": "webhook", "url": webhook.url}],
                 "routes": [{"severity": s, "targets": ["hook"]}
                            for s in ("minor", "major", "critical")],
@@ -111,11 +113,19 @@ def test_dead_from_start_then_auto_resolve(tmp_path, webhook):
 def test_silence_records_but_does_not_send(tmp_path, webhook):
     path, cfg, store, pipe = setup(tmp_path, webhook, free_udp_port())
     try:
-        proc = opsctl(path, "--json", "daemon", "silence", "add", "ups1", "--for", "2h",
+        # Silences need the engineer role; the refusal says who has it.
+        proc = opsctl(path, "daemon", "silence", "add", "ups1", "--for", "2h",
                       "--reason", "battery swap", "--by", "alice")
+        assert proc.returncode == 1, proc.stderr
+        assert "needs the engineer role" in proc.stderr and "erin" in proc.stderr
+        proc = opsctl(path, "daemon", "silence", "add", "ups1", "--for", "2h",
+                      "--reason", "battery swap")  # root maps to nobody: say who
+        assert proc.returncode == 2 and "--by NAME" in proc.stderr and "erin" in proc.stderr
+        proc = opsctl(path, "--json", "daemon", "silence", "add", "ups1", "--for", "2h",
+                      "--reason", "battery swap", "--by", "erin")
         assert proc.returncode == 0, proc.stderr
         sil = json.loads(proc.stdout)
-        assert sil["target"] == "ups1" and sil["created_by"] == "alice"
+        assert sil["target"] == "ups1" and sil["created_by"] == "erin"
         listed = json.loads(opsctl(path, "--json", "daemon", "silence", "list").stdout)
         assert [s["id"] for s in listed] == [sil["id"]]
 
@@ -131,13 +141,15 @@ def test_silence_records_but_does_not_send(tmp_path, webhook):
         assert [b["subject"] for b in webhook.received] == ["ups2"]
 
         proc = opsctl(path, "daemon", "silence", "remove", str(sil["id"]), "--by", "alice")
+        assert proc.returncode == 1 and "needs the engineer role" in proc.stderr
+        proc = opsctl(path, "daemon", "silence", "remove", str(sil["id"]), "--by", "erin")
         assert proc.returncode == 0 and "removed" in proc.stdout
         assert "no active silences" in opsctl(path, "daemon", "silence", "list").stdout
         pipe.emit(Event("power", "overload", "major", "ups1: overload", subject="ups1"))
         wait_for(lambda: len(webhook.received) == 2, 20, what="the alert after the silence")
 
         proc = opsctl(path, "daemon", "silence", "add", "ups1", "--for", "soon",
-                      "--reason", "x")
+                      "--reason", "x", "--by", "erin")
         assert proc.returncode == 2 and "'soon' is not a duration" in proc.stderr
         proc = opsctl(path, "daemon", "silence", "remove", "99")
         assert proc.returncode != 0 and "no silence #99" in proc.stderr

@@ -277,22 +277,24 @@ def silence() -> None:
               help="How long: 90m, 2h, 1d (a plain number: seconds).")
 @click.option("--reason", required=True, help="Why alerts may stay quiet (logged).")
 @click.option("--by", metavar="NAME", shell_complete=PERSON,
-              help="Who silences [default: the calling user].")
+              help="Who silences (an engineer) [default: the login's person].")
 @pass_app
 def silence_add(app: AppContext, target: str, duration: str, reason: str,
                 by: str | None) -> None:
     """Silence alerts about DEVICE|CHECK (a device, check, profile, array, event kind or
-    source:kind) for a while. Events are still recorded and written to the duty log."""
+    source:kind) for a while. Events are still recorded and written to the duty log.
+    Needs the engineer role."""
     from opsctl.core.config.power import parse_duration
     from opsctl.core.errors import UsageError
-    from opsctl.core.identity import current_user
     from opsctl.daemon.silences import add
+    from opsctl.handover.people import acting_with_role
 
     try:
         seconds = parse_duration(duration)
     except ValueError as exc:
         raise UsageError(f"--for: {exc}") from None
-    row = add(app.store, target, seconds, reason, by or current_user(), cfg=app.cfg)
+    who = acting_with_role(app.cfg, by, "engineer", f"silence alerts for {target}")
+    row = add(app.store, target, seconds, reason, who, cfg=app.cfg)
     if app.json:
         app.out.json(row)
     else:
@@ -323,14 +325,16 @@ def silence_list(app: AppContext, show_all: bool) -> None:
 @silence.command("remove")
 @click.argument("silence_id", metavar="ID", type=ID)
 @click.option("--by", metavar="NAME", shell_complete=PERSON,
-              help="Who removes it [default: the calling user].")
+              help="Who removes it (an engineer) [default: the login's person].")
 @pass_app
 def silence_remove(app: AppContext, silence_id: int, by: str | None) -> None:
-    """End a silence now."""
-    from opsctl.core.identity import current_user
-    from opsctl.daemon.silences import remove
+    """End a silence now. Needs the engineer role."""
+    from opsctl.daemon.silences import get, remove
+    from opsctl.handover.people import acting_with_role
 
-    row = remove(app.store, silence_id, by or current_user(), cfg=app.cfg)
+    get(app.store, silence_id)  # an unknown id says so before asking who you are
+    who = acting_with_role(app.cfg, by, "engineer", f"remove silence #{silence_id}")
+    row = remove(app.store, silence_id, who, cfg=app.cfg)
     if app.json:
         app.out.json(row)
     else:

@@ -598,8 +598,12 @@ def _render_briefing(app, h, brief=None) -> None:
     alarms = brief["alarms"] or {}
     app.out.text(f"alarms: power {alarms.get('power')!s}; raid {alarms.get('raid')!s}")
     ro = brief.get("roster") or {}
-    app.out.text(f"roster: {ro.get('note')}" + (f" (shift change {ro['shift_change'][11:16]})"
-                                                 if ro.get("shift_change") else ""))
+    when = f" (shift change {local_str(app.cfg, ro['shift_change'])})" \
+        if ro.get("shift_change") else ""
+    app.out.text(f"roster: {ro.get('status', '')}: {ro.get('note')}{when}"
+                 + (f"; reason given: {ro['reason']}" if ro.get("reason") else ""))
+    if ro.get("shift_change"):
+        app.out.text(f"arrival of {h.incoming}: {workflow.arrival_text(ro.get('arrival'))}")
     snap = brief["snapshot"]
     app.out.text("snapshot: " + (f"{snap.get('source')} {snap.get('status', '')} "
                                  f"{snap.get('note', '')}".strip() if snap else "not attached"))
@@ -612,12 +616,18 @@ def _render_briefing(app, h, brief=None) -> None:
 @handover.command("start")
 @click.option("--from", "outgoing", required=True, metavar="OUTGOING", shell_complete=PERSON)
 @click.option("--to", "incoming", required=True, metavar="INCOMING", shell_complete=PERSON)
+@click.option("--reason", metavar="TEXT",
+              help="Why the pair is not the one on the approved roster (recorded).")
 @pass_app
-def handover_start(app, outgoing, incoming) -> None:
-    """Open a handover and show what the incoming person must read and take over."""
+def handover_start(app, outgoing, incoming, reason) -> None:
+    """Open a handover and show what the incoming person must read and take over.
+
+    OUTGOING and INCOMING must be the people rostered at the nearest shift change of the
+    approved roster; otherwise it is refused unless --reason says why. The start is the
+    incoming's arrival, compared with the shift change (duty.handover.arrive_early_minutes)."""
     from opsctl.handover import workflow
 
-    h = workflow.start(app.cfg, app.store, outgoing, incoming)
+    h = workflow.start(app.cfg, app.store, outgoing, incoming, reason=reason)
     _render_briefing(app, h)
 
 

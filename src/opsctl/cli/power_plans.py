@@ -164,17 +164,9 @@ restore = _plan_command("restore")
 
 def engineer(app: AppContext, by: str | None, action: str) -> str:
     """The person running a plan by hand: must have the engineer role (SPEC §6)."""
-    from opsctl.core.errors import UsageError
-    from opsctl.core.identity import person_for_user
-    from opsctl.handover.people import require_role
+    from opsctl.handover.people import acting_with_role
 
-    if by is None:
-        me = person_for_user(app.cfg)
-        if me is None:
-            raise UsageError(f"to {action}, say who you are: --by NAME (a person with the "
-                             "engineer role)")
-        by = me.name
-    return require_role(app.cfg, by, "engineer", action)
+    return acting_with_role(app.cfg, by, "engineer", action)
 
 
 def _run(app: AppContext, kind: str, plan_name: str, dry_run: bool, yes: bool,

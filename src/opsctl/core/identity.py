@@ -42,8 +42,9 @@ def require_role_for_change(cfg, role: str, action: str) -> str:
     if me is None:
         return current_user()
     if role not in me.roles:
+        who = ", ".join(p.name for p in cfg.people if role in p.roles) or "nobody"
         raise SafetyError(f"{me.name} (login {current_user()}) may not {action}: needs the "
-                          f"{role} role (has {', '.join(me.roles)})",
+                          f"{role} role (has {', '.join(me.roles)}; the {role} role: {who})",
                           hint=f"ask an {role}, or add the role to {me.name} in people:")
     return me.name
 

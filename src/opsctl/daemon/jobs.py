@@ -1,8 +1,9 @@
 """The daemon's jobs, built from the config: what runs, when, and what it does.
 
 Every job has a stable id (``inspection:<profile>``, ``poll``, ``raid``, ``escalation``,
-``handover-reminder``, ``roster-reminder``, ``duty-export``, ``retention``) so the store can
-keep its history across restarts and reloads. A job function takes a :class:`JobContext`
+``handover-reminder``, ``not-relieved``, ``roster-reminder``, ``duty-export``,
+``retention``) so the store can keep its history across restarts and reloads. A job
+function takes a :class:`JobContext`
 and returns a one-line summary; raising marks the run failed (the daemon keeps going).
 Cross-domain work goes only through the documented ``*.api`` modules.
 """
@@ -273,6 +274,61 @@ def job_handover_reminder(ctx: JobContext) -> str:
     return f"{sent} reminder(s) sent" if sent else "no shift change due"
 
 
+# How far past its deadline a shift change is still checked: a daemon restarted within
+# 2 h catches up; older changes (or a roster approved after the fact) raise nothing, as
+# an alert about a shift long over helps nobody.
+NOT_RELIEVED_LOOKBACK = dt.timedelta(hours=2)
+
+
+def job_not_relieved(ctx: JobContext) -> str:
+    """SPEC §4: the outgoing person may not leave until relieved. A shift change of the
+    approved roster with no completed handover ``duty.not_relieved_after`` later is an
+    alert and one duty-log entry (once per shift change); it resolves itself when the
+    handover completes."""
+    from opsctl.handover.api import relieved_by, shift_changes
+
+    zone = timeutil.site_zone(ctx.cfg)
+    now = ctx.now()
+    after = dt.timedelta(seconds=ctx.cfg.duty.not_relieved_after)
+    due = now - after
+    changes = shift_changes(ctx.cfg, ctx.store, due - NOT_RELIEVED_LOOKBACK,
+                            due + dt.timedelta(microseconds=1), approved_only=True)
+    raised: dict = kvstate.get(ctx.store, KV_NS, "not_relieved", {}) or {}
+    new = 0
+    for when, outgoing, incoming in changes:
+        key = timeutil.iso(when)
+        if key in raised or relieved_by(ctx.store, when) is not None:
+            continue
+        local = when.astimezone(zone)
+        minutes = int((now - when).total_seconds() // 60)
+        ctx.alerts.emit(Event(
+            "duty", "not-relieved", "major",
+            f"not relieved: no handover completed {minutes} min after the shift change at "
+            f"{local:%Y-%m-%d %H:%M} ({', '.join(outgoing)} -> {', '.join(incoming)})",
+            subject=f"shift-change@{key}",
+            details={"shift_change": key, "outgoing": outgoing, "incoming": incoming}))
+        raised[key] = {"at": timeutil.iso(now), "resolved": None}
+        new += 1
+    resolved = 0
+    for key, state in raised.items():
+        if state.get("resolved"):
+            continue
+        hid = relieved_by(ctx.store, timeutil.parse(key))
+        if hid is not None:
+            ctx.alerts.resolve("duty", "not-relieved", f"shift-change@{key}",
+                               f"handover {hid} completed")
+            state["resolved"] = timeutil.iso(now)
+            resolved += 1
+    # Keep only recent shift changes: the map must not grow for ever.
+    cutoff = timeutil.iso(now - dt.timedelta(days=2))
+    raised = {k: v for k, v in raised.items() if k >= cutoff}
+    kvstate.put(ctx.store, KV_NS, "not_relieved", raised)
+    waiting = sum(1 for v in raised.values() if not v.get("resolved"))
+    return (f"{new} shift change(s) not relieved, {resolved} relieved since, "
+            f"{waiting} still waiting") if new or resolved or waiting \
+        else "every shift change relieved"
+
+
 def job_roster_reminder(ctx: JobContext) -> str:
     from opsctl.handover.api import roster_reminder
 
@@ -340,6 +396,9 @@ def build_jobs(cfg) -> dict[str, JobSpec]:
         specs.append(JobSpec("handover-reminder", "reminder",
                              f"every {d.housekeeping_interval:g}s", job_handover_reminder,
                              interval=d.housekeeping_interval))
+    if d.not_relieved_schedule and cfg.duty.roster.shifts:
+        specs.append(JobSpec("not-relieved", "duty", f"cron {d.not_relieved_schedule}",
+                             job_not_relieved, cron=d.not_relieved_schedule))
     if d.roster_reminder_schedule:
         specs.append(JobSpec("roster-reminder", "reminder", f"cron {d.roster_reminder_schedule}",
                              job_roster_reminder, cron=d.roster_reminder_schedule))

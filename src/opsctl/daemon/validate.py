@@ -29,6 +29,8 @@ def _problems(cfg) -> list[tuple[tuple, str]]:
     cron(("daemon", "roster_reminder_schedule"), d.roster_reminder_schedule)
     if d.patrol_check_schedule:
         cron(("daemon", "patrol_check_schedule"), d.patrol_check_schedule)
+    if d.not_relieved_schedule:
+        cron(("daemon", "not_relieved_schedule"), d.not_relieved_schedule)
     if d.export is not None:
         cron(("daemon", "export", "schedule"), d.export.schedule)
 

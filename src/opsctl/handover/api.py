@@ -96,8 +96,17 @@ def purge_expired(cfg, store, today: dt.date) -> int:
     return _purge(cfg, store, today)
 
 
-def shift_changes(cfg, store, start: dt.datetime, end: dt.datetime):
-    """Shift changes in [start, end): list of (datetime, outgoing names, incoming names)."""
+def shift_changes(cfg, store, start: dt.datetime, end: dt.datetime, *,
+                  approved_only: bool = False):
+    """Shift changes in [start, end): list of (datetime, outgoing names, incoming names);
+    ``approved_only``: from approved rosters only."""
     from opsctl.handover.roster import shift_changes as _changes
 
-    return _changes(cfg, store, start, end)
+    return _changes(cfg, store, start, end, approved_only=approved_only)
+
+
+def relieved_by(store, when: dt.datetime) -> int | None:
+    """The completed handover that relieved the shift change at ``when``, if any."""
+    from opsctl.handover.workflow import relieved
+
+    return relieved(store, when)

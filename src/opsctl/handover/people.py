@@ -23,15 +23,33 @@ def acting_person(cfg, name: str | None) -> str:
     return p.name if p is not None else current_user()
 
 
+def holders(cfg, role: str) -> str:
+    """Who holds ``role``, for a refusal to point at."""
+    names = [p.name for p in cfg.people if role in p.roles]
+    return ", ".join(names) if names else f"nobody: give someone the {role} role in people:"
+
+
 def require_role(cfg, name: str | None, role: str, action: str) -> str:
     if not name:
-        raise UsageError(f"{action} needs --by NAME (a {role})")
+        raise UsageError(f"{action} needs --by NAME (a {role}: {holders(cfg, role)})")
     p = person(cfg, name)
     if role not in p.roles:
         raise SafetyError(f"{p.name} may not {action}: needs the {role} role "
-                          f"(has {', '.join(p.roles)})")
+                          f"(has {', '.join(p.roles)}; the {role} role: {holders(cfg, role)})")
     _caller_may_act_as(cfg, p.name)
     return p.name
+
+
+def acting_with_role(cfg, name: str | None, role: str, action: str) -> str:
+    """The person doing ``action`` — ``--by NAME``, else the login's person — who must hold
+    ``role`` (SPEC §6: power plans and silences need an engineer)."""
+    if name is None:
+        me = person_for_user(cfg)
+        if me is None:
+            raise UsageError(f"to {action}, say who you are: --by NAME (the {role} role: "
+                             f"{holders(cfg, role)})")
+        name = me.name
+    return require_role(cfg, name, role, action)
 
 
 def _caller_may_act_as(cfg, name: str) -> None:

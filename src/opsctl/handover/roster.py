@@ -445,8 +445,12 @@ def who(cfg, store, at: dt.datetime) -> list[dict]:
     return sorted(out, key=lambda s: s["start"])
 
 
-def shift_changes(cfg, store, start: dt.datetime, end: dt.datetime):
-    """(time, outgoing names, incoming names) for each shift change in [start, end)."""
+def shift_changes(cfg, store, start: dt.datetime, end: dt.datetime, *,
+                  approved_only: bool = False):
+    """(time, outgoing names, incoming names) for each shift change in [start, end).
+
+    ``approved_only``: only approved (published) rosters count — what a handover is held
+    to; a draft may still change, so it can remind people but not refuse them."""
     slots: dict[tuple[str, str], dict] = {}
     tz = site_tz(cfg)
     y, m = start.astimezone(tz).year, start.astimezone(tz).month
@@ -457,10 +461,13 @@ def shift_changes(cfg, store, start: dt.datetime, end: dt.datetime):
         y, m = (y + (m == 12), m % 12 + 1)
     for yy, mm in months:
         try:
-            for s in load(cfg, store, month_key(yy, mm)).slots:
-                slots[(s["date"], s["shift"])] = s
+            month = load(cfg, store, month_key(yy, mm))
         except NotFoundError:
             continue
+        if approved_only and not month.approved:
+            continue
+        for s in month.slots:
+            slots[(s["date"], s["shift"])] = s
     lo, hi = start.astimezone(UTC), end.astimezone(UTC)
     changes: dict[dt.datetime, tuple[set[str], set[str]]] = {}
     for s in slots.values():

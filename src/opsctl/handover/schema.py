@@ -98,6 +98,9 @@ duty_handover = sa.Table(
     sa.Column("signed_in_at", sa.String(40), nullable=True),
     sa.Column("completed_at", sa.String(40), nullable=True),
     sa.Column("end_seq", sa.Integer, nullable=True),
+    # The roster at start: the shift change, who was rostered, whether the pair matched,
+    # the --reason for a pair off the roster, and the incoming's arrival (v4).
+    sa.Column("roster", sa.JSON, nullable=True),
 )
 
 
@@ -171,4 +174,12 @@ def _pg_trigram_index(conn: Connection) -> None:
         return
 
 
-MIGRATIONS = [_v1, _v2, _v3]
+def _v4(conn: Connection) -> None:
+    """The handover records the roster it was checked against (older rows: NULL). A fresh
+    store got the column from v2's table definition already."""
+    have = {c["name"] for c in sa.inspect(conn).get_columns("duty_handover")}
+    if "roster" not in have:
+        conn.execute(sa.text("ALTER TABLE duty_handover ADD COLUMN roster JSON"))
+
+
+MIGRATIONS = [_v1, _v2, _v3, _v4]

@@ -7,6 +7,7 @@ log so the tamper-evident record holds the whole handover.
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import importlib.util
 import logging
@@ -44,10 +45,11 @@ class Handover:
     signed_in_at: str | None
     completed_at: str | None
     end_seq: int | None
+    roster: dict | None = None
 
     @classmethod
     def from_row(cls, r) -> Handover:
-        return cls(**{c: getattr(r, c) for c in cls.__dataclass_fields__})
+        return cls(**{c: getattr(r, c, None) for c in cls.__dataclass_fields__})
 
     def to_dict(self) -> dict[str, Any]:
         return {c: getattr(self, c) for c in self.__dataclass_fields__}
@@ -161,29 +163,100 @@ def briefing(cfg, store, h: Handover) -> dict[str, Any]:
     }
 
 
-def roster_view(cfg, store, h: Handover) -> dict[str, Any]:
-    """The shift change this handover belongs to, by the roster (advice, not a block:
-    the roster may lag behind an approved swap made at the console)."""
-    import datetime as dt
+# A handover belongs to the shift change nearest its start, within this window.
+WINDOW = dt.timedelta(hours=2)
 
+
+def rostered_change(cfg, store, at: dt.datetime) -> dict | None:
+    """The approved roster's shift change nearest ``at`` (within 2 h) and who is rostered
+    out and in; None when no approved roster covers that time."""
     from opsctl.handover import roster
 
-    t = dt.datetime.fromisoformat(h.started_at)
     try:
-        changes = roster.shift_changes(cfg, store, t - dt.timedelta(hours=2),
-                                       t + dt.timedelta(hours=2))
+        changes = roster.shift_changes(cfg, store, at - WINDOW, at + WINDOW,
+                                       approved_only=True)
     except NotFoundError:
         changes = []
     if not changes:
-        return {"shift_change": None, "note": "no rostered shift change within 2 h"}
-    when, out, inc = min(changes, key=lambda c: abs((c[0] - t).total_seconds()))
-    notes = []
-    if h.outgoing not in out:
-        notes.append(f"{h.outgoing} is not rostered on the outgoing shift ({', '.join(out)})")
-    if h.incoming not in inc:
-        notes.append(f"{h.incoming} is not rostered on the incoming shift ({', '.join(inc)})")
-    return {"shift_change": when.isoformat(), "outgoing": out, "incoming": inc,
-            "note": "; ".join(notes) or "matches the roster"}
+        return None
+    when, out, inc = min(changes, key=lambda c: abs((c[0] - at).total_seconds()))
+    return {"shift_change": when.isoformat(), "outgoing": out, "incoming": inc}
+
+
+def arrival(cfg, started_at: str, shift_change: str | None) -> dict:
+    """The incoming's arrival — the start of the handover, when the briefing is opened for
+    them to read — against the shift change: SPEC §4 wants them there
+    ``arrive_early_minutes`` (15) before it."""
+    need = cfg.duty.handover.arrive_early_minutes
+    out: dict[str, Any] = {"at": started_at, "required_minutes_early": need,
+                           "minutes_early": None, "early_enough": None}
+    if shift_change:
+        early = (dt.datetime.fromisoformat(shift_change)
+                 - dt.datetime.fromisoformat(started_at)).total_seconds() / 60
+        out["minutes_early"] = round(early, 1)
+        out["early_enough"] = early >= need
+    return out
+
+
+def arrival_text(a: dict | None) -> str:
+    if not a or a.get("minutes_early") is None:
+        return "no rostered shift change to compare with"
+    m = a["minutes_early"]
+    when = f"{m:g} min early" if m >= 0 else f"{-m:g} min late"
+    ok = "as required" if a["early_enough"] else \
+        f"required: {a['required_minutes_early']} min early"
+    return f"{when} ({ok})"
+
+
+def roster_check(cfg, store, outgoing: str, incoming: str, at: dt.datetime,
+                 reason: str | None) -> dict:
+    """What the handover records about the roster; refuses a pair that is not the one
+    rostered at the shift change unless ``reason`` says why (a swap made at the console,
+    sickness): that reason is then part of the record."""
+    change = rostered_change(cfg, store, at)
+    reason = reason.strip() if reason and reason.strip() else None
+    if change is None:
+        return {"status": "no roster", "shift_change": None, "outgoing": [], "incoming": [],
+                "reason": reason, "note": "no approved roster has a shift change within "
+                                          "2 h of the handover"}
+    off = []
+    if outgoing not in change["outgoing"]:
+        off.append(f"{outgoing} is not rostered on the outgoing shift "
+                   f"({', '.join(change['outgoing'])})")
+    if incoming not in change["incoming"]:
+        off.append(f"{incoming} is not rostered on the incoming shift "
+                   f"({', '.join(change['incoming'])})")
+    if off and reason is None:
+        from opsctl.handover.timeutil import local_str
+
+        raise UsageError(
+            f"handover refused: the roster has {', '.join(change['outgoing'])} -> "
+            f"{', '.join(change['incoming'])} at the shift change "
+            f"{local_str(cfg, change['shift_change'])}; " + "; ".join(off),
+            hint="hand over between the rostered people, or say why with --reason TEXT "
+                 "(recorded in the handover and the duty log)")
+    return {"status": "off roster" if off else "matches", **change, "reason": reason,
+            "note": "; ".join(off) or "matches the roster"}
+
+
+def roster_view(cfg, store, h: Handover) -> dict[str, Any]:
+    """The roster this handover was held to, with the incoming's arrival. Handovers made
+    before this was recorded get it worked out now (advice only)."""
+    rec = dict(h.roster) if h.roster else None
+    if rec is None:
+        change = rostered_change(cfg, store, dt.datetime.fromisoformat(h.started_at))
+        if change is None:
+            rec = {"status": "no roster", "shift_change": None, "outgoing": [],
+                   "incoming": [], "reason": None,
+                   "note": "no rostered shift change within 2 h"}
+        else:
+            off = [f"{n} is not rostered on the {side} shift ({', '.join(change[side])})"
+                   for n, side in ((h.outgoing, "outgoing"), (h.incoming, "incoming"))
+                   if n not in change[side]]
+            rec = {"status": "off roster" if off else "matches", **change, "reason": None,
+                   "note": "; ".join(off) or "matches the roster"}
+        rec["arrival"] = arrival(cfg, h.started_at, rec["shift_change"])
+    return rec
 
 
 def missing(cfg, store, h: Handover) -> list[str]:
@@ -287,11 +360,14 @@ def _save(store, h: Handover, **values) -> None:
         setattr(h, k, v)
 
 
-def start(cfg, store, outgoing: str, incoming: str) -> Handover:
+def start(cfg, store, outgoing: str, incoming: str, *, reason: str | None = None) -> Handover:
     out_p, in_p = person(cfg, outgoing).name, person(cfg, incoming).name
     if out_p == in_p:
         raise UsageError(f"{out_p} cannot hand over to themselves: outgoing and incoming "
                          "must be two different people")
+    now = chain.now_utc()
+    ros = roster_check(cfg, store, out_p, in_p, dt.datetime.fromisoformat(now), reason)
+    ros["arrival"] = arrival(cfg, now, ros["shift_change"])
     blocked = blockers(cfg, store)
     if blocked:
         raise SafetyError("handover not allowed: " + "; ".join(blocked),
@@ -300,7 +376,6 @@ def start(cfg, store, outgoing: str, incoming: str) -> Handover:
     last = _last_complete(store)
     since = last.end_seq if last and last.end_seq else 0
     alarms = current_alarms(cfg, store)
-    now = chain.now_utc()
     with store.write() as conn:
         other = conn.execute(sa.select(duty_handover.c.id).where(
             duty_handover.c.state.in_(ACTIVE))).first()
@@ -309,13 +384,36 @@ def start(cfg, store, outgoing: str, incoming: str) -> Handover:
         hid = conn.execute(duty_handover.insert().values(
             outgoing=out_p, incoming=in_p, state="open", started_at=now, since_seq=since,
             items={}, inventory={}, snapshot=None, alarms=alarms, suspensions=[],
+            roster=ros,
         )).inserted_primary_key[0]
     open_roots = [i.root for i in dutylog.open_items(store)]
-    seq = _log(cfg, store, f"handover {hid} started: {out_p} -> {in_p}", out_p,
-               {"handover": hid, "since_seq": since, "open_items": open_roots})
+    how = {"matches": "as rostered", "no roster": "no roster",
+           "off roster": f"not as rostered: {ros['reason']}"}[ros["status"]]
+    if ros["shift_change"]:
+        how += f"; incoming {arrival_text(ros['arrival'])}"
+    seq = _log(cfg, store, f"handover {hid} started: {out_p} -> {in_p} ({how})", out_p,
+               {"handover": hid, "since_seq": since, "open_items": open_roots,
+                "roster": ros})
     h = get(store, hid)
     _save(store, h, start_seq=seq)
     return h
+
+
+def relieved(store, when: dt.datetime) -> int | None:
+    """The completed handover that relieved the shift change at ``when``: one recorded
+    against that change, or one with no rostered change (no approved roster when it
+    started, or started over 2 h late) that started after ``when - 2 h``."""
+    lo = (when - WINDOW).astimezone(dt.UTC).isoformat(timespec="microseconds")
+    with store.read() as conn:
+        rows = conn.execute(sa.select(duty_handover.c.id, duty_handover.c.roster)
+                            .where(duty_handover.c.state == "complete",
+                                   duty_handover.c.started_at >= lo)
+                            .order_by(duty_handover.c.id)).all()
+    for r in rows:
+        sc = (r.roster or {}).get("shift_change")
+        if sc is None or dt.datetime.fromisoformat(sc) == when:
+            return r.id
+    return None
 
 
 def _require_open(h: Handover) -> None:

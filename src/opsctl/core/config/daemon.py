@@ -49,6 +49,9 @@ class DaemonSettings(Section):
     patrol_check_schedule: str | None = Field(
         "10 0 * * *", description="cron expression: check the day before for missed patrols "
                                   "(fewer walked runs than runs_per_day) and alert")
+    not_relieved_schedule: str | None = Field(
+        "*/5 * * * *", description="cron expression: check for shift changes nobody was "
+                                   "relieved at (duty.not_relieved_after); null: off")
     export: ExportJob | None = Field(default_factory=ExportJob)
     metrics_listen: str | None = Field(None, description="e.g. 127.0.0.1:9817 for /metrics")
     room: str | None = Field(

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from opsctl.core.config.base import Section
+from opsctl.core.config.power import Duration
 
 
 class ShiftDef(Section):
@@ -84,5 +85,9 @@ class DutySettings(Section):
     seal_epoch_seconds: int = Field(900, ge=1, le=86400,
                                     description="one seal and one key per epoch (15 min)")
     export_dir: Path | None = None
+    not_relieved_after: Duration = Field(
+        1800.0, ge=60, le=86400,
+        description="alert (and a duty-log entry) when no handover is completed this long "
+                    "after a shift change of the approved roster (daemon job not-relieved)")
     roster: RosterSettings = Field(default_factory=RosterSettings)
     handover: HandoverSettings = Field(default_factory=HandoverSettings)
