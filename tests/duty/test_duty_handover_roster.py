@@ -20,14 +20,16 @@ def _shifts_around(change: dt.datetime) -> str:
                       for i, n in enumerate(("early", "late", "night"))))
 
 
-def roster_env(tmp_path, minutes: int, *, approve: bool = True,
-               extra_duty: str = "") -> tuple[DutyEnv, dt.datetime]:
-    """A site (UTC) whose roster has a shift change ``minutes`` from now (whole minutes)."""
+def roster_env(tmp_path, minutes: int, *, approve: bool = True, extra_duty: str = "",
+               request=None, backend: str = "sqlite") -> tuple[DutyEnv, dt.datetime]:
+    """A site (UTC) whose roster has a shift change ``minutes`` from now (whole minutes);
+    on PostgreSQL with ``backend`` (the duty conftest runs such tests on both stores)."""
     now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
     change = now + dt.timedelta(minutes=minutes)
     text = two_shift_config(extra_duty).replace("Europe/Berlin", "UTC")
     text = text.replace(SHIFTS, _shifts_around(change))
-    env = make_env(tmp_path, text)
+    cluster = request.getfixturevalue("pg_cluster") if backend == "postgresql" else None
+    env = make_env(tmp_path, text, cluster)
     months = {(change + dt.timedelta(hours=h)).strftime("%Y-%m") for h in (-36, 0, 36)}
     for month in sorted(months):
         env.run("duty", "roster", "generate", "--month", month)
@@ -50,8 +52,9 @@ def _not_on(env: DutyEnv, *groups: list[str]) -> str:
     return next(p.name for p in env.cfg().people if p.name not in busy and p.name != "sam")
 
 
-def test_pair_off_the_roster_is_refused_unless_a_reason_is_recorded(tmp_path):
-    env, change = roster_env(tmp_path, 20)
+def test_pair_off_the_roster_is_refused_unless_a_reason_is_recorded(tmp_path, request,
+                                                                     backend):
+    env, change = roster_env(tmp_path, 20, request=request, backend=backend)
     out, inc = rostered(env, change)
     stranger = _not_on(env, out, inc)
     before = len(json.loads(env.run("--json", "duty", "log", "list").stdout))
@@ -144,8 +147,10 @@ def _events(env: DutyEnv) -> list[dict]:
             sa.select(events).where(events.c.kind == "not-relieved").order_by(events.c.id))]
 
 
-def test_not_relieved_alerts_once_and_resolves_when_the_handover_completes(tmp_path):
-    env, change = roster_env(tmp_path, -40, extra_duty="  not_relieved_after: 30m\n")
+def test_not_relieved_alerts_once_and_resolves_when_the_handover_completes(tmp_path, request,
+                                                                           backend):
+    env, change = roster_env(tmp_path, -40, extra_duty="  not_relieved_after: 30m\n",
+                             request=request, backend=backend)
     out, inc = rostered(env, change)
     jobs = json.loads(env.run("--json", "daemon", "jobs").stdout)
     job = next(j for j in jobs if j["id"] == "not-relieved")
