@@ -22,7 +22,7 @@ log = logging.getLogger("opsctl.daemon")
 LEADER_LOCK = 0x6F707363746C4C
 
 # Jobs whose effect is site-wide: run by the leader only.
-SITE_ONCE = frozenset({"escalation", "handover-reminder", "roster-reminder", "seal",
+SITE_ONCE = frozenset({"escalation", "handover-reminder", "not-relieved", "roster-reminder", "seal",
                        "patrol-check", "duty-export", "retention"})
 
 
