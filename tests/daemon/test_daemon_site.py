@@ -108,3 +108,39 @@ def _retention_runs(store) -> list:
     with store.read() as conn:
         return conn.execute(sa.select(runs).where(runs.c.job_id == "retention",
                                                   runs.c.scheduled_for.is_not(None))).all()
+
+
+def test_daemon_rides_out_a_database_restart(tmp_path, pg_cluster):
+    """The server goes away under a polling daemon and comes back: the daemon keeps
+    running (its jobs fail and are logged meanwhile), then records again, and leads again."""
+    from opsctl.power.schema import polls
+
+    db = pg_cluster.new_database()
+    cfg = base_config(tmp_path, devices=[_device("ups-a", "a", free_tcp_port())],
+                      store={"url": pg_cluster.socket_url(db)},
+                      daemon={"room": "a"})
+    path = write_config(tmp_path / "opsctl.yaml", cfg)
+    store = Store.for_config(load_config(path))
+
+    def n_polls() -> int:
+        with store.read() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(polls)).scalar()
+
+    d = DaemonProcess(path, None, None, tmp_path / "d.log").start()
+    try:
+        wait_for(lambda: n_polls() >= 2, 60, what="polls before the restart")
+        pg_cluster.stop("fast")
+        try:
+            wait_for(lambda: "cannot" in d.output() or "failed" in d.output(), 30,
+                     what="the daemon noticing the database is gone")
+            assert d.proc.poll() is None  # still running
+        finally:
+            pg_cluster.pg_ctl_start()
+        before = n_polls()
+        wait_for(lambda: n_polls() >= before + 2, 60, what="polls after the restart")
+        wait_for(lambda: _status(path)["daemon"].get("role") == "leader", 30,
+                 what="the lead taken again")
+        assert d.proc.poll() is None
+    finally:
+        d.stop()
+        store.close()
