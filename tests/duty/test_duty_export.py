@@ -108,10 +108,10 @@ def test_failed_export_leaves_no_partial_file(env, tmp_path, monkeypatch):
     outdir = tmp_path / "failing"
     real_render = ex.render
 
-    def render(data, fmt):
+    def render(data, fmt, **kw):
         if fmt == "md":
             raise OSError(28, "No space left on device", str(outdir / "x.md"))
-        return real_render(data, fmt)
+        return real_render(data, fmt, **kw)
 
     monkeypatch.setattr(ex, "render", render)
     with pytest.raises(OpsError, match="nothing written"):
@@ -148,20 +148,23 @@ def test_api_export_for_the_daemon(env, tmp_path):
 @pytest.mark.parametrize("tz", ["Europe/Berlin", "Australia/Lord_Howe", "Asia/Kolkata"])
 def test_streamed_csv_is_the_rendered_csv(tmp_path, monkeypatch, tz):
     """The CSV export is built by SQLite a line at a time and streamed; its bytes are the
-    Python renderer's: across DST changes (half-hour ones too), with secrets redacted,
-    quotes, commas, line ends, NULLs, odd timestamps, alone or beside other formats."""
+    Python renderer's: across DST changes (half-hour ones too), with text as written
+    (secrets too), formula cells neutralised, full names, quotes, commas, line ends,
+    NULLs, odd timestamps, alone or beside other formats, for Excel or not."""
     from duty_support import make_env, two_shift_config
 
     from opsctl.core import logsetup
     from opsctl.handover import chain
     from opsctl.handover import export as ex
 
-    env = make_env(tmp_path / "site", two_shift_config().replace("Europe/Berlin", tz))
+    env = make_env(tmp_path / "site", two_shift_config().replace("Europe/Berlin", tz).replace(
+        "{name: a1, lead: true}", "{name: a1, lead: true, full_name: \"=张伟, \\\"W\\\"\"}"))
     env.run("duty", "log", "add", "first", "--by", "a1")
     cfg, store = env.cfg(), env.store()
     t0 = dt.datetime(2025, 3, 29, 10, 17, 3, 999999, tzinfo=dt.UTC)  # over spring changes
     texts = ["line {i}: s3cr3t-community, \"q\" | x\n2", "plain {i}", "cr\r{i}", "ü€ {i};'",
-             " {i} lead", "s3cr3t-s3cr3t-community{i}"]
+             " {i} lead", "s3cr3t-s3cr3t-community{i}", "=1+{i}", "'quoted {i}", "-{i}",
+             "@SUM({i})", "\t{i}", "\r{i}", "+\"{i}\",x"]
     with store.write() as conn:
         for i in range(3000):
             ts = (t0 + dt.timedelta(seconds=211 * i)).isoformat(timespec="microseconds")
@@ -176,16 +179,24 @@ def test_streamed_csv_is_the_rendered_csv(tmp_path, monkeypatch, tz):
     env.sqlite("UPDATE duty_log SET kind='x,y' WHERE seq=100; "
                "UPDATE duty_log SET hash='ab\"c' WHERE seq=101; "
                "UPDATE duty_log SET pending='1' WHERE seq=102; "
-               "UPDATE duty_log SET source='cli\n2' WHERE seq=103")
+               "UPDATE duty_log SET source='cli\n2' WHERE seq=103; "
+               "UPDATE duty_log SET hash='=cmd' WHERE seq=104; "
+               "UPDATE duty_log SET ref_seq=-5 WHERE seq=105")
     monkeypatch.setattr(logsetup, "_secrets", set())  # this test's secrets only
     logsetup.register_secret("s3cr3t-community")
     logsetup.register_secret("s3cr3t")
     start, end = dt.date(2025, 3, 29), dt.date(2025, 4, 30)
     data = ex.collect(cfg, store, start, end)
     want = ex.render(data, "csv")[""]
-    assert b"s3cr3t" not in want and b"****" in want and len(data["duty_log"]) > 2000
+    assert b"s3cr3t-community" in want and b"****" not in want and len(data["duty_log"]) > 2000
+    assert b",'=1+" in want and b",''quoted" in want and b",'-" in want and b",'@SUM" in want
+    assert "\"'=张伟, \"\"W\"\"\"".encode() in want and b",'=cmd\n" in want
+    want_excel = ex.render(data, "csv", excel=True)[""]
+    assert want_excel.startswith("\ufeff".encode()) and want_excel.count(b"\r\n") > 2000
     alone = ex.export(cfg, store, start, end, ["csv"], tmp_path / "a")
     both = ex.export(cfg, store, start, end, ["csv", "json"], tmp_path / "b")
+    excel = ex.export(cfg, store, start, end, ["csv"], tmp_path / "x", excel=True)
+    assert (excel.parent / f"duty-{start}_{end}.csv").read_bytes() == want_excel
     for manifest in (alone, both):
         got = (manifest.parent / f"duty-{start}_{end}.csv").read_bytes()
         assert got.splitlines() == want.splitlines()

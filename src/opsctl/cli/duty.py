@@ -810,14 +810,24 @@ def handover_list(app) -> None:
               help="Main output file (one format). Default: duty.export_dir.")
 @click.option("--verify-chain", is_flag=True,
               help="Verify the whole hash chain first; refuse to export a broken log.")
+@click.option("--excel/--no-excel", default=None,
+              help="CSV for Excel: UTF-8 with a BOM, CRLF line ends. Default: "
+                   "duty.export_excel.")
+@click.option("--by", metavar="NAME", shell_complete=PERSON,
+              help="Who exports (a configured person); their SSH key signs the manifest.")
 @pass_app
-def export_cmd(app, start, end, formats, output, verify_chain) -> None:
+def export_cmd(app, start, end, formats, output, verify_chain, excel, by) -> None:
     """Export the duty log, handovers and inspections for a date range, with a manifest
-    (SHA-256 of each file and the chain head). Nothing is left behind on failure."""
+    (SHA-256 of each file, the chain head, the latest seals), SSH-signed by the exporting
+    person through their ssh-agent ("login only" without a key). Nothing is left behind
+    on failure."""
     from pathlib import Path
 
     from opsctl.handover import export as ex
+    from opsctl.handover.people import acting_person
 
+    if by:
+        by = acting_person(app.cfg, by)  # a configured person may not export as another
     s, e = _date(start, "--from date"), _date(end, "--to date")
     if e < s:
         from opsctl.core.errors import UsageError
@@ -826,10 +836,10 @@ def export_cmd(app, start, end, formats, output, verify_chain) -> None:
     if output:
         out = Path(output)
         manifest = ex.export(app.cfg, app.store, s, e, list(formats), out.parent or Path("."),
-                             main_file=out, verify_chain=verify_chain)
+                             main_file=out, verify_chain=verify_chain, excel=excel, by=by)
     else:
         manifest = ex.export(app.cfg, app.store, s, e, list(formats), ex.default_outdir(app.cfg),
-                             verify_chain=verify_chain)
+                             verify_chain=verify_chain, excel=excel, by=by)
     import json
 
     m = json.loads(manifest.read_text())
@@ -840,29 +850,76 @@ def export_cmd(app, start, end, formats, output, verify_chain) -> None:
                  f"{m['inspections']} inspections: {manifest}")
     if verify_chain:
         app.out.info("the duty log chain was verified before the export")
+    who = m["signed_by"]
+    if who["method"] == "sshsig":
+        app.out.info(f"manifest signed by {who['name']} (SSH key)")
+    else:
+        app.out.info("manifest not signed: login only (login "
+                     f"{who['login']}{' as ' + who['name'] if who['name'] else ''}; no SSH key)")
 
 
 @duty.command("verify-export")
 @click.argument("manifest", type=click.Path(dir_okay=False))
+@click.option("--allowed-signers", "allowed", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Check the manifest's SSH signature against this allowed-signers file "
+                   "(`duty allowed-signers`) instead of the configured keys; an unsigned "
+                   "(login only) manifest then fails.")
+@click.option("--verification-key", "vkey", metavar="KEY",
+              help="Check the seals the manifest records with this verification key, and "
+                   "that they cover the exported entries.")
+@click.option("--verification-key-file", "vkey_file", type=click.Path(dir_okay=False),
+              metavar="FILE", help="The verification key, read from FILE.")
 @pass_app
-def verify_export_cmd(app, manifest) -> None:
-    """Check an export against its manifest (and the chain head against the log).
-    Exit 0 intact, 2 altered."""
+def verify_export_cmd(app, manifest, allowed, vkey, vkey_file) -> None:
+    """Check an export against its manifest: every file's SHA-256, the exported rows'
+    hashes, links and count (a cut-off head is truncation), the chain head against the log,
+    the manifest's SSH signature, and with a verification key its seals. Exit 0 intact,
+    2 altered."""
+    import json
     from pathlib import Path
 
+    from opsctl.core import sshsig
+    from opsctl.core.errors import UsageError
     from opsctl.handover import export as ex
+    from opsctl.handover import seal
 
+    def read(path: str) -> str:
+        try:
+            return Path(path).read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}"
+                             ) from None
+
+    from opsctl.core.store import DB_NAME
+
+    # The log is compared only where it is this site's and exists (an auditor's machine
+    # has the export, the keys and no store: no empty store is created there).
     store = None
     try:
-        store = app.store
-    except Exception:  # noqa: BLE001 - an export is checkable without the store
-        store = None
-    problems = ex.verify_export(Path(manifest), store)
+        site = json.loads(Path(manifest).read_text()).get("site")
+    except (OSError, ValueError, AttributeError):
+        site = None  # check_export says what is wrong with the manifest
+    if site == app.cfg.site.name and (Path(app.cfg.state_dir) / DB_NAME).exists():
+        try:
+            store = app.store
+        except Exception:  # noqa: BLE001 - an export is checkable without the store
+            store = None
+    signers = read(allowed) if allowed else sshsig.allowed_signers(app.cfg.people)
+    if vkey_file:
+        vkey = read(vkey_file)
+    res = ex.check_export(Path(manifest), store, signers=signers,
+                          require_signature=bool(allowed),
+                          vkey=seal.VerificationKey.decode(vkey) if vkey else None)
     if app.json:
-        app.out.json({"ok": not problems, "problems": problems})
-    elif problems:
-        for p in problems:
+        app.out.json(res.to_dict())
+    elif res.problems:
+        for p in res.problems:
             app.out.err(f"opsctl: export altered: {p}")
     else:
         app.out.info(f"export intact: {manifest}")
-    sys.exit(2 if problems else 0)
+        if res.signature:
+            app.out.info(("signature: " if res.signature["signed"] else "")
+                         + res.signature["verdict"])
+        if res.seals:
+            app.out.info(f"seals: {res.seals['message']}")
+    sys.exit(2 if res.problems else 0)

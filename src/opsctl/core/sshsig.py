@@ -16,6 +16,7 @@ from pathlib import Path
 from opsctl.core.errors import OpsError, SafetyError, ToolMissingError
 
 NAMESPACE = "opsctl-duty"
+EXPORT_NAMESPACE = "opsctl-export"  # export manifests: a duty signature cannot pass as one
 TIMEOUT = 30
 
 
@@ -34,7 +35,7 @@ def _env() -> dict[str, str]:
             if k in ("PATH", "HOME", "SSH_AUTH_SOCK", "LANG")} | {"LC_ALL": "C"}
 
 
-def sign(data: bytes, public_key: str, who: str) -> str:
+def sign(data: bytes, public_key: str, who: str, namespace: str = NAMESPACE) -> str:
     """The armored SSHSIG of ``data`` by the agent key matching ``public_key``."""
     if not os.environ.get("SSH_AUTH_SOCK"):
         raise SafetyError(f"signing as {who} needs {who}'s SSH key in an ssh-agent, and no "
@@ -46,7 +47,7 @@ def sign(data: bytes, public_key: str, who: str) -> str:
         pub = Path(tmp) / "signer.pub"
         pub.write_text(public_key + "\n")
         try:
-            p = subprocess.run([_keygen(), "-Y", "sign", "-n", NAMESPACE, "-f", str(pub)],
+            p = subprocess.run([_keygen(), "-Y", "sign", "-n", namespace, "-f", str(pub)],
                                input=data, capture_output=True, timeout=TIMEOUT, env=_env(),
                                check=False)
         except subprocess.TimeoutExpired:
@@ -63,11 +64,13 @@ def sign(data: bytes, public_key: str, who: str) -> str:
 def allowed_signers(people) -> str:
     """An allowed-signers file (``man ssh-keygen``, ALLOWED SIGNERS) for the configured
     people's keys; principals are the people's names."""
-    lines = [f'{p.name} namespaces="{NAMESPACE}" {p.ssh_key}' for p in people if p.ssh_key]
+    lines = [f'{p.name} namespaces="{NAMESPACE},{EXPORT_NAMESPACE}" {p.ssh_key}'
+             for p in people if p.ssh_key]
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-def verify(data: bytes, signature: str, principal: str, signers: str) -> tuple[bool, str]:
+def verify(data: bytes, signature: str, principal: str, signers: str,
+           namespace: str = NAMESPACE) -> tuple[bool, str]:
     """(ok, ssh-keygen's one-line verdict)."""
     with tempfile.TemporaryDirectory(prefix="opsctl-sig-") as tmp:
         allowed = Path(tmp) / "allowed_signers"
@@ -75,7 +78,7 @@ def verify(data: bytes, signature: str, principal: str, signers: str) -> tuple[b
         sig = Path(tmp) / "data.sig"
         sig.write_text(signature)
         p = subprocess.run([_keygen(), "-Y", "verify", "-f", str(allowed), "-I", principal,
-                            "-n", NAMESPACE, "-s", str(sig)], input=data, capture_output=True,
+                            "-n", namespace, "-s", str(sig)], input=data, capture_output=True,
                            timeout=TIMEOUT, env=_env(), check=False)
     text = (p.stdout or p.stderr).decode(errors="replace").strip().splitlines()
     return p.returncode == 0, text[-1] if text else f"ssh-keygen exit {p.returncode}"

@@ -76,10 +76,12 @@ def resolve_item(store, seq: int, result: str, *, author: str = "opsctl-daemon",
 
 def export(cfg, store, start: dt.date, end: dt.date, formats, outdir) -> Path:
     """Write the duty log, handovers and inspection summaries for [start, end] to
-    ``outdir`` in each format, plus a manifest; returns the manifest path."""
+    ``outdir`` in each format, plus a manifest; returns the manifest path. The daemon has
+    no one's ssh-agent: its manifests are "login only" (a person exports and signs with
+    ``opsctl duty export``)."""
     from opsctl.handover.export import export as _export
 
-    return _export(cfg, store, start, end, list(formats), Path(outdir))
+    return _export(cfg, store, start, end, list(formats), Path(outdir), sign=False)
 
 
 def roster_reminder(cfg, store, today: dt.date) -> str | None:

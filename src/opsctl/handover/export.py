@@ -14,7 +14,6 @@ import csv
 import datetime as dt
 import hashlib
 import html
-import io
 import json
 import os
 from collections.abc import Iterator
@@ -25,17 +24,43 @@ import sqlalchemy as sa
 
 from opsctl.core import interrupt
 from opsctl.core.errors import OpsError, StoreError, UsageError
-from opsctl.handover import chain
+from opsctl.handover import chain, seal
 from opsctl.handover.schema import duty_handover
 from opsctl.handover.timeutil import day_range_utc, local_midnight, site_tz
 
 FORMATS = ("csv", "json", "md", "html")
 FILE_MODE = 0o640
 LOG_COLUMNS = ("seq", "time_utc", "local_time", "kind", "category", "severity", "author",
-               "source", "pending", "ref_seq", "text", "details", "alg", "prev_hash", "hash")
-HANDOVER_COLUMNS = ("id", "outgoing", "incoming", "state", "started_at", "signed_out_at",
-                    "signed_in_at", "completed_at", "items", "inventory", "suspensions")
-INSPECTION_COLUMNS = ("id", "profile", "inspector", "started_at", "status", "counts")
+               "author_name", "source", "pending", "ref_seq", "text", "details", "alg",
+               "prev_hash", "hash")
+HANDOVER_COLUMNS = ("id", "outgoing", "outgoing_name", "incoming", "incoming_name", "state",
+                    "started_at", "signed_out_at", "signed_in_at", "completed_at", "items",
+                    "inventory", "suspensions")
+INSPECTION_COLUMNS = ("id", "profile", "inspector", "inspector_name", "started_at", "status",
+                      "counts")
+# People's full names (people[].full_name) are shown beside the login; they are not part of
+# the hashed record (the login is), so a renamed person does not "alter" an old export.
+_NAME_OF = {"outgoing_name": "outgoing", "incoming_name": "incoming",
+            "inspector_name": "inspector"}
+
+# CSV injection (OWASP): a spreadsheet runs a cell starting with one of these as a
+# formula. Such a cell is written with a leading "'"; so that this stays reversible (the
+# rows' hashes are recomputed from the file), a cell already starting with "'" gets one
+# too, and readers strip exactly one leading "'" from every cell. JSON is written raw.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
+BOM = "\ufeff"
+
+
+def neutral(value: str) -> str:
+    return "'" + value if value[:1] in FORMULA_START else value
+
+
+def unneutral(value: str) -> str:
+    return value[1:] if value[:1] == "'" else value
+
+
+def full_names(cfg) -> dict[str, str]:
+    return {p.name: p.full_name for p in cfg.people if p.full_name}
 
 
 # -- collecting -------------------------------------------------------------------------
@@ -46,11 +71,10 @@ _LOG_SELECT = ("SELECT seq, ts, kind, category, severity, author, source, pendin
 
 def _log_rows(cfg, cur) -> Iterator[tuple]:
     """Rows of a ``_LOG_SELECT`` cursor as export rows (LOG_COLUMNS order), one at a
-    time: local time added, secrets redacted."""
-    from opsctl.core.logsetup import redactor
-
+    time, local time added. Text is exported as written: the rows are evidence and their
+    hashes are recomputed from the file (``log add`` warns about a secret in an entry)."""
     tz = site_tz(cfg)
-    redact = redactor()
+    names = full_names(cfg)
     fromiso = dt.datetime.fromisoformat
     # Per UTC hour, the local "YYYY-MM-DD HH" when the offset is whole hours (then the
     # minutes and seconds are the stored ones): one tz lookup an hour, not one a row.
@@ -75,12 +99,8 @@ def _log_rows(cfg, cur) -> Iterator[tuple]:
             else:
                 t = fromiso(ts)
                 local = (t + t.astimezone(tz).utcoffset()).isoformat(sep=" ")[:19]
-            if redact is not None:
-                text = redact(text)
-                if details:
-                    details = redact(details)
-            yield (seq, ts, local, kind, cat, sev, author, source, pending, ref, text,
-                   details, alg, prev, digest)
+            yield (seq, ts, local, kind, cat, sev, author, names.get(author), source, pending,
+                   ref, text, details, alg, prev, digest)
 
 
 def _sql(conn, sql: str) -> str:
@@ -107,11 +127,14 @@ def _companions(cfg, store, start: dt.date, end: dt.date) -> dict[str, Any]:
         hrows = conn.execute(sa.select(duty_handover).where(
             duty_handover.c.started_at >= lo, duty_handover.c.started_at < hi)
             .order_by(duty_handover.c.id)).all()
-    handovers = [{c: getattr(r, c) for c in HANDOVER_COLUMNS} for r in hrows]
+    names = full_names(cfg)
+    handovers = [{c: names.get(getattr(r, _NAME_OF[c])) if c in _NAME_OF else getattr(r, c)
+                  for c in HANDOVER_COLUMNS} for r in hrows]
+    inspections = [{**r, "inspector_name": names.get(r["inspector"])} for r in
+                   _inspections(store, local_midnight(cfg, start),
+                                local_midnight(cfg, end + dt.timedelta(days=1)))]
     return {"from": str(start), "to": str(end), "site": cfg.site.name,
-            "handovers": handovers,
-            "inspections": _inspections(store, local_midnight(cfg, start),
-                                        local_midnight(cfg, end + dt.timedelta(days=1)))}
+            "handovers": handovers, "inspections": inspections}
 
 
 def _inspections(store, lo: dt.datetime, hi: dt.datetime) -> list[dict]:
@@ -125,7 +148,7 @@ def _inspections(store, lo: dt.datetime, hi: dt.datetime) -> list[dict]:
         return []
     out = []
     for r in api.runs_between(store, lo, hi):
-        out.append({c: r.get(c) for c in INSPECTION_COLUMNS})
+        out.append({c: r.get(c) for c in INSPECTION_COLUMNS if c not in _NAME_OF})
     return sorted(out, key=lambda r: (str(r["started_at"]), r["id"] or 0))
 
 
@@ -138,21 +161,39 @@ def _cell(v: Any) -> str:
     return str(v)
 
 
-def _csv(columns: tuple[str, ...], rows: list[dict]) -> bytes:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(columns)
-    w.writerows([_cell(r[c]) for c in columns] for r in rows)
-    return buf.getvalue().encode()
+def _field(value: str) -> str:
+    # Quoted as csv.QUOTE_MINIMAL does, but a carriage return is always quoted: Python's
+    # csv writer leaves a lone CR bare under an LF terminator, and every reader (its own
+    # included) then splits the record there.
+    if "," in value or '"' in value or "\n" in value or "\r" in value:
+        return '"' + value.replace('"', '""') + '"'
+    return value
 
 
-def _log_csv(rows: list[tuple]) -> bytes:
-    # Plain values only (None is written as ""), so the rows go to csv as they are.
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(LOG_COLUMNS)
-    w.writerows(rows)
-    return buf.getvalue().encode()
+def _line(values) -> str:
+    """One CSV record (no line end), every cell neutralised."""
+    return ",".join(_field(neutral(_cell(v))) for v in values)
+
+
+def _eol(excel: bool) -> str:
+    """For Excel UTF-8 with a BOM (Excel on a Chinese Windows reads a CSV without one as
+    GBK) and CRLF line ends; otherwise plain UTF-8 and LF. Line ends go between records
+    only: a line break inside a quoted field is data."""
+    return "\r\n" if excel else "\n"
+
+
+def _csv_doc(columns: tuple[str, ...], rows, excel: bool) -> bytes:
+    eol = _eol(excel)
+    head = (BOM if excel else "") + ",".join(columns) + eol
+    return (head + "".join(_line(r) + eol for r in rows)).encode()
+
+
+def _csv(columns: tuple[str, ...], rows: list[dict], excel: bool = False) -> bytes:
+    return _csv_doc(columns, ([r[c] for c in columns] for r in rows), excel)
+
+
+def _log_csv(rows: list[tuple], excel: bool = False) -> bytes:
+    return _csv_doc(LOG_COLUMNS, rows, excel)
 
 
 def _log_dicts(rows: list[tuple]) -> list[dict]:
@@ -180,8 +221,9 @@ def _html_table(columns: tuple[str, ...], rows: list[dict]) -> str:
     return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
 
 
-_MD_LOG = ("seq", "local_time", "kind", "category", "severity", "author", "pending",
-           "ref_seq", "text")
+_MD_LOG = ("seq", "local_time", "kind", "category", "severity", "author", "author_name",
+           "pending", "ref_seq", "text")
+_MD_HANDOVER = HANDOVER_COLUMNS[:10]
 
 
 class _Span:
@@ -197,26 +239,25 @@ class _Span:
             self.count, self.first, self.last = len(rows), rows[0][0], rows[-1][0]
 
 
-def stream_log_csv(cfg, store, start: dt.date, end: dt.date, out, span: _Span):
+def stream_log_csv(cfg, store, start: dt.date, end: dt.date, out, span: _Span,
+                   excel: bool = False):
     """The duty log CSV of the range, written to ``out`` from one cursor: the same bytes
     as ``render(collect(...), "csv")[""]`` in constant memory. Returns the newest entry
     (seq, hash, alg) of the same read snapshot.
 
-    SQLite builds each CSV line itself (quoting as Python's csv module does, the site's
-    local time from the UTC offsets in force over the range, secrets replaced as
-    ``redact`` does), so one string a row crosses into Python: within a small factor of
+    SQLite builds each CSV line itself (quoting as ``_field`` does, the site's
+    local time from the UTC offsets in force over the range, formula cells neutralised as
+    ``neutral`` does), so one string a row crosses into Python: within a small factor of
     the sqlite3 tool's own CSV output. A row whose timestamp is not in the standard form
     comes back without a line and is rendered by the Python path.
     """
     lo, hi = day_range_utc(cfg, start, end)
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(LOG_COLUMNS)
-    out.write(buf.getvalue())
+    eol = _eol(excel)
+    out.write(_csv_doc(LOG_COLUMNS, [], excel).decode())
     count, first, last = 0, None, None
     with store.read() as conn:
         if conn.dialect.name != "sqlite":
-            return _stream_csv_python(cfg, conn, lo, hi, out, span)
+            return _stream_csv_python(cfg, conn, lo, hi, out, span, eol)
         sql, params = _csv_line_sql(cfg, lo, hi)
         cur = conn.connection.dbapi_connection.cursor()
         try:
@@ -237,7 +278,7 @@ def stream_log_csv(cfg, store, start: dt.date, end: dt.date, out, span: _Span):
                 else:
                     lines = [line for _, line in batch]
                 lines.append("")
-                out.write("\n".join(lines))
+                out.write(eol.join(lines))
                 if first is None:
                     first = batch[0][0]
                 count += len(batch)
@@ -250,25 +291,23 @@ def stream_log_csv(cfg, store, start: dt.date, end: dt.date, out, span: _Span):
     return head
 
 
-def _stream_csv_python(cfg, conn, lo: str, hi: str, out, span: _Span):
-    """PostgreSQL: the rows through Python's csv module (the SQL-built lines are
-    SQLite's), a server-side cursor's batch at a time."""
+def _stream_csv_python(cfg, conn, lo: str, hi: str, out, span: _Span, eol: str):
+    """PostgreSQL: the rows rendered in Python (the SQL-built lines are SQLite's), a
+    server-side cursor's batch at a time."""
     rows = conn.execution_options(stream_results=True, yield_per=5000).exec_driver_sql(
         _sql(conn, _LOG_SELECT), (lo, hi))
     count, first, last = 0, None, None
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    lines: list[str] = []
     for row in _log_rows(cfg, rows):
-        w.writerow(row)
+        lines.append(_line(row) + eol)
         if first is None:
             first = row[0]
         count += 1
         last = row[0]
         if count % 5000 == 0:
-            out.write(buf.getvalue())
-            buf.seek(0)
-            buf.truncate()
-    out.write(buf.getvalue())
+            out.write("".join(lines))
+            lines = []
+    out.write("".join(lines))
     head = conn.exec_driver_sql("SELECT seq, hash, alg FROM duty_log "
                                 "ORDER BY seq DESC LIMIT 1").first()
     span.count, span.first, span.last = count, first, last
@@ -279,11 +318,9 @@ def _python_line(cfg, conn, seq: int) -> str:
     cur = conn.connection.dbapi_connection.cursor()
     try:
         cur.execute(_LOG_SELECT.replace("WHERE ts >= ? AND ts < ?", "WHERE seq = ?"), (seq,))
-        buf = io.StringIO()
-        csv.writer(buf, lineterminator="\n").writerows(_log_rows(cfg, cur))
+        return "".join(_line(r) for r in _log_rows(cfg, cur))
     finally:
         cur.close()
-    return buf.getvalue()[:-1]
 
 
 # The form opsctl stores (UTC, microseconds): nothing in it needs CSV quoting.
@@ -291,30 +328,26 @@ _STANDARD_TS = ("[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9
                 ".[0-9][0-9][0-9][0-9][0-9][0-9]+00:00")
 
 
-def _csv_quotes_cr() -> bool:
-    """Whether this Python's csv quotes a field holding a carriage return."""
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerow(["a\rb"])
-    return buf.getvalue().startswith('"')
-
-
 def _csv_line_sql(cfg, lo: str, hi: str) -> tuple[str, dict]:
-    from opsctl.core.logsetup import secrets_in_order
-
     params: dict[str, Any] = {"lo": lo, "hi": hi, "std": _STANDARD_TS}
-    cr = " OR instr({x}, char(13))" if _csv_quotes_cr() else ""
+    cr = " OR instr({x}, char(13))"
+    formula = "substr({x}, 1, 1) IN ('=', '+', '-', '@', char(9), char(13), '''')"
 
     def q(x: str) -> str:  # QUOTE_MINIMAL: quotes, delimiter, line ends; %w doubles "
+        # The "'" of a neutralised cell needs no quoting itself, so the test is on x.
         test = ("instr({x}, '\"') OR instr({x}, ',') OR instr({x}, char(10))" + cr
                 ).format(x=x)
-        return f"CASE WHEN {test} THEN printf('\"%w\"', {x}) ELSE {x} END"
+        pre = f"CASE WHEN {formula.format(x=x)} THEN '''' ELSE '' END"
+        return f"CASE WHEN {test} THEN printf('\"%s%w\"', {pre}, {x}) ELSE {pre} || {x} END"
 
-    # Masking is whole words (see logsetup.redact): SQLite cannot say that, so a row whose
-    # text or details holds a secret anywhere gets no line and takes the Python path.
-    secret_free = []
-    for i, secret in enumerate(secrets_in_order()):
-        params[f"s{i}"] = secret
-        secret_free.append(f"NOT (instr(text, :s{i}) OR instr(ifnull(details, ''), :s{i}))")
+    names = full_names(cfg)
+    name = "NULL"
+    if names:
+        name = "CASE author"
+        for i, (login, full) in enumerate(sorted(names.items())):
+            params[f"p{i}"], params[f"n{i}"] = login, full
+            name += f" WHEN :p{i} THEN :n{i}"
+        name += " END"
 
     # Local time: datetime() of the whole seconds plus the offset in force (exact, like
     # adding the offset in Python and cutting to seconds).
@@ -336,13 +369,13 @@ def _csv_line_sql(cfg, lo: str, hi: str) -> tuple[str, dict]:
                                                                         chain.ALG_HMAC)}
     safe = [f"{c} IN ({', '.join(repr(w) for w in ws)})" for c, ws in words.items()]
     safe += [f"(severity IS NULL OR severity IN ({', '.join(map(repr, chain.SEVERITIES))}))",
-             "typeof(pending) = 'integer'", "(ref_seq IS NULL OR typeof(ref_seq) = 'integer')"]
-    safe += secret_free
-    safe += [f"NOT (instr({h}, ',') OR instr({h}, '\"') OR instr({h}, char(10)){cr.format(x=h)})"
-             for h in ("prev_hash", "hash")]
+             "typeof(pending) = 'integer' AND pending >= 0",
+             "(ref_seq IS NULL OR (typeof(ref_seq) = 'integer' AND ref_seq >= 0))"]
+    safe += [f"NOT (instr({h}, ',') OR instr({h}, '\"') OR instr({h}, char(10)){cr.format(x=h)}"
+             f" OR {formula.format(x=h)})" for h in ("prev_hash", "hash")]
     line = ("printf('" + ",".join(["%s"] * len(LOG_COLUMNS)) + "', seq, ts, " + local
-            + ", kind, category, severity, " + q("author") + ", " + q("source")
-            + ", pending, ref_seq, " + q("text") + ", " + q("details")
+            + ", kind, category, severity, " + q("author") + ", " + q(f"({name})") + ", "
+            + q("source") + ", pending, ref_seq, " + q("text") + ", " + q("details")
             + ", alg, prev_hash, hash)")
     sql = (f"SELECT seq, CASE WHEN ts GLOB :std AND {' AND '.join(safe)} "  # noqa: S608
            f"THEN {line} END FROM duty_log WHERE seq BETWEEN :first AND :last "
@@ -380,14 +413,15 @@ def _offsets(tz, lo: str, hi: str) -> list[tuple[str | None, int]]:
     return out
 
 
-def render(data: dict[str, Any], fmt: str) -> dict[str, bytes]:
+def render(data: dict[str, Any], fmt: str, *, excel: bool = False) -> dict[str, bytes]:
     """suffix -> bytes; the main document has suffix '' (csv has companions). The CSV
-    log itself is not rendered here when ``data["duty_log"]`` is None (streamed)."""
+    log itself is not rendered here when ``data["duty_log"]`` is None (streamed).
+    ``excel``: the CSV files for Excel (BOM, CRLF)."""
     title = f"Duty log {data['site']} {data['from']} .. {data['to']}"
     if fmt == "csv":
-        docs = {"": _log_csv(data["duty_log"])} if data["duty_log"] is not None else {}
-        return {**docs, ".handovers": _csv(HANDOVER_COLUMNS, data["handovers"]),
-                ".inspections": _csv(INSPECTION_COLUMNS, data["inspections"])}
+        docs = {"": _log_csv(data["duty_log"], excel)} if data["duty_log"] is not None else {}
+        return {**docs, ".handovers": _csv(HANDOVER_COLUMNS, data["handovers"], excel),
+                ".inspections": _csv(INSPECTION_COLUMNS, data["inspections"], excel)}
     data = {**data, "duty_log": _log_dicts(data["duty_log"])}
     if fmt == "json":
         return {"": (json.dumps(data, sort_keys=True, ensure_ascii=False, indent=1)
@@ -396,7 +430,7 @@ def render(data: dict[str, Any], fmt: str) -> dict[str, bytes]:
         parts = [f"# {title}", "", f"## Duty log ({len(data['duty_log'])} entries)", "",
                  _md_table(_MD_LOG, data["duty_log"]), "",
                  f"## Handovers ({len(data['handovers'])})", "",
-                 _md_table(HANDOVER_COLUMNS[:8], data["handovers"]), "",
+                 _md_table(_MD_HANDOVER, data["handovers"]), "",
                  f"## Inspections ({len(data['inspections'])})", "",
                  _md_table(INSPECTION_COLUMNS, data["inspections"]), ""]
         return {"": "\n".join(parts).encode()}
@@ -408,7 +442,7 @@ def render(data: dict[str, Any], fmt: str) -> dict[str, bytes]:
             f"<h2>Duty log ({len(data['duty_log'])} entries)</h2>",
             _html_table(_MD_LOG, data["duty_log"]),
             f"<h2>Handovers ({len(data['handovers'])})</h2>",
-            _html_table(HANDOVER_COLUMNS[:8], data["handovers"]),
+            _html_table(_MD_HANDOVER, data["handovers"]),
             f"<h2>Inspections ({len(data['inspections'])})</h2>",
             _html_table(INSPECTION_COLUMNS, data["inspections"]),
             "</body></html>", ""]
@@ -423,6 +457,7 @@ class _Staged:
     def __init__(self) -> None:
         self.pending: list[tuple[Path, Path]] = []
         self.done: list[Path] = []
+        self.stale: list[Path] = []
 
     def add(self, path: Path, data: bytes) -> None:
         tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
@@ -469,6 +504,8 @@ class _Staged:
                 os.replace(tmp, path)
                 interrupt.keep(tmp)
                 self.done.append(path)
+            for path in self.stale:
+                path.unlink(missing_ok=True)
             dirs = {p.parent for _, p in self.pending}
             for d in dirs:
                 fd = os.open(d, os.O_RDONLY)
@@ -487,7 +524,7 @@ class _Staged:
 
 
 class _HashingFile:
-    """A text sink for csv.writer: buffers, then encodes, hashes and writes in blocks."""
+    """A text sink: buffers, then encodes, hashes and writes in blocks."""
 
     def __init__(self, raw) -> None:
         self.raw = raw
@@ -518,11 +555,19 @@ def _sha256(data: bytes) -> str:
 
 
 def export(cfg, store, start: dt.date, end: dt.date, formats: list[str], outdir: Path,
-           *, main_file: Path | None = None, verify_chain: bool = False) -> Path:
+           *, main_file: Path | None = None, verify_chain: bool = False,
+           excel: bool | None = None, by: str | None = None, sign: bool = True) -> Path:
     """Write the export; returns the manifest path. ``main_file`` (one format only)
     names the main document instead of the default ``duty-FROM_TO.EXT`` in ``outdir``.
     ``verify_chain`` walks the whole chain first and refuses a broken log (otherwise the
-    manifest records the head as stored, and ``duty log verify`` is the check)."""
+    manifest records the head as stored, and ``duty log verify`` is the check).
+    ``excel`` (default ``duty.export_excel``): CSV files with a BOM and CRLF. The manifest
+    is signed by ``by`` (else the caller's person) with their SSH key, or "login only"."""
+    from opsctl.handover import export_signing
+
+    if excel is None:
+        excel = bool(getattr(cfg.duty, "export_excel", False))
+    signed_by, signer = export_signing.signer_record(cfg, by, sign=sign)
     if not formats:
         raise UsageError("no export format given")
     for f in formats:
@@ -557,30 +602,44 @@ def export(cfg, store, start: dt.date, end: dt.date, formats: list[str], outdir:
             if fmt == "csv" and data["duty_log"] is None:
                 path = main_file or outdir / f"{base}.csv"
                 with staged.stream(path) as out:
-                    head = stream_log_csv(cfg, store, start, end, out, span)
+                    head = stream_log_csv(cfg, store, start, end, out, span, excel)
                 if not verify_chain:  # the head as of the rows written (one snapshot)
                     res = _head_result(head)
                 files.append({"name": path.name, "sha256": out.hash.hexdigest(),
                               "bytes": out.bytes})
-            for suffix, blob in render(data, fmt).items():
+            for suffix, blob in render(data, fmt, excel=excel).items():
                 if main_file is not None and not suffix:
                     path = main_file
                 else:
                     path = outdir / f"{base}{suffix}.{fmt}"
                 staged.add(path, blob)
                 files.append({"name": path.name, "sha256": _sha256(blob), "bytes": len(blob)})
+        with store.read() as conn:
+            seals = seal.export_evidence(conn, span.first, span.last)
         manifest = {
-            "manifest_version": 1, "site": cfg.site.name, "from": str(start), "to": str(end),
+            "manifest_version": 2, "site": cfg.site.name, "from": str(start), "to": str(end),
             "entries": span.count, "handovers": len(data["handovers"]),
             "inspections": len(data["inspections"]),
             "first_seq": span.first, "last_seq": span.last,
             "chain_head": {"seq": res.last_seq, "hash": res.head_hash,
                            "verified": verify_chain, "intact": res.ok if verify_chain else None,
                            "keyed": res.keyed},
+            "seals": seals,
+            "csv": {"encoding": "utf-8-sig" if excel else "utf-8",
+                    "line_end": "crlf" if excel else "lf", "formula_prefix": "'"},
+            "signed_by": signed_by,
             "files": sorted(files, key=lambda f: f["name"]),
         }
         mpath = outdir / f"{base}.manifest.json"
-        staged.add(mpath, (json.dumps(manifest, sort_keys=True, indent=1) + "\n").encode())
+        mbytes = (json.dumps(manifest, sort_keys=True, indent=1, ensure_ascii=False)
+                  + "\n").encode()
+        staged.add(mpath, mbytes)
+        if signed_by["method"] == "sshsig":
+            # Before anything is renamed into place: no key in the agent, no export.
+            staged.add(export_signing.sig_path(mpath),
+                       export_signing.sign(signer, mbytes).encode())
+        else:  # an earlier export's signature must not sit beside this manifest
+            staged.stale.append(export_signing.sig_path(mpath))
         staged.commit()
     except OSError as exc:
         staged.abort()
@@ -609,16 +668,52 @@ def _head_result(row) -> chain.VerifyResult:
                               keyed=bool(row and row[2] == chain.ALG_HMAC))
 
 
+class ExportCheck:
+    """What ``check_export`` found: problems (empty: intact), and what it checked."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+        self.signature: dict[str, Any] | None = None
+        self.seals: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": not self.problems, "problems": self.problems,
+                "signature": self.signature, "seals": self.seals}
+
+
 def verify_export(manifest_path: Path, store=None, key: bytes | None = None) -> list[str]:
     """Problems found (empty: the export is intact and, with a store, matches the log)."""
+    return check_export(manifest_path, store, key).problems
+
+
+def check_export(manifest_path: Path, store=None, key: bytes | None = None, *,
+                 signers: str | None = None, require_signature: bool = False,
+                 vkey: seal.VerificationKey | None = None) -> ExportCheck:
+    """Every file against the manifest; the exported log rows' hashes, links and count
+    against the manifest (a cut-off head is truncation); the chain head against the store
+    when there is one; the manifest's SSH signature against ``signers`` (an
+    allowed-signers text); with ``vkey`` the recorded seals and that they cover the rows."""
+    from opsctl.handover import export_signing
+
+    out = ExportCheck()
     try:
-        manifest = json.loads(manifest_path.read_text())
+        raw = manifest_path.read_bytes()
+        manifest = json.loads(raw)
         files = manifest["files"]
     except FileNotFoundError:
         raise UsageError(f"no manifest {manifest_path}") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {manifest_path}: {exc.strerror or exc}") from None
     except (ValueError, KeyError, TypeError):
-        return [f"{manifest_path}: not a valid export manifest"]
-    problems = []
+        out.problems.append(f"{manifest_path}: not a valid export manifest")
+        return out
+    if signers is not None or manifest.get("signed_by"):
+        sig = export_signing.verify(manifest_path, raw, manifest.get("signed_by"), signers,
+                                    required=require_signature)
+        out.signature = sig.to_dict()
+        if not sig.ok:
+            out.problems.append(f"manifest signature: {sig.verdict}")
+    problems = out.problems
     for f in files:
         p = manifest_path.parent / f["name"]
         try:
@@ -628,22 +723,56 @@ def verify_export(manifest_path: Path, store=None, key: bytes | None = None) -> 
             continue
         if digest != f["sha256"]:
             problems.append(f"{f['name']}: SHA-256 does not match the manifest (altered)")
+    head = manifest.get("chain_head") or {}
+    hashes: dict[int, str] = {}
     if not problems:
         for f in files:
             if f["name"].endswith((".json", ".csv")) and not f["name"].endswith(
                     (".handovers.csv", ".inspections.csv", ".manifest.json")):
-                problems += check_log_rows(manifest_path.parent / f["name"], key)
-    head = manifest.get("chain_head") or {}
+                rows, found = _check_rows(manifest_path.parent / f["name"], key)
+                problems += found
+                if rows is not None:
+                    problems += _truncation(f["name"], rows, manifest, head)
+                    hashes = {r["seq"]: r["hash"] for r in rows}
     if store is not None and head.get("seq"):
         from opsctl.handover.schema import duty_log
 
         with store.read() as conn:
             row = conn.execute(sa.select(duty_log.c.hash)
                                .where(duty_log.c.seq == head["seq"])).first()
-        if row is not None and row.hash != head["hash"]:
+            newest = conn.execute(sa.select(sa.func.max(duty_log.c.seq))).scalar()
+        if row is None:
+            problems.append(f"chain head entry {head['seq']} of the export is not in the log "
+                            f"(the log ends at {newest or 'no entry'}): the log was truncated")
+        elif row.hash != head["hash"]:
             problems.append(f"chain head entry {head['seq']} differs from the log "
                             "(the log or the export was altered)")
-    return problems
+    if vkey is not None:
+        res = seal.verify_export_seals(manifest.get("seals"), vkey, hashes,
+                                       (head.get("seq"), head.get("hash")))
+        out.seals = res.to_dict()
+        if not res.ok:
+            problems.append(f"seals: {res.message}")
+    return out
+
+
+def _truncation(name: str, rows: list[dict], manifest: dict, head: dict) -> list[str]:
+    """The exported rows are all the manifest says: a file cut short (its head row gone)
+    is truncated, not intact."""
+    want_n, want_last = manifest.get("entries"), manifest.get("last_seq")
+    ends = rows[-1]["seq"] if rows else None
+    where = f"file ends at {ends}" if ends is not None else "file has no entry"
+    if want_n is not None and (len(rows) < want_n or (want_last is not None and
+                                                       (ends or 0) < want_last)):
+        return [f"{name}: truncated: manifest says {want_n} entries / head "
+                f"{want_last if want_last is not None else head.get('seq')}, {where} "
+                f"({len(rows)} entries)"]
+    if want_n is not None and len(rows) != want_n or ends != want_last:
+        return [f"{name}: manifest says {want_n} entries up to {want_last}, {where} "
+                f"({len(rows)} entries)"]
+    if rows and head.get("seq") == ends and rows[-1]["hash"] != head.get("hash"):
+        return [f"{name}: entry {ends} is not the chain head the manifest records"]
+    return []
 
 
 def _read_log_rows(path: Path) -> list[dict]:
@@ -654,8 +783,9 @@ def _read_log_rows(path: Path) -> list[dict]:
             r["details"] = None if d is None else json.dumps(
                 d, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return rows
-    with open(path, newline="") as fh:
-        rows = list(csv.DictReader(fh))
+    # utf-8-sig: with or without the BOM of an Excel export.
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        rows = [{k: unneutral(v) for k, v in r.items()} for r in csv.DictReader(fh)]
     for r in rows:  # CSV has no NULL: empty optional fields were None
         r["seq"], r["pending"] = int(r["seq"]), int(r["pending"])
         r["ref_seq"] = int(r["ref_seq"]) if r["ref_seq"] else None
@@ -667,10 +797,14 @@ def _read_log_rows(path: Path) -> list[dict]:
 def check_log_rows(path: Path, key: bytes | None = None) -> list[str]:
     """Recompute the chain inside an exported log: each row's hash from its content
     (keyed rows only with the key) and each row's link to the one before it."""
+    return _check_rows(path, key)[1]
+
+
+def _check_rows(path: Path, key: bytes | None = None) -> tuple[list[dict] | None, list[str]]:
     try:
         rows = _read_log_rows(path)
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        return [f"{path.name}: cannot read the exported log: {exc}"]
+        return None, [f"{path.name}: cannot read the exported log: {exc}"]
     problems: list[str] = []
     prev = None
     for r in rows:
@@ -684,7 +818,7 @@ def check_log_rows(path: Path, key: bytes | None = None) -> list[str]:
             problems.append(f"{path.name}: entry {r['seq']} does not link to entry "
                             f"{prev['seq']}")
         prev = r
-    return problems[:10]
+    return rows, problems[:10]
 
 
 def default_outdir(cfg) -> Path:

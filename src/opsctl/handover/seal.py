@@ -354,3 +354,102 @@ def verify(store, vkey: VerificationKey) -> SealCheck:
                    + (f", {res.unsealed_entries} newer entries not sealed yet"
                       if res.unsealed_entries else ""))
     return res
+
+
+# -- exports --------------------------------------------------------------------------------
+def _seal_dict(r) -> dict[str, Any]:
+    return {"epoch": r.epoch, "sealed_at": r.sealed_at, "head_seq": r.head_seq,
+            "head_hash": r.head_hash, "prev_mac": r.prev_mac, "mac": r.mac}
+
+
+def export_evidence(conn, first_seq: int | None, last_seq: int | None) -> dict[str, Any] | None:
+    """What an export manifest records of the seals (None: sealing not set up): the latest
+    seal at export time, and every seal whose sealed head is one of the exported entries
+    (they tie those entries to seals an auditor checks with the verification key)."""
+    meta = _meta(conn)
+    if not meta.get("fingerprint"):
+        return None
+    latest = conn.execute(sa.select(duty_seal).order_by(duty_seal.c.epoch.desc())
+                          .limit(1)).first()
+    covering = []
+    if first_seq is not None and last_seq is not None:
+        covering = [_seal_dict(r) for r in conn.execute(
+            sa.select(duty_seal).where(duty_seal.c.head_seq >= first_seq,
+                                       duty_seal.c.head_seq <= last_seq)
+            .order_by(duty_seal.c.epoch))]
+    return {"fingerprint": meta["fingerprint"],
+            "latest": _seal_dict(latest) if latest is not None else None,
+            "covering": covering}
+
+
+def verify_export_seals(evidence: dict[str, Any] | None, vkey: VerificationKey,
+                        hashes: dict[int, str], head: tuple[int | None, str | None]
+                        ) -> SealCheck:
+    """The seals an export manifest records, against the verification key and against the
+    exported entries (``hashes``: seq -> hash as exported) and chain head. A consistently
+    forged store (entries, hashes and head rewritten) exports rows whose hash at a sealed
+    head is not the sealed one, and a forger cannot make a seal for a past epoch."""
+    res = SealCheck(ok=True)
+
+    def fail(epoch: int | None, seq: int | None, msg: str) -> SealCheck:
+        res.ok, res.bad_epoch, res.bad_seq, res.message = False, epoch, seq, msg
+        return res
+
+    if not evidence or not evidence.get("fingerprint"):
+        return fail(None, None, "the manifest records no seal (sealing was not set up "
+                                "when the export was made)")
+    if evidence["fingerprint"] != fingerprint(vkey.k0):
+        return fail(None, None, "this verification key belongs to another sealing key "
+                                f"(export fingerprint {evidence['fingerprint']})")
+    try:
+        covering = [_Seal(**s) for s in evidence.get("covering") or []]
+        latest = _Seal(**evidence["latest"]) if evidence.get("latest") else None
+    except TypeError:
+        return fail(None, None, "the manifest's seal records are malformed")
+    seals = list(covering)
+    if latest is not None and all(s.epoch != latest.epoch for s in covering):
+        seals.append(latest)
+    prev: _Seal | None = None
+    for s in seals:
+        want = seal_mac(vkey.key_for(s.epoch), s.epoch, s.sealed_at, s.head_seq, s.head_hash,
+                        s.prev_mac)
+        if not hmac.compare_digest(want, s.mac):
+            return fail(s.epoch, None, f"seal of epoch {s.epoch} is forged (its MAC does not "
+                                       "match the epoch's key)")
+        # The covering seals are consecutive in the store: each must link to the one before.
+        if prev is not None and s in covering and s.prev_mac != prev.mac:
+            return fail(s.epoch, None, f"seal of epoch {s.epoch} does not link to the seal "
+                                       f"of epoch {prev.epoch}: a seal was deleted or inserted")
+        got = hashes.get(s.head_seq)
+        if got is None and s.head_seq == head[0]:
+            got = head[1]
+        if got is not None and got != s.head_hash:
+            return fail(s.epoch, s.head_seq,
+                        f"entry {s.head_seq} is not the one sealed in epoch {s.epoch} "
+                        f"({s.sealed_at}): the log was rewritten up to there")
+        prev = s
+    res.seals = len(seals)
+    if not covering:
+        where = (f"; the newest seal is at entry {latest.head_seq} (epoch {latest.epoch})"
+                 if latest is not None else "")
+        return fail(None, None, "no seal covers the exported entries" + where
+                    + ": verify the store copy with `duty log verify --verification-key`")
+    res.first_epoch, res.last_epoch = covering[0].epoch, covering[-1].epoch
+    res.sealed_head = covering[-1].head_seq
+    newer = [q for q in hashes if q > res.sealed_head]
+    res.unsealed_entries = len(newer)
+    res.message = (f"{len(covering)} seals cover the exported entries (epochs "
+                   f"{res.first_epoch}..{res.last_epoch}); entries up to {res.sealed_head} "
+                   "sealed" + (f", {len(newer)} newer exported entries not sealed yet"
+                               if newer else ""))
+    return res
+
+
+@dataclass(frozen=True)
+class _Seal:
+    epoch: int
+    sealed_at: str
+    head_seq: int
+    head_hash: str
+    prev_mac: str
+    mac: str

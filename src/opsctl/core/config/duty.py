@@ -89,5 +89,7 @@ class DutySettings(Section):
         1800.0, ge=60, le=86400,
         description="alert (and a duty-log entry) when no handover is completed this long "
                     "after a shift change of the approved roster (daemon job not-relieved)")
+    export_excel: bool = Field(False, description="CSV exports for Excel by default: UTF-8 "
+                               "with a BOM and CRLF line ends (duty export --excel/--no-excel)")
     roster: RosterSettings = Field(default_factory=RosterSettings)
     handover: HandoverSettings = Field(default_factory=HandoverSettings)
