@@ -566,7 +566,7 @@ def export(cfg, store, start: dt.date, end: dt.date, formats: list[str], outdir:
     from opsctl.handover import export_signing
 
     if excel is None:
-        excel = bool(getattr(cfg.duty, "export_excel", False))
+        excel = cfg.duty.export_excel
     signed_by, signer = export_signing.signer_record(cfg, by, sign=sign)
     if not formats:
         raise UsageError("no export format given")
