@@ -899,7 +899,8 @@ def verify_export_cmd(app, manifest, allowed, vkey, vkey_file) -> None:
         site = json.loads(Path(manifest).read_text()).get("site")
     except (OSError, ValueError, AttributeError):
         site = None  # check_export says what is wrong with the manifest
-    if site == app.cfg.site.name and (Path(app.cfg.state_dir) / DB_NAME).exists():
+    if site == app.cfg.site.name and (app.cfg.store.postgresql or
+                                      (Path(app.cfg.state_dir) / DB_NAME).exists()):
         try:
             store = app.store
         except Exception:  # noqa: BLE001 - an export is checkable without the store
