@@ -61,10 +61,17 @@ def test_chain_gap_free_under_writers_on_two_hosts(tmp_path, pg_cluster):
                for i in range(3)]
     procs = [subprocess.Popen([sys.executable, "-c", APPENDER, str(cfg), tag, str(n)],
                               stderr=subprocess.PIPE, text=True) for cfg, tag in writers]
+    # Verifying while they append: each verify sees one consistent snapshot.
+    store = Store.for_config(load_config(cfg_b))
+    checks = 0
+    while any(p.poll() is None for p in procs):
+        res = chain.verify(store)
+        assert res.ok, res.message
+        checks += 1
     for p in procs:
         _, err = p.communicate(timeout=300)
         assert p.returncode == 0, err
-    store = Store.for_config(load_config(cfg_b))
+    assert checks >= 1
     res = chain.verify(store)
     assert res.ok, res.message
     assert res.entries == n * len(writers) and res.first_seq == 1

@@ -284,9 +284,15 @@ class Store:
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
+        """A read transaction that sees one snapshot throughout, as SQLite's does: on
+        PostgreSQL REPEATABLE READ (READ COMMITTED would let a verify read the chain's
+        head and then rows appended after it)."""
         try:
-            with self.engine.connect() as conn, conn.begin():
-                yield conn
+            with self.engine.connect() as conn:
+                if not self.is_sqlite:
+                    conn = conn.execution_options(isolation_level="REPEATABLE READ")
+                with conn.begin():
+                    yield conn
         except (sa.exc.DBAPIError, sqlite3.Error) as exc:
             err = self._db_error(exc, "read")
             if err is None:
