@@ -283,7 +283,7 @@ def silence_add(app: AppContext, target: str, duration: str, reason: str,
                 by: str | None) -> None:
     """Silence alerts about DEVICE|CHECK (a device, check, profile, array, event kind or
     source:kind) for a while. Events are still recorded and written to the duty log.
-    Needs the engineer role."""
+    Needs the engineer role (required_roles.silences)."""
     from opsctl.core.config.power import parse_duration
     from opsctl.core.errors import UsageError
     from opsctl.daemon.silences import add
@@ -293,7 +293,8 @@ def silence_add(app: AppContext, target: str, duration: str, reason: str,
         seconds = parse_duration(duration)
     except ValueError as exc:
         raise UsageError(f"--for: {exc}") from None
-    who = acting_with_role(app.cfg, by, "engineer", f"silence alerts for {target}")
+    who = acting_with_role(app.cfg, by, app.cfg.required_roles.silences,
+                           f"silence alerts for {target}")
     row = add(app.store, target, seconds, reason, who, cfg=app.cfg)
     if app.json:
         app.out.json(row)
@@ -328,12 +329,13 @@ def silence_list(app: AppContext, show_all: bool) -> None:
               help="Who removes it (an engineer) [default: the login's person].")
 @pass_app
 def silence_remove(app: AppContext, silence_id: int, by: str | None) -> None:
-    """End a silence now. Needs the engineer role."""
+    """End a silence now. Needs the engineer role (required_roles.silences)."""
     from opsctl.daemon.silences import get, remove
     from opsctl.handover.people import acting_with_role
 
     get(app.store, silence_id)  # an unknown id says so before asking who you are
-    who = acting_with_role(app.cfg, by, "engineer", f"remove silence #{silence_id}")
+    who = acting_with_role(app.cfg, by, app.cfg.required_roles.silences,
+                           f"remove silence #{silence_id}")
     row = remove(app.store, silence_id, who, cfg=app.cfg)
     if app.json:
         app.out.json(row)

@@ -163,10 +163,11 @@ restore = _plan_command("restore")
 
 
 def engineer(app: AppContext, by: str | None, action: str) -> str:
-    """The person running a plan by hand: must have the engineer role (SPEC §6)."""
+    """The person running a plan by hand: must have the engineer role (SPEC §6; or the
+    one in required_roles.power_plans)."""
     from opsctl.handover.people import acting_with_role
 
-    return acting_with_role(app.cfg, by, "engineer", action)
+    return acting_with_role(app.cfg, by, app.cfg.required_roles.power_plans, action)
 
 
 def _run(app: AppContext, kind: str, plan_name: str, dry_run: bool, yes: bool,

@@ -92,7 +92,8 @@ def _run_plan(app: AppContext, plan, runner, *, action: str, dry_run: bool, yes:
         return None
     from opsctl.core.identity import require_role_for_change
 
-    require_role_for_change(app.cfg, "engineer", f"change storage ({plan.title})")
+    require_role_for_change(app.cfg, app.cfg.required_roles.storage,
+                            f"change storage ({plan.title})")
     confirm(app, question or f"{plan.title}: go ahead?", yes)
     settings = app.cfg.storage
     ctx = ExecContext(runner=runner, info=out.info, warn=out.warn)

@@ -13,7 +13,7 @@ from opsctl.core.config.devices import Device
 from opsctl.core.config.duty import DutySettings
 from opsctl.core.config.hosts import Host
 from opsctl.core.config.inspection import InspectionSettings
-from opsctl.core.config.people import Person, Site
+from opsctl.core.config.people import Person, RequiredRoles, Site
 from opsctl.core.config.power import PowerSettings
 from opsctl.core.config.store import StoreSettings
 
@@ -43,6 +43,7 @@ class OpsConfig(Section):
     store: StoreSettings = Field(default_factory=StoreSettings,
                                  description="SQLite in state_dir, or a shared PostgreSQL")
     people: list[Person] = Field(default_factory=list)
+    required_roles: RequiredRoles = Field(default_factory=RequiredRoles)
     hosts: list[Host] = Field(default_factory=list)
     devices: list[Device] = Field(default_factory=list)
     power: PowerSettings = Field(default_factory=PowerSettings)

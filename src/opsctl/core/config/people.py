@@ -60,3 +60,12 @@ class Person(Section):
         if "PRIVATE KEY" in v:
             raise ValueError("this is a private key: give the public key (.pub)")
         return " ".join(parts[:2])
+
+
+class RequiredRoles(Section):
+    """The role each kind of change needs (SPEC §6). A refusal names the missing role and
+    who holds it. Roster approval and request decisions always need a supervisor."""
+
+    storage: Role = Field("engineer", description="storage changes (arrays, volumes, mounts)")
+    power_plans: Role = Field("engineer", description="running a power plan by hand")
+    silences: Role = Field("engineer", description="adding and removing alert silences")
