@@ -57,6 +57,9 @@ APT_PKGS=(
   systemd                  # systemd-analyze verify for the units
   zsh fish                 # opsctl completion scripts run in the real shells
   groff-base               # the generated man page must format without warnings
+  libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0  # WeasyPrint (PDF sheets)
+  fonts-noto-cjk           # Chinese text in the PDF sheets (embedded Noto Sans CJK)
+  poppler-utils            # pdftotext/pdfinfo/pdffonts read the PDF sheets back in tests
   iproute2 procps kmod     # ip (ip_baseline check), ps/pkill, modprobe
   e2fsprogs xfsprogs util-linux
   mdadm lvm2               # storage: the unit layer parses their output, the VM runs them

@@ -280,6 +280,34 @@ def allowed_signers_cmd(app, output) -> None:
         click.echo(text, nl=False)
 
 
+@log_group.command("print")
+@click.option("--day", metavar="YYYY-MM-DD", help="One day (site time).")
+@click.option("--month", metavar="YYYY-MM", help="One month (site time).")
+@click.option("-o", "--output", required=True, metavar="FILE.pdf",
+              type=click.Path(dir_okay=False), help="The PDF to write.")
+@pass_app
+def log_print(app, day, month, output) -> None:
+    """A printable duty-log sheet (PDF) for a day or a month, to sign and file: every page
+    has "page x of y" and the chain position and hash of its first and last entry."""
+    from opsctl.core.errors import UsageError
+    from opsctl.core.pdf import write_pdf
+    from opsctl.handover import sheets
+
+    if bool(day) == bool(month):
+        raise UsageError("give one of --day YYYY-MM-DD or --month YYYY-MM")
+    if day:
+        start = end = _date(day, "--day")
+        period = start.isoformat()
+    else:
+        start, end = sheets.month_range(month)
+        period = month
+    pages = write_pdf(sheets.log_sheet(app.cfg, app.store, start, end, period), output)
+    if app.json:
+        app.out.json({"file": output, "format": "pdf", "period": period, "pages": pages})
+    else:
+        app.out.info(f"duty log {period} written to {output} ({pages} pages)")
+
+
 @log_group.group("seal")
 def seal_group() -> None:
     """Forward-secure sealing (after journald's FSS): per-epoch keys, old keys erased."""
@@ -398,13 +426,16 @@ def roster_generate(app, month, pattern, by) -> None:
 def roster_show(app, month) -> None:
     """The effective roster (generated shifts with approved requests applied)."""
     from opsctl.handover import roster as r
+    from opsctl.handover.people import full_names, label
 
     ro = r.load(app.cfg, app.store, _month_or_now(app, month))
+    names = full_names(app.cfg, [p for s in ro.slots for p in (*s["people"], s["lead"]) if p])
     if app.json:
-        app.out.json(ro.to_dict())
+        app.out.json(ro.to_dict() | {"full_names": names})
         return
     rows = [(s["date"], s["shift"], s["start"][11:16], s["end"][11:16], s["post"], s["kind"],
-             "+".join(s["teams"]), ", ".join(s["people"]), s["lead"]) for s in ro.slots]
+             "+".join(s["teams"]), ", ".join(label(names, p) for p in s["people"]),
+             label(names, s["lead"])) for s in ro.slots]
     state = f"approved by {ro.approved_by}" if ro.approved else "NOT approved"
     app.out.table(["date", "shift", "from", "to", "post", "kind", "team", "people", "lead"],
                   rows, title=f"roster {ro.month} ({ro.pattern}, {state})")
@@ -464,16 +495,20 @@ def roster_who(app, at) -> None:
     from opsctl.handover.timeutil import parse_time
 
     when = parse_time(app.cfg, at, "--at time") if at else dt.datetime.now(dt.UTC)
+    from opsctl.handover.people import full_names, label
+
     slots = r.who(app.cfg, app.store, when)
+    names = full_names(app.cfg, [p for s in slots for p in (*s["people"], s["lead"]) if p])
     if app.json:
-        app.out.json({"at": when, "on_duty": slots})
+        app.out.json({"at": when, "on_duty": slots, "full_names": names})
         return
     if not slots:
         app.out.info("nobody is rostered at that time")
         return
     app.out.table(["shift", "from", "to", "post", "kind", "people", "lead"],
                   [(s["shift"], s["start"][:16], s["end"][:16], s["post"], s["kind"],
-                    ", ".join(s["people"]), s["lead"]) for s in slots])
+                    ", ".join(label(names, p) for p in s["people"]), label(names, s["lead"]))
+                   for s in slots])
 
 
 # == leave and swap requests ============================================================
@@ -574,9 +609,13 @@ def _render_briefing(app, h, brief=None) -> None:
         return
     signed = [n for n, at in ((h.outgoing, h.signed_out_at), (h.incoming, h.signed_in_at))
               if at]
+    from opsctl.handover.people import label
     from opsctl.handover.timeutil import local_str
 
-    app.out.kv([("handover", h.id), ("outgoing", h.outgoing), ("incoming", h.incoming),
+    names = brief.get("full_names") or {}
+    signed = [label(names, n) for n in signed]
+    app.out.kv([("handover", h.id), ("outgoing", label(names, h.outgoing)),
+                ("incoming", label(names, h.incoming)),
                 ("state", h.state), ("started", local_str(app.cfg, h.started_at)),
                 ("signed by", ", ".join(signed) or "nobody")], title=f"handover {h.id}")
     from opsctl.handover import dutylog
@@ -758,6 +797,24 @@ def handover_show(app, hid) -> None:
     from opsctl.handover import workflow
 
     _render_briefing(app, workflow.get(app.store, hid))
+
+
+@handover.command("sheet")
+@click.argument("hid", type=ID, required=False)
+@click.option("-o", "--output", required=True, metavar="FILE.pdf",
+              type=click.Path(dir_okay=False), help="The PDF to write.")
+@pass_app
+def handover_sheet(app, hid, output) -> None:
+    """A printable handover sheet (PDF; default: the current handover): items taken over,
+    inventory counts, both signatures, the log entries it covers."""
+    from opsctl.core.pdf import write_pdf
+    from opsctl.handover import sheets
+
+    pages = write_pdf(sheets.handover_sheet(app.cfg, app.store, hid), output)
+    if app.json:
+        app.out.json({"file": output, "format": "pdf", "pages": pages})
+    else:
+        app.out.info(f"handover sheet written to {output} ({pages} pages)")
 
 
 @handover.command("status")

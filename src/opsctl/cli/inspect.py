@@ -163,8 +163,12 @@ def list_cmd(app, date_from: str | None, date_to: str | None, profile: str | Non
     start, end = _range(cfg, date_from, date_to, 30)
     lo, hi = day_bounds(cfg, start, end)
     recs = find(app.store, start=lo, end=hi, profile=profile)
+    from opsctl.handover.people import full_names, label
+
+    names = full_names(cfg, [r.inspector for r in recs])
     if app.json:
-        app.out.json([r.to_dict(details=False) for r in recs])
+        app.out.json([r.to_dict(details=False) | {"inspector_full_name": names.get(r.inspector)}
+                      for r in recs])
         return
     from opsctl.inspection.report import site_tz
 
@@ -173,7 +177,7 @@ def list_cmd(app, date_from: str | None, date_to: str | None, profile: str | Non
     for r in recs:
         c = r.counts
         rows.append([r.id, r.started_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"), r.profile,
-                     r.inspector,
+                     label(names, r.inspector),
                      r.host, r.status, *(c.get(s.name, 0) for s in Status)])
     app.out.table(["id", "started", "profile", "inspector", "host", "status", "ok", "warn",
                    "crit", "unknown"], rows,
@@ -185,13 +189,16 @@ def list_cmd(app, date_from: str | None, date_to: str | None, profile: str | Non
 @pass_app
 def show_cmd(app, run_id: int) -> None:
     """Show one inspection record with every item."""
+    from opsctl.handover.people import full_names, label
     from opsctl.inspection.records import get
 
     rec = get(app.store, run_id)
+    names = full_names(app.cfg, [rec.inspector])
     if app.json:
-        app.out.json(rec.to_dict())
+        app.out.json(rec.to_dict() | {"inspector_full_name": names.get(rec.inspector)})
         return
-    app.out.kv([("id", rec.id), ("profile", rec.profile), ("inspector", rec.inspector),
+    app.out.kv([("id", rec.id), ("profile", rec.profile),
+                ("inspector", label(names, rec.inspector)),
                 ("host", rec.host), ("source", rec.source), ("started", rec.started_at),
                 ("finished", rec.finished_at), ("status", rec.status),
                 *(("problem", p) for p in rec.problems),
@@ -208,8 +215,9 @@ def show_cmd(app, run_id: int) -> None:
 @click.option("--to", "date_to", metavar="DATE", help="Last day, inclusive [default: today].")
 @click.option("--profile", "-p", metavar="NAME", shell_complete=PROFILE,
               help="Only this profile.")
-@click.option("--format", "fmt", type=click.Choice(["md", "html", "json"]), default=None,
-              help="Output format [default: md, or json with --json].")
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "json", "pdf"]),
+              default=None, help="Output format [default: md, or json with --json]; pdf "
+              "(printable, page x of y, needs -o).")
 @click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False),
               help="Write to FILE instead of stdout.")
 @pass_app
@@ -225,6 +233,20 @@ def report_cmd(app, date_from: str | None, date_to: str | None, profile: str | N
     start, end = _range(cfg, date_from, date_to, 7)
     data = report.build(cfg, app.store, start, end, profile)
     fmt = fmt or ("json" if app.json else "md")
+    if fmt == "pdf":
+        from opsctl.core.errors import UsageError
+        from opsctl.core.pdf import write_pdf
+
+        if not output:
+            raise UsageError("--format pdf needs -o FILE.pdf")
+        pages = write_pdf(report.render_pdf_html(data), output)
+        if app.json:
+            app.out.json({"file": output, "format": fmt, "pages": pages, **data["summary"]})
+        else:
+            app.out.info(f"report written to {output} (pdf, {pages} pages, "
+                         f"{data['summary']['runs']} runs, "
+                         f"{data['summary']['missed_patrols']} missed patrols)")
+        return
     text = {"md": report.render_md, "html": report.render_html,
             "json": lambda d: dumps(d) + "\n"}[fmt](data)
     if output:

@@ -58,3 +58,20 @@ def _caller_may_act_as(cfg, name: str) -> None:
     me = person_for_user(cfg)
     if me is not None and me.name != name:
         raise SafetyError(f"you are {me.name}; you cannot act as {name}")
+
+
+def full_names(cfg, logins) -> dict[str, str]:
+    """login -> configured full name, for the logins that have one (unknown logins, such
+    as a unix user recorded for an automatic entry, are simply left out)."""
+    known = {p.name: p.full_name for p in cfg.people if p.full_name}
+    return {n: known[n] for n in dict.fromkeys(logins) if n in known}
+
+
+def label(cfg_or_names, login: str | None) -> str:
+    """``login (Full Name)`` where a full name is configured, else the login."""
+    if not login:
+        return login or ""
+    names = (cfg_or_names if isinstance(cfg_or_names, dict)
+             else full_names(cfg_or_names, [login]))
+    full = names.get(login)
+    return f"{login} ({full})" if full else login

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from opsctl.core.errors import NotFoundError, SafetyError, UsageError
 from opsctl.handover import chain, dutylog, signatures
 from opsctl.handover.chain import NewEntry
-from opsctl.handover.people import person
+from opsctl.handover.people import full_names, person
 from opsctl.handover.schema import duty_handover, duty_log
 
 log = logging.getLogger("opsctl.handover")
@@ -160,6 +160,7 @@ def briefing(cfg, store, h: Handover) -> dict[str, Any]:
         "snapshot": h.snapshot,
         "missing": missing(cfg, store, h),
         "roster": roster_view(cfg, store, h),
+        "full_names": full_names(cfg, [h.outgoing, h.incoming]),
     }
 
 

@@ -98,6 +98,8 @@ def build(cfg, store, start: dt.date, end: dt.date, profile: str | None = None,
             f["last"] = r.started_at.isoformat(timespec="seconds")
             f["last_message"] = it.message
     failing = sorted(fails.values(), key=lambda f: (-f["failures"], f["profile"], f["item"]))
+    names = {p.name: p.full_name for p in cfg.people
+             if p.full_name and any(r.inspector == p.name for r in recs)}
 
     return {
         "site": cfg.site.name, "room": getattr(cfg.site, "room", None),
@@ -110,8 +112,14 @@ def build(cfg, store, start: dt.date, end: dt.date, profile: str | None = None,
                     "missed_patrols": len(missed)},
         "per_day": per_day, "per_month": months, "missed_patrols": missed,
         "failing_items": failing[:20],
-        "runs": [r.to_dict() for r in recs],
+        "runs": [_with_name(r.to_dict(), names) for r in recs],
+        "full_names": names,
     }
+
+
+def _with_name(run: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    run["inspector_full_name"] = names.get(run["inspector"])
+    return run
 
 
 def first_run_date(store, tz: dt.tzinfo) -> dt.date | None:
@@ -188,7 +196,9 @@ RUN_HEADERS = ["item", "status", "value / answer", "message", "note", "host"]
 
 
 def _run_title(run: dict[str, Any]) -> str:
-    return (f"#{run['id']} {run['profile']} — {run['started_at']} — {run['inspector']} "
+    who = run["inspector"] + (f" ({run['inspector_full_name']})"
+                              if run.get("inspector_full_name") else "")
+    return (f"#{run['id']} {run['profile']} — {run['started_at']} — {who} "
             f"on {run['host']} — {run['status']}")
 
 
@@ -266,3 +276,48 @@ def render_html(data: dict[str, Any]) -> str:
         parts.append(_html_table(RUN_HEADERS, _run_rows(run)))
     parts.append("</body></html>")
     return visible("\n".join(parts)) + "\n"
+
+
+# -- PDF (printable, to sign and file) -----------------------------------------------------
+def run_digest(run: dict[str, Any]) -> str:
+    """SHA-256 of a run's record as reported (inspection runs are not hash-chained, so the
+    page footer carries this digest: a page missing from a filed report shows as a gap in
+    the run numbers and digests listed in the summary)."""
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(run, sort_keys=True, ensure_ascii=False,
+                                     default=str).encode()).hexdigest()
+
+
+def render_pdf_html(data: dict[str, Any]) -> str:
+    """The report as HTML for paged media (opsctl.core.pdf renders it)."""
+    from opsctl.core import pdf
+    from opsctl.core.pdf import esc
+
+    period = (f"{data['from']} to {data['to']} ({data['timezone']})"
+              + (f", profile {data['profile']}" if data.get("profile") else ""))
+    parts = [f"<p>{esc(data['site'])}" + (f" ({esc(data['room'])})" if data.get("room")
+                                          else "")
+             + f" — period {esc(period)}; generated {esc(data['generated_at'])}.</p>"]
+    for title, headers, rows in sections(data):
+        parts.append(f"<h2>{esc(title)}</h2>")
+        parts.append(pdf.table(headers, [("", [esc(_plain(c) if c is not None else None)
+                                                for c in row]) for row in rows]))
+    parts.append("<h2>Runs</h2>")
+    parts.append(pdf.table(["run", "started", "inspector", "status", "record sha256"], [
+        ("", [esc(r["id"]), esc(r["started_at"]), esc(r["inspector"] + (
+             f" ({r['inspector_full_name']})" if r.get("inspector_full_name") else "")),
+          esc(r["status"]), f'<span class="mono">{run_digest(r)}</span>'])
+        for r in data["runs"]]))
+    for run in data["runs"]:
+        tag = pdf.mark(f"run #{run['id']}", run_digest(run))
+        parts.append(f"<h2 {tag}>{esc(_run_title(run))}</h2>")
+        parts += [f"<p>problem: {esc(p)}</p>" for p in run["problems"]]
+        parts.append(pdf.table(RUN_HEADERS, [
+            ("", [esc(_plain(c) if c is not None else None) for c in row])
+            for row in _run_rows(run)]))
+        parts.append('<table class="sign"><tbody><tr><td>walked by (signature)</td><td></td>'
+                     "</tr></tbody></table>")
+    return pdf.document(f"Inspection report: {data['site']}", data["site"], period,
+                        "".join(parts))
