@@ -19,6 +19,7 @@ from opsctl.handover.signatures import LOGIN_ONLY, SSHSIG
 from opsctl.handover.timeutil import local_str, site_tz
 
 ENTRY_HEADERS = ["seq", "time", "by", "entry", "status", "text"]
+ENTRY_WIDTHS = [6, 18, 13, 12, 7, 44]
 
 
 def _what(e: dutylog.Entry) -> str:
@@ -56,7 +57,7 @@ def log_sheet(cfg, store, start: dt.date, end: dt.date, period: str) -> str:
             f"<tr><td>period</td><td>{esc(period)} (times in {esc(str(tz))})</td></tr>"
             f"<tr><td>printed</td><td>{esc(_generated(cfg))}</td></tr></table>"
             + _chain_note(entries)
-            + pdf.table(ENTRY_HEADERS, _entry_rows(cfg, entries, names))
+            + pdf.table(ENTRY_HEADERS, _entry_rows(cfg, entries, names), ENTRY_WIDTHS)
             + _sign_block(["reviewed by (supervisor)"]))
     return pdf.document(f"Duty log {period}", cfg.site.name, _generated(cfg), body)
 
@@ -106,7 +107,8 @@ def handover_sheet(cfg, store, hid: int | None) -> str:
         rows.append(("", [esc(seq), esc(text), esc(d.get("decision")),
                           esc(d.get("reason") or ""), esc(label(names, d.get("by"))),
                           when(d.get("at"))]))
-    body.append(pdf.table(["item", "text", "decision", "reason", "by", "at"], rows))
+    body.append(pdf.table(["item", "text", "decision", "reason", "by", "at"], rows,
+                          [7, 35, 11, 17, 13, 17]))
 
     body.append("<h2>Inventory</h2>")
     rows = []
@@ -135,11 +137,11 @@ def handover_sheet(cfg, store, hid: int | None) -> str:
             how = "signed (no signature record found)"
         rows.append(("", [esc(role), esc(label(names, who)), when(at), esc(how), ""]))
     body.append(pdf.table(["role", "person", "signed at", "how", "handwritten signature"],
-                          rows))
+                          rows, [10, 15, 16, 34, 25]))
 
     body.append(f"<h2>Duty log covered by this handover ({len(entries)})</h2>")
     body.append(_chain_note(entries))
-    body.append(pdf.table(ENTRY_HEADERS, _entry_rows(cfg, entries, names)))
+    body.append(pdf.table(ENTRY_HEADERS, _entry_rows(cfg, entries, names), ENTRY_WIDTHS))
     return pdf.document(f"Handover {h.id}", cfg.site.name, _generated(cfg), "".join(body))
 
 

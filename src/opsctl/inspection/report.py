@@ -309,7 +309,7 @@ def render_pdf_html(data: dict[str, Any]) -> str:
         ("", [esc(r["id"]), esc(r["started_at"]), esc(r["inspector"] + (
              f" ({r['inspector_full_name']})" if r.get("inspector_full_name") else "")),
           esc(r["status"]), f'<span class="mono">{run_digest(r)}</span>'])
-        for r in data["runs"]]))
+        for r in data["runs"]], [8, 22, 20, 12, 38]))
     for run in data["runs"]:
         tag = pdf.mark(f"run #{run['id']}", run_digest(run))
         parts.append(f"<h2 {tag}>{esc(_run_title(run))}</h2>")
