@@ -108,11 +108,16 @@ def run_cmd(app, profile: str | None, inspector: str | None, answers_file: str |
                       source="cli")
     if fmt == "nagios":
         nagios.inspection(rec)
+    from opsctl.handover.people import full_names, label
+
+    names = full_names(cfg, [rec.inspector])
     if app.json:
-        out.json(rec.to_dict())
+        # the same record `inspect show --json` prints
+        out.json(rec.to_dict() | {"inspector_full_name": names.get(rec.inspector)})
     else:
         out.table(ITEM_COLUMNS, _item_rows(rec),
-                  title=f"Inspection #{rec.id} {rec.profile} — {rec.inspector} on {rec.host}")
+                  title=f"Inspection #{rec.id} {rec.profile} — {label(names, rec.inspector)} "
+                        f"on {rec.host}")
         counts = ", ".join(f"{n} {s}" for s, n in rec.counts.items() if n)
         out.print(f"Inspection #{rec.id} {rec.profile}: ", out.status_text(rec.status),
                   f" ({counts})", sep="")
