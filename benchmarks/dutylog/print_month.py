@@ -44,24 +44,27 @@ def main() -> int:
         tmp = Path(d)
         start = dt.datetime(2026, 3, 1, 1, tzinfo=dt.UTC)
         cfg, _ = gen.build(tmp, a.entries - 30, start=start, days=29)
-        # Chinese entries at the month's end (appended through the API: the real chain)
+        # Chinese entries on the month's last day, through the real chain (chain.append
+        # with the entry's time), so the sheet subsets and embeds Noto CJK as a site's does.
         from opsctl.core.config import load_config
         from opsctl.core.store import Store
-        from opsctl.handover import dutylog
+        from opsctl.handover import chain
 
         store = Store.for_config(load_config(cfg))
-        for i in range(30):
-            dutylog.add(load_config(cfg), store, f"巡检第{i}次：空调正常，UPS 电池电压正常",
-                        category="patrol", by="op")
+        with store.write() as conn:
+            for i in range(30):
+                ts = dt.datetime(2026, 3, 31, 10, i, tzinfo=dt.UTC)
+                chain.append(conn, chain.NewEntry(text=f"巡检第{i}次：空调正常，UPS 电池电压正常",
+                                                  category="patrol", author="op"),
+                             ts=ts.isoformat(timespec="microseconds"))
         store.close()
-        # gen's entries are in March; the Chinese ones carry today's date: print March.
         pdf = tmp / "month.pdf"
         t_pdf = _opsctl(cfg, "duty", "log", "print", "--month", "2026-03", "-o", str(pdf))
         t_html = _opsctl(cfg, "duty", "export", "--from", "2026-03-01", "--to", "2026-03-31",
                          "--format", "html", "-o", str(tmp / "month.html"))
         info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
         pages = int(re.search(r"Pages:\s+(\d+)", info).group(1)) if info else None
-        res = {"entries": a.entries - 30, "pages": pages, "pdf_s": round(t_pdf, 2),
+        res = {"entries": a.entries, "pages": pages, "pdf_s": round(t_pdf, 2),
                "peer_export_html_s": round(t_html, 2),
                "pdf_bytes": pdf.stat().st_size}
     if a.json:
