@@ -180,3 +180,43 @@ def test_daemon_job_sets_up_and_seals(tmp_path):
     assert oct(seal.local_vkey_path(cfg).stat().st_mode & 0o777) == "0o600"
     job_seal(JobContext(cfg, store, alerts, None, now=lambda: T0 + dt.timedelta(minutes=3)))
     assert seal.verify(store, vkey).seals == 2 and len(alerts.events) == 1
+
+
+def test_seals_deleted_and_remade_with_the_current_key_show_as_sealed_late(env):
+    """The intruder who holds today's key rewrites entries of epoch 1, deletes the seals of
+    epochs 1-2 and seals the forged log in epoch 3, linked to the seal of epoch 0: every
+    seal verifies (the earlier keys are gone, so nothing earlier can be re-made), but the
+    entries of epoch 1 were sealed two epochs late with no seal in between — verify says
+    so (exit 1) and points at the system log's copies of the seals."""
+    from opsctl.handover import chain
+    from opsctl.handover.chain import NewEntry
+
+    cfg, store = env.cfg(), env.store()
+    vkey = seal.init(cfg, store, now=T0)
+    key = chain.key_for_config(cfg)
+
+    def write(epoch: int, n: int) -> None:
+        with store.write() as conn:
+            for i in range(n):
+                chain.append(conn, NewEntry(text=f"epoch {epoch} entry {i}", author="a1",
+                                            source="cli"), key,
+                             ts=at(epoch, 2 + i).isoformat(timespec="seconds"))
+
+    for epoch in range(3):
+        write(epoch, 3)
+        assert seal.seal_now(cfg, store, now=at(epoch, 10)).sealed
+    res = seal.verify(store, vkey)
+    assert res.ok and res.late == []
+    # The intruder, in epoch 3: drop the seals of epochs 1 and 2 and seal again.
+    env.sqlite("DELETE FROM duty_seal WHERE epoch >= 1")
+    assert seal.seal_now(cfg, store, now=at(3, 10)).sealed
+    res = seal.verify(store, vkey)
+    assert res.ok, res.message                     # every remaining seal is genuine...
+    assert res.late == [{"first_seq": 4, "last_seq": 9, "written_epoch": 1,
+                         "sealed_epoch": 3, "gap": [1, 2]}]
+    assert "sealed late" in res.message and "system log" in res.message
+    p = env.run_proc("duty", "log", "verify", "--verification-key", vkey.encode(), check=1)
+    assert "entries 4..9 sealed late" in " ".join((p.stdout + p.stderr).split())
+    p = env.run_proc("--json", "duty", "log", "verify", "--verification-key", vkey.encode(),
+                     check=1)
+    assert json.loads(p.stdout)["seals"]["late"][0]["gap"] == [1, 2]

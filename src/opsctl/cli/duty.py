@@ -201,7 +201,9 @@ def log_review(app, day, by) -> None:
 @pass_app
 def log_verify(app, vkey, vkey_file, fmt: str) -> None:
     """Check the whole hash chain, and with a verification key every seal (a rewritten or
-    truncated log is caught even when every hash was recomputed). Exit 0 intact, 2 broken."""
+    truncated log is caught even when every hash was recomputed). Exit 0 intact, 1 intact
+    but entries were sealed late (no seal for the epochs in between: the sealer was down,
+    or seals were deleted and re-made with a later key), 2 broken."""
     from pathlib import Path
 
     from opsctl.core.errors import UsageError
@@ -215,6 +217,7 @@ def log_verify(app, vkey, vkey_file, fmt: str) -> None:
             raise UsageError(f"cannot read {vkey_file}: {exc.strerror or exc}") from None
     sealed = seal.verify(app.store, seal.VerificationKey.decode(vkey)) if vkey else None
     ok = res.ok and (sealed is None or sealed.ok)
+    code = 2 if not ok else (1 if sealed is not None and sealed.late else 0)
     if fmt == "nagios":
         nagios.chain(res, sealed)
     if app.json:
@@ -222,14 +225,16 @@ def log_verify(app, vkey, vkey_file, fmt: str) -> None:
         out["seals"] = sealed.to_dict() if sealed is not None else seal.status(app.store)
         out["ok"] = ok
         app.out.json(out)
-        sys.exit(0 if ok else 2)
+        sys.exit(code)
     if res.ok:
         app.out.info(f"duty log intact: {res.message}"
                      + (f"; head {res.head_hash[:16]}…" if res.head_hash else ""))
     else:
         app.out.err(f"opsctl: duty log BROKEN: {res.message}")
     if sealed is not None:
-        if sealed.ok:
+        if sealed.ok and sealed.late:
+            app.out.warn(f"seals intact, entries sealed late: {sealed.message}")
+        elif sealed.ok:
             app.out.info(f"seals intact: {sealed.message}")
         else:
             app.out.err(f"opsctl: duty log BROKEN: {sealed.message}")
@@ -238,7 +243,7 @@ def log_verify(app, vkey, vkey_file, fmt: str) -> None:
         if st["seals"]:
             app.out.info(f"{st['seals']} seals (last epoch {st['last_epoch']}); check them "
                          "with --verification-key")
-    sys.exit(0 if ok else 2)
+    sys.exit(code)
 
 
 @duty.command("signatures")

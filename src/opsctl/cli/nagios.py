@@ -172,7 +172,8 @@ def chain(res, sealed=None) -> None:
         summary = f"duty log intact: {res.message}"
         if sealed is not None:
             summary += f"; seals intact: {sealed.message}"
-    emit(Status.OK if ok else Status.CRITICAL, summary,
+    late = ok and sealed is not None and bool(sealed.late)
+    emit(Status.CRITICAL if not ok else (Status.WARNING if late else Status.OK), summary,
          [Perf("entries", res.entries, "", None, None, 0)])
 
 

@@ -31,7 +31,7 @@ import hmac
 import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -277,6 +277,11 @@ class SealCheck:
     bad_epoch: int | None = None
     bad_seq: int | None = None
     message: str = ""
+    # Entries sealed more than one epoch after they were written, with no seal in between:
+    # the sealer did not run (the daemon was down), or the seals in between were deleted
+    # and the entries re-sealed with a later key. Either way they are only as good as the
+    # later seal; the system log's copies of the seals (the witness) tell which.
+    late: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -322,6 +327,7 @@ def verify(store, vkey: VerificationKey) -> SealCheck:
         return res
     key, at = vkey.k0, 0
     prev_mac, prev_head = GENESIS_MAC, 0
+    prev_epoch: int | None = None
     for r in rows:
         if r.epoch < at:
             return fail(r.epoch, None, f"seal of epoch {r.epoch} is out of order")
@@ -345,7 +351,11 @@ def verify(store, vkey: VerificationKey) -> SealCheck:
             return fail(r.epoch, r.head_seq,
                         f"entry {r.head_seq} is not the one sealed in epoch {r.epoch} "
                         f"({r.sealed_at}): the log was rewritten up to there")
-        prev_mac, prev_head = r.mac, r.head_seq
+        if prev_epoch is not None and r.epoch > prev_epoch + 1 and r.head_seq > prev_head:
+            late = _sealed_late(store, vkey, prev_epoch, r, prev_head)
+            if late is not None:
+                res.late.append(late)
+        prev_mac, prev_head, prev_epoch = r.mac, r.head_seq, r.epoch
     res.first_epoch, res.last_epoch = rows[0].epoch, rows[-1].epoch
     res.sealed_head = rows[-1].head_seq
     res.unsealed_entries = max(0, last_seq - res.sealed_head)
@@ -353,7 +363,35 @@ def verify(store, vkey: VerificationKey) -> SealCheck:
                    f"entries up to {res.sealed_head} sealed"
                    + (f", {res.unsealed_entries} newer entries not sealed yet"
                       if res.unsealed_entries else ""))
+    for item in res.late:
+        res.message += (f"; entries {item['first_seq']}..{item['last_seq']} sealed late "
+                        f"(written in epoch {item['written_epoch']}, sealed in epoch "
+                        f"{item['sealed_epoch']}, no seal for epochs {item['gap'][0]}.."
+                        f"{item['gap'][1]}: the sealer was down, or seals were deleted — "
+                        "compare with the system log's opsctl-seal lines)")
     return res
+
+
+def _sealed_late(store, vkey: VerificationKey, prev_epoch: int, r,
+                 prev_head: int) -> dict[str, Any] | None:
+    """The entries seal ``r`` covers after an epoch gap, if the oldest was written more
+    than one epoch before ``r`` (a seal normally follows its entries within one epoch)."""
+    with store.read() as conn:
+        oldest = conn.execute(sa.select(sa.func.min(duty_log.c.ts)).where(
+            duty_log.c.seq > prev_head, duty_log.c.seq <= r.head_seq)).scalar()
+    if not oldest:
+        return None
+    try:
+        written = dt.datetime.fromisoformat(str(oldest))
+    except ValueError:
+        return None
+    if written.tzinfo is None:
+        written = written.replace(tzinfo=dt.UTC)
+    epoch = max(0, int(written.timestamp() - vkey.start) // vkey.epoch_seconds)
+    if epoch >= r.epoch - 1:
+        return None
+    return {"first_seq": prev_head + 1, "last_seq": r.head_seq, "written_epoch": epoch,
+            "sealed_epoch": r.epoch, "gap": [prev_epoch + 1, r.epoch - 1]}
 
 
 # -- exports --------------------------------------------------------------------------------
