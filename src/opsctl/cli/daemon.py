@@ -43,9 +43,17 @@ def run(app: AppContext) -> None:
 @pass_app
 def status(app: AppContext) -> None:
     """Is the daemon running; jobs with next/last run and result; open events."""
-    from opsctl.daemon.status import full_status
+    from opsctl.core.errors import StoreUnavailable
+    from opsctl.daemon.status import full_status, spool_state
 
-    data = full_status(app.cfg, app.store)
+    try:
+        data = full_status(app.cfg, app.store)
+    except StoreUnavailable:
+        # The store is away: what this host's daemon holds for it is still worth seeing.
+        spool = spool_state(app.cfg)
+        if spool is not None and not app.json:
+            _spool_lines(app, spool)
+        raise
     if app.json:
         app.out.json(data)
         return
@@ -71,6 +79,8 @@ def status(app: AppContext) -> None:
         if d.get("reload_error"):
             pairs.append(("last reload", f"FAILED: {d['reload_error']}"))
     app.out.kv(pairs, title="opsctl daemon")
+    if data.get("spool"):
+        _spool_lines(app, data["spool"])
     if data.get("site_daemons"):
         app.out.table(["daemon", "room", "host", "pid", "role", "state", "heartbeat"],
                       [(s["name"], s.get("room") or "-", s.get("host"), s.get("pid"),
@@ -98,6 +108,21 @@ def status(app: AppContext) -> None:
                       [(_local(app, f["at"]), f["target"], f["event_id"], f["purpose"], f["error"])
                        for f in data["delivery_failures"]],
                       title="failed alert deliveries (last 24 h)")
+
+
+def _spool_lines(app: AppContext, spool: dict) -> None:
+    """The daemon's local spool: records written while the store was away, not yet in it."""
+    if spool.get("error"):
+        app.out.kv([("spool", f"{spool.get('path')}: unreadable: {spool['error']}")],
+                   title="spool (records waiting for the store)")
+        return
+    pairs = [("file", spool["path"]), ("records waiting", spool["records"]),
+             ("oldest", _local(app, spool.get("oldest")) or "-"),
+             ("deliveries pending", spool["deliveries_pending"])]
+    if spool.get("rejected"):
+        pairs.append(("REJECTED by the store", f"{spool['rejected']} (kept in the file, "
+                      "table rejected; see the daemon's log)"))
+    app.out.kv(pairs, title="spool (records waiting for the store)")
 
 
 def _local(app: AppContext, iso: str | None) -> str | None:

@@ -112,5 +112,10 @@ class StoreError(OpsError):
     """The state store cannot be opened or is inconsistent."""
 
 
+class StoreUnavailable(StoreError):
+    """The store's server is down or unreachable (PostgreSQL): the daemon spools what it
+    would have written (opsctl.daemon.spool) instead of losing it."""
+
+
 class DeviceError(OpsError):
     """A remote device (SNMP agent, SSH host) could not be reached or misbehaved."""

@@ -15,7 +15,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from opsctl.core.errors import StoreError
+from opsctl.core.errors import StoreError, StoreUnavailable
 
 DRIVER = "postgresql+psycopg"
 INSTALL_HINT = "install the PostgreSQL driver: pip install 'opsctl[postgresql]' (psycopg 3)"
@@ -78,7 +78,7 @@ def pg_error(store, exc: Exception, doing: str) -> StoreError | None:
     msg = " ".join(str(orig).split()) or type(orig).__name__
     if isinstance(exc, sa.exc.InterfaceError | sa.exc.OperationalError) and (
             not state or state.startswith(_UNREACHABLE)):
-        return StoreError(
+        return StoreUnavailable(
             f"cannot {doing} the store {store.describe()}: {msg}",
             hint="is the database server up and reachable (`pg_isready`)? check store.url, "
                  "store.password_file and the server's pg_hba.conf")

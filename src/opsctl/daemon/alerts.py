@@ -20,7 +20,10 @@ clear, the event is closed with the time and reason, and the pending duty-log it
 opened is closed too — handover is not blocked by something that is over.
 
 Everything is in the store, so dedup windows, acknowledgements and escalations survive a
-daemon restart.
+daemon restart. While a PostgreSQL store is unreachable (``StoreUnavailable``), the daemon's
+pipeline has a :class:`~opsctl.daemon.spool.Spool`: events, their duty-log entries and
+outbox rows go there (deduplicated and rate-limited against what was spooled), alerts are
+delivered from the spool's outbox, and the spool is written to the store when it is back.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from opsctl.core.errors import NotFoundError
+from opsctl.core.errors import NotFoundError, StoreUnavailable
 from opsctl.core.runner import Runner
 from opsctl.core.store import Store
 from opsctl.daemon import timeutil
@@ -112,6 +115,10 @@ class AlertPipeline:
         self._inflight = 0
         self._idle = threading.Condition()  # guards _workers and _inflight
         self._stopping = threading.Event()
+        self.spool = None  # the daemon's Spool (PostgreSQL store): see emit()
+        # What open_subjects last read from the store, per source: while the store is
+        # away, resolves are decided against it (and against the spooled events).
+        self._open_seen: dict[str, set] = {}
 
     def configure(self, cfg) -> None:
         """A reloaded config: new targets and routes apply to the next event."""
@@ -126,8 +133,16 @@ class AlertPipeline:
         event.severity = normalise_severity(event.severity)
         now = self.clock()
         names = targets_for(self.cfg, event.severity, now)
-        with self._lock:
-            eid, status, items = self._record(event, now, names)
+        if self.spool is not None and self.spool.active:
+            return self._emit_spooled(event, now, names, duty_log)
+        try:
+            with self._lock:
+                eid, status, items = self._record(event, now, names)
+        except StoreUnavailable as exc:
+            if self.spool is None:
+                raise
+            log.warning("store unreachable (%s): event spooled locally", exc.message)
+            return self._emit_spooled(event, now, names, duty_log)
         if eid is None:
             return None
         silence = self._silence(event, eid, now) if status == "open" else None
@@ -151,6 +166,62 @@ class AlertPipeline:
         for item in items:
             self._enqueue(item)
         return eid
+
+    def _emit_spooled(self, event: Event, now: dt.datetime, names: list[str],
+                      duty_log: bool) -> None:
+        """emit() while the store is away: the event, its duty-log entry and its
+        deliveries go to the spool; the alert goes out now. Silences cannot be read: when
+        in doubt, alert. Returns None (the event gets its id when it reaches the store)."""
+        payload = {**self._payload(event, None, now, "alert"), "spooled": True}
+        body = {"dedup_key": event.dedup_key, "source": event.source, "kind": event.kind,
+                "subject": event.subject, "severity": event.severity,
+                "message": event.message, "details": event.details or None,
+                "dedup": event.dedup, "duty_log": duty_log}
+        messages = [{"target": n, "purpose": "alert", "payload": payload} for n in names]
+        with self._lock:
+            rid, status, oids = self.spool.add_event(
+                body, messages, window=dt.timedelta(minutes=self.cfg.alerts.dedup_minutes),
+                rate_limit=self.cfg.alerts.rate_limit_per_hour, now=now)
+        if rid is None:
+            log.info("duplicate of a spooled event suppressed: %s", event.message)
+            return None
+        log.warning("event (spooled #%d) %s [%s/%s]: %s", rid, event.severity, event.source,
+                    event.kind, event.message)
+        if status == "suppressed":
+            log.warning("alert rate limit (%d/hour) reached: spooled event %s not sent",
+                        self.cfg.alerts.rate_limit_per_hour, event.message)
+            return None
+        for name, oid in zip(names, oids, strict=True):
+            self._enqueue(_Item(None, name, payload, None, "alert", None, soid=oid))
+        return None
+
+    def replay_spool(self) -> int:
+        """Queue the spool's deliveries a previous process left pending."""
+        if self.spool is None:
+            return 0
+        rows = self.spool.pending_outbox()
+        for r in rows:
+            self._enqueue(_Item(None, r["target"], r["payload"], None, r["purpose"],
+                                r["recipients"], attempts=r["attempts"], soid=r["id"]))
+        if rows:
+            log.warning("replaying %d spooled alert deliveries left pending by the previous "
+                        "run", len(rows))
+        return len(rows)
+
+    def record_duty(self, *, event_id: int | None = None, **entry) -> int | None:
+        """A duty-log entry (``handover.api.record_event`` arguments); spooled while the
+        store is away (returns None then)."""
+        from opsctl.handover.api import record_event
+
+        if self.spool is None or not self.spool.active:
+            try:
+                return record_event(self.store, cfg=self.cfg, **entry)
+            except StoreUnavailable:
+                if self.spool is None:
+                    raise
+        self.spool.add("duty", {**entry, "event_id": event_id})
+        log.warning("store unreachable: duty-log entry spooled: %s", entry.get("text"))
+        return None
 
     def _record(self, event: Event, now: dt.datetime,
                 names: list[str]) -> tuple[int | None, str, list[_Item]]:
@@ -210,16 +281,39 @@ class AlertPipeline:
     # -- auto-resolve -----------------------------------------------------------------------
     def open_subjects(self, source: str) -> list[tuple[str, str | None]]:
         """(kind, subject) of every event of ``source`` that is not closed yet."""
-        with self.store.read() as conn:
-            rows = conn.execute(sa.select(events.c.kind, events.c.subject).where(
-                events.c.source == source, events.c.status != "closed").distinct())
-            return [(r.kind, r.subject) for r in rows]
+        if self.spool is None or not self.spool.active:
+            try:
+                with self.store.read() as conn:
+                    rows = conn.execute(sa.select(events.c.kind, events.c.subject).where(
+                        events.c.source == source, events.c.status != "closed").distinct())
+                    found = [(r.kind, r.subject) for r in rows]
+                self._open_seen[source] = set(found)
+                return found
+            except StoreUnavailable:
+                if self.spool is None:
+                    raise
+        return sorted(self._open_seen.get(source, set()) | self.spool.open_subjects(source),
+                      key=str)
 
     def resolve(self, source: str, kind: str, subject: str | None, reason: str) -> list[int]:
         """The condition behind (source, kind, subject) cleared: close its events and the
         pending duty-log items they opened, with the time and ``reason``."""
         key = Event(source, kind, "minor", "", subject).dedup_key
         now = timeutil.iso(self.clock())
+        if self.spool is not None:
+            try:
+                if self.spool.active:
+                    raise StoreUnavailable("spooling")
+                return self._resolve(key, now, reason)
+            except StoreUnavailable:
+                self.spool.close_events(key, reason, now)
+                self.spool.add("resolve", {"dedup_key": key, "at": now, "reason": reason})
+                self._open_seen.get(source, set()).discard((kind, subject))
+                log.info("%s resolved (spooled): %s", key, reason)
+                return []
+        return self._resolve(key, now, reason)
+
+    def _resolve(self, key: str, now: str, reason: str) -> list[int]:
         with self.store.write() as conn:
             rows = conn.execute(sa.select(events.c.id, events.c.duty_seq, events.c.message)
                                 .where(events.c.dedup_key == key,
@@ -243,18 +337,18 @@ class AlertPipeline:
 
     def _duty_log(self, event: Event, eid: int) -> int | None:
         try:
-            from opsctl.handover.api import record_event
+            from opsctl.handover.api import record_event  # noqa: F401 - is it there
         except ImportError:
             log.error("duty log unavailable (opsctl.handover.api missing): event #%d not "
                       "written to the duty log", eid)
             return None
         try:
-            return record_event(
-                self.store, category="incident", text=f"{event.message} (event #{eid})",
+            return self.record_duty(
+                event_id=eid, category="incident", text=f"{event.message} (event #{eid})",
                 severity=event.severity, source=f"daemon/{event.source}",
                 pending=event.severity == "critical", author="opsctl-daemon",
                 details={"event_id": eid, "kind": event.kind, "subject": event.subject,
-                         **(event.details or {})}, cfg=self.cfg)
+                         **(event.details or {})})
         except Exception as exc:  # noqa: BLE001 - the alert must still go out
             log.error("writing event #%d to the duty log failed: %s", eid, exc)
             return None
@@ -380,10 +474,8 @@ class AlertPipeline:
 
     def _duty_note(self, text: str, severity: str | None = None) -> None:
         try:
-            from opsctl.handover.api import record_event
-
-            record_event(self.store, category="call", text=text, severity=severity,
-                         source="daemon/alerts", author="opsctl-daemon", cfg=self.cfg)
+            self.record_duty(category="call", text=text, severity=severity,
+                             source="daemon/alerts", author="opsctl-daemon")
         except Exception as exc:  # noqa: BLE001 - a note must not stop the escalation
             log.error("duty-log note failed: %s", exc)
 
@@ -417,6 +509,21 @@ class AlertPipeline:
     def _submit(self, name: str, payload: dict, eid: int | None, purpose: str,
                 recipients: list[str] | None = None) -> None:
         """Queue one message for one target: its outbox row first, then its worker."""
+        if self.spool is not None:
+            try:
+                if self.spool.active:
+                    raise StoreUnavailable("spooling")
+                with self.store.write() as conn:
+                    oid = self._outbox_row(conn, name, payload, eid, purpose, recipients)
+                self._enqueue(_Item(oid, name, payload, eid, purpose, recipients))
+                return
+            except StoreUnavailable:
+                _rid, oids = self.spool.add_with_outbox("message", {"event_id": eid}, [{
+                    "target": name, "purpose": purpose, "payload": payload,
+                    "recipients": recipients}])
+                self._enqueue(_Item(None, name, payload, eid, purpose, recipients,
+                                    soid=oids[0]))
+                return
         try:
             with self.store.write() as conn:
                 oid = self._outbox_row(conn, name, payload, eid, purpose, recipients)
@@ -504,6 +611,12 @@ class AlertPipeline:
         return ok
 
     def _note_attempt(self, item: _Item, error: str | None) -> None:
+        if item.soid is not None:
+            try:
+                self.spool.outbox_note(item.soid, item.attempts, error)
+            except Exception as exc:  # noqa: BLE001
+                log.error("updating spooled outbox row %s failed: %s", item.soid, exc)
+            return
         if item.oid is None:
             return
         try:
@@ -516,7 +629,16 @@ class AlertPipeline:
 
     def _settle(self, item: _Item, ok: bool, error: str | None) -> None:
         now = timeutil.iso(self.clock())
+        if item.soid is not None:
+            try:
+                self.spool.outbox_note(item.soid, item.attempts, error,
+                                       state="ok" if ok else "failed")
+            except Exception as exc:  # noqa: BLE001
+                log.error("recording a spooled delivery failed: %s", exc)
+            return
         try:
+            if self.spool is not None and self.spool.active:
+                raise StoreUnavailable("spooling")
             with self.store.write() as conn:
                 if item.oid is not None:
                     conn.execute(outbox.update().where(outbox.c.id == item.oid).values(
@@ -525,6 +647,14 @@ class AlertPipeline:
                 conn.execute(deliveries.insert().values(
                     event_id=item.eid, target=item.target, purpose=item.purpose, at=now,
                     attempts=item.attempts, ok=ok, error=error))
+        except StoreUnavailable:
+            if self.spool is None:
+                log.error("recording a delivery failed: the store is unreachable")
+                return
+            self.spool.add("settle", {"oid": item.oid, "eid": item.eid,
+                                      "target": item.target, "purpose": item.purpose,
+                                      "at": now, "attempts": item.attempts, "ok": ok,
+                                      "error": error})
         except Exception as exc:  # noqa: BLE001
             log.error("recording a delivery failed: %s", exc)
 
@@ -561,6 +691,7 @@ class _Item:
     purpose: str
     recipients: list[str] | None
     attempts: int = 0
+    soid: int | None = None  # its row in the spool's outbox (sent while the store is away)
 
 
 class _TargetWorker(threading.Thread):

@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from opsctl.core import kvstate
-from opsctl.core.errors import NotFoundError, Status
+from opsctl.core.errors import NotFoundError, Status, StoreUnavailable
 from opsctl.core.runner import Runner
 from opsctl.core.store import Store
 from opsctl.daemon import timeutil
@@ -41,6 +41,7 @@ class JobContext:
     runner: Runner
     now: Callable[[], dt.datetime] = timeutil.utcnow
     policies: Any = None  # the daemon's power.policies.PolicyEngine (None: run by hand)
+    spool: Any = None     # the daemon's Spool (PostgreSQL store); None: nothing is spooled
 
 
 @dataclass
@@ -92,9 +93,29 @@ def room_devices(cfg) -> list:
 
 
 def job_poll(ctx: JobContext) -> str:
+    from opsctl.core.output import to_jsonable
     from opsctl.power.api import cleared, poll_and_detect
 
-    readings, events = poll_and_detect(ctx.cfg, ctx.store, room_devices(ctx.cfg))
+    spool = ctx.spool
+    if spool is None:
+        readings, events = poll_and_detect(ctx.cfg, ctx.store, room_devices(ctx.cfg))
+    else:
+        def previous(names):
+            return {n: spool.last_readings[n] for n in names if n in spool.last_readings}
+
+        def save(record):
+            spool.add("poll", record, at=record["at"])
+
+        if spool.active:
+            # Records wait in the spool: this poll queues behind them (order).
+            readings, events = poll_and_detect(ctx.cfg, _Away(ctx.store),
+                                               room_devices(ctx.cfg), previous=previous,
+                                               save=save)
+        else:
+            readings, events = poll_and_detect(ctx.cfg, ctx.store, room_devices(ctx.cfg),
+                                               previous=previous, save=save)
+        for r in readings:
+            spool.last_readings[r.name] = to_jsonable(r.to_dict())
     for ev in events:
         ctx.alerts.emit(Event("power", str(ev.kind), normalise_severity(ev.severity),
                               str(ev.message), subject=getattr(ev, "device", None),
@@ -118,6 +139,19 @@ def job_poll(ctx: JobContext) -> str:
     return text
 
 
+class _Away:
+    """A store that answers as an unreachable one: while records wait in the spool, new
+    ones must queue behind them, not reach the store first."""
+
+    def __init__(self, store: Store):
+        self._store = store
+
+    def read(self):
+        raise StoreUnavailable("records are waiting in the spool")
+
+    write = read
+
+
 class PolicySink:
     """A power policy's transitions into the duty log and the alert pipeline."""
 
@@ -132,12 +166,10 @@ class PolicySink:
     def log(self, policy: str, kind: str, text: str, details: dict | None = None) -> None:
         log.info("%s", text)
         try:
-            from opsctl.handover.api import record_event
-
-            record_event(self.alerts.store, category="note", text=text,
-                         source="daemon/power-policy", author="opsctl-daemon",
-                         details={"policy": policy, "kind": kind, **(details or {})},
-                         cfg=self.alerts.cfg)
+            self.alerts.record_duty(category="note", text=text,
+                                    source="daemon/power-policy", author="opsctl-daemon",
+                                    details={"policy": policy, "kind": kind,
+                                             **(details or {})})
         except Exception as exc:  # noqa: BLE001 - a log line must not stop the policy
             log.error("duty-log entry for policy %s failed: %s", policy, exc)
 
@@ -467,9 +499,22 @@ def finish_run(store: Store, run_id: int, job_id: str, status: str, summary: str
 def execute(ctx: JobContext, spec: JobSpec, trigger: str,
             scheduled_for: dt.datetime | None = None,
             next_run: Callable[[], dt.datetime | None] | None = None) -> tuple[str, str | None]:
-    """Run one job with its bookkeeping; returns (status, summary-or-error). Never raises."""
-    run_id = start_run(ctx.store, spec.id, trigger, scheduled_for)
-    if run_id is None:
+    """Run one job with its bookkeeping; returns (status, summary-or-error). Never raises.
+
+    With a spool (the daemon on PostgreSQL), a store that is away does not stop the job:
+    its run record is spooled and written when the store is back."""
+    spool = ctx.spool
+    started = timeutil.iso(timeutil.utcnow())
+    spooled = spool is not None and spool.active
+    run_id = None
+    if not spooled:
+        try:
+            run_id = start_run(ctx.store, spec.id, trigger, scheduled_for)
+        except StoreUnavailable:
+            if spool is None:
+                raise
+            spooled = True
+    if run_id is None and not spooled:
         log.info("job %s: slot %s already ran; not repeating it", spec.id,
                  timeutil.iso(scheduled_for))
         return "skipped", "slot already ran"
@@ -484,9 +529,22 @@ def execute(ctx: JobContext, spec: JobSpec, trigger: str,
         if hasattr(exc, "message"):
             error = exc.message
         log.error("job %s failed: %s", spec.id, error, exc_info=log.isEnabledFor(logging.DEBUG))
+    record = {"run_id": run_id, "job_id": spec.id, "trigger": trigger,
+              "scheduled_for": timeutil.iso(scheduled_for), "started_at": started,
+              "finished_at": timeutil.iso(timeutil.utcnow()), "status": status,
+              "summary": summary, "error": error, "pid": os.getpid(),
+              "host": socket.gethostname()}
     try:
-        finish_run(ctx.store, run_id, spec.id, status, summary, error,
-                   next_run() if next_run else None)
+        if spooled:
+            spool.add("run", record)
+        else:
+            finish_run(ctx.store, run_id, spec.id, status, summary, error,
+                       next_run() if next_run else None)
+    except StoreUnavailable:
+        if spool is not None:
+            spool.add("run", record)
+        else:
+            log.error("recording the run of %s failed: the store is unreachable", spec.id)
     except Exception as exc:  # noqa: BLE001
         log.error("recording the run of %s failed: %s", spec.id, exc)
     return status, summary if status == "ok" else error

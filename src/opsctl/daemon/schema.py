@@ -134,6 +134,19 @@ outbox = sa.Table(
 )
 
 
+# Records a daemon spooled while the store was unreachable (opsctl.daemon.spool), by
+# their spool key, written in the transaction that applies them: a replay cut short by a
+# crash never applies one twice.
+spool_applied = sa.Table(
+    "daemon_spool_applied",
+    metadata,
+    sa.Column("key", sa.String(80), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("spooled_at", sa.String(40), nullable=False),
+    sa.Column("applied_at", sa.String(40), nullable=False),
+)
+
+
 def _v1(conn: Connection) -> None:
     metadata.create_all(conn, tables=[jobs, runs, events, deliveries])
 
@@ -164,4 +177,8 @@ def _v5(conn: Connection) -> None:
         conn.execute(sa.text("ALTER TABLE daemon_runs ADD COLUMN host VARCHAR(255)"))
 
 
-MIGRATIONS = [_v1, _v2, _v3, _v4, _v5]
+def _v6(conn: Connection) -> None:
+    spool_applied.create(conn, checkfirst=True)
+
+
+MIGRATIONS = [_v1, _v2, _v3, _v4, _v5, _v6]

@@ -11,6 +11,10 @@ Restart safety: one daemon per state directory (an flock), every run recorded in
 store, runs a crash interrupted marked ``abandoned`` (their slot is re-run if still in its
 grace window), cron slots missed while the daemon was down caught up once (coalesced) or
 recorded as ``missed``.
+
+A PostgreSQL store that goes away under the daemon is ridden out: what the daemon would
+write meanwhile goes to a local spool (``opsctl.daemon.spool``), alerts keep going out,
+and the heartbeat thread writes the spool into the store, in order, once it answers.
 """
 
 from __future__ import annotations
@@ -96,6 +100,7 @@ class Daemon:
         self.policies = None
         self.supervisor = None
         self.leadership = None
+        self.spool = None
         self._tick_at = time.monotonic()
         self.started_at = timeutil.utcnow()
         self._wake = threading.Event()
@@ -144,7 +149,15 @@ class Daemon:
         self.leadership.check()
         self._mark_abandoned()
         self.alerts = AlertPipeline(self.cfg, self.store, runner=self.runner)
+        if not self.store.is_sqlite:
+            # A shared server can go away under us; a local SQLite file cannot.
+            from opsctl.daemon.spool import Spool
+
+            self.spool = Spool.open(self.cfg.state_dir)
+            self.alerts.spool = self.spool
+            self.alerts.replay_spool()
         self.alerts.replay()  # what a crash or a stop left in the outbox goes out now
+        self._drain_spool()
         from opsctl.daemon.jobs import PolicySink
         from opsctl.power.policies import PolicyEngine
 
@@ -248,6 +261,9 @@ class Daemon:
         if self.metrics is not None:
             self.metrics.stop()
         self.alerts.close(timeout=min(5.0, self.cfg.daemon.stop_timeout))
+        if self.spool is not None:
+            self._drain_spool()  # what can still be written now; the rest waits on disk
+            self.spool.close()
         self.leadership.release()
         self._write_process(running=False)
         self.notifier.close()
@@ -403,7 +419,7 @@ class Daemon:
             self._active[job_id] = self._active.get(job_id, 0) + 1
         try:
             ctx = JobContext(self.cfg, self.store, self.alerts, self.runner,
-                             policies=self.policies)
+                             policies=self.policies, spool=self.spool)
             execute(ctx, spec, trigger, slot, next_run=lambda: self._next_run(job_id))
             collect_garbage()
             release_memory()
@@ -511,7 +527,19 @@ class Daemon:
         return True
 
     # -- heartbeat and status ----------------------------------------------------------------
+    def _drain_spool(self) -> None:
+        """Write what was spooled while the store was away (heartbeat thread)."""
+        if self.spool is None or not self.spool.active:
+            return
+        from opsctl.daemon.spool import drain
+
+        try:
+            drain(self.spool, self.store, self.cfg)
+        except Exception as exc:  # noqa: BLE001 - the next heartbeat tries again
+            log.error("writing the spool to the store failed: %s", exc)
+
     def _heartbeat(self) -> None:
+        self._drain_spool()
         try:
             if self.leadership is not None:
                 self.leadership.check()
@@ -550,6 +578,7 @@ class Daemon:
             "jobs": list(self.specs), "udev": getattr(self.udev, "state", "off"),
             "metrics": getattr(self.metrics, "address", None),
             "reload_error": self._last_reload_error, "status": self.status_line(),
+            "spool": self.spool.counts() if self.spool is not None else None,
         })
 
     def status_line(self) -> str:
@@ -569,6 +598,8 @@ class Daemon:
                 parts.append(f"{n} open events")
             except OpsError:
                 pass
+        if self.spool is not None and self.spool.active:
+            parts.append(f"{self.spool.counts()['records']} records spooled (store away)")
         if self._last_reload_error:
             parts.append("last reload FAILED")
         return "; ".join(parts)

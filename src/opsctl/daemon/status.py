@@ -99,4 +99,16 @@ def full_status(cfg, store: Store) -> dict:
         "open_events": open_events(store),
         "pending_deliveries": pending_deliveries(store),
         "delivery_failures": recent_failures(store, timeutil.utcnow() - dt.timedelta(days=1)),
+        "spool": spool_state(cfg),
     }
+
+
+def spool_state(cfg) -> dict | None:
+    """This host's daemon spool (records waiting for the store), or None when empty."""
+    from opsctl.daemon.spool import peek
+
+    found = peek(cfg.state_dir)
+    if found is None or not (found.get("records") or found.get("deliveries_pending")
+                             or found.get("rejected") or found.get("error")):
+        return None
+    return found

@@ -33,6 +33,23 @@ def record_event(store, *, category: str, text: str, severity: str | None = None
         return append(conn, entry, key)
 
 
+def append_event(conn, *, category: str, text: str, severity: str | None = None,
+                 source: str, pending: bool = False, author: str = "opsctl",
+                 details: dict[str, Any] | None = None, key: bytes | None = None) -> int:
+    """:func:`record_event` inside the caller's write transaction (``store.write()``):
+    the daemon writes what it spooled during a database outage together with the mark
+    that it was written (opsctl.daemon.spool)."""
+    entry = NewEntry(text=text, category=category, severity=severity, source=source,
+                     author=author, pending=pending, details=details)
+    entry.validate()
+    return append(conn, entry, key)
+
+
+def duty_key(cfg) -> bytes | None:
+    """The duty log's HMAC key of this config (None: unkeyed, or the store's own)."""
+    return key_for_config(cfg) if cfg is not None else None
+
+
 def on_duty(cfg, store, at: dt.datetime) -> list[dict]:
     """The roster's shifts running at ``at`` (``people``, ``lead``…); [] without a roster
     for that month."""
@@ -55,9 +72,12 @@ def item_open(store, seq: int) -> bool:
 
 
 def resolve_item(store, seq: int, result: str, *, author: str = "opsctl-daemon",
-                 cfg=None) -> int | None:
+                 cfg=None, conn=None, key: bytes | None = None,
+                 details: dict[str, Any] | None = None) -> int | None:
     """Close the pending item entry ``seq`` opened (its condition cleared); returns the
-    closing entry's sequence number, or None when it is not pending or already closed."""
+    closing entry's sequence number, or None when it is not pending or already closed.
+    ``conn``: append inside the caller's write transaction; ``details`` are added to the
+    closing entry's."""
     from opsctl.handover import dutylog
 
     st = dutylog.item_states(store)
@@ -65,11 +85,14 @@ def resolve_item(store, seq: int, result: str, *, author: str = "opsctl-daemon",
     if root not in st.latest or root in st.closed:
         return None
     latest = st.latest[root]
-    key = key_for_config(cfg) if cfg is not None else None
+    if key is None and cfg is not None:
+        key = key_for_config(cfg)
     entry = NewEntry(text=result, category=latest.category, severity=latest.severity,
                      kind="close", author=author, ref_seq=root, source="daemon/resolve",
-                     details={"closes": root})
+                     details={"closes": root, **(details or {})})
     entry.validate()
+    if conn is not None:
+        return append(conn, entry, key)
     with store.write() as conn:
         return append(conn, entry, key)
 

@@ -19,7 +19,7 @@ from typing import Any
 from opsctl.power.model import DeviceReading, Event, Finding
 
 __all__ = ["DeviceReading", "Event", "Finding", "poll", "poll_and_detect", "last_readings",
-           "recent_events", "cleared"]
+           "recent_events", "cleared", "write_poll"]
 
 
 def poll(cfg, names: Sequence[str] | None = None, *, kind: str | None = None,
@@ -49,20 +49,49 @@ def _add_rates(readings: list[DeviceReading], previous: dict[str, dict[str, Any]
         r.notes.extend(n.to_dict() for n in notes)
 
 
-def poll_and_detect(cfg, store, devices=None) -> tuple[list[DeviceReading], list[Event]]:
+def poll_and_detect(cfg, store, devices=None, *, previous=None,
+                    save=None) -> tuple[list[DeviceReading], list[Event]]:
     """One poll of every device (or of ``devices``), stored, with the events since the
-    previous poll."""
+    previous poll.
+
+    ``previous``: called with the device names when the store cannot say what the last
+    readings were (``StoreUnavailable``); returns them as :func:`last_readings` rows.
+    ``save``: called with the poll (``history.poll_record``, plain JSON data) when the
+    store cannot take it; the caller writes it later with :func:`write_poll`.
+    """
+    from opsctl.core.errors import StoreUnavailable
     from opsctl.power.events import detect
-    from opsctl.power.history import latest_per_device, save_poll
+    from opsctl.power.history import latest_per_device, poll_record, write_poll
     from opsctl.power.poller import poll_devices
 
     t0 = time.monotonic()
     readings = poll_devices(cfg, list(cfg.devices if devices is None else devices))
-    previous = latest_per_device(store, [r.name for r in readings])
-    _add_rates(readings, previous)
-    events = detect(previous, readings)
-    save_poll(store, readings, events, time.monotonic() - t0)
+    names = [r.name for r in readings]
+    try:
+        before = latest_per_device(store, names)
+    except StoreUnavailable:
+        if previous is None:
+            raise
+        before = previous(names)
+    _add_rates(readings, before)
+    events = detect(before, readings)
+    record = poll_record(readings, events, time.monotonic() - t0)
+    try:
+        with store.write() as conn:
+            write_poll(conn, record)
+    except StoreUnavailable:
+        if save is None:
+            raise
+        save(record)
     return readings, events
+
+
+def write_poll(conn, record: dict[str, Any]) -> int:
+    """Store a poll handed to ``poll_and_detect``'s ``save`` (in the caller's write
+    transaction); returns its id."""
+    from opsctl.power.history import write_poll as _write
+
+    return _write(conn, record)
 
 
 def cleared(readings: Sequence[DeviceReading]) -> list[tuple[str, str, str]]:

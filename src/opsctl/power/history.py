@@ -16,21 +16,39 @@ from opsctl.power.model import DeviceReading, Event
 
 def save_poll(store, readings: Sequence[DeviceReading], events: Sequence[Event],
               duration: float) -> int:
-    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    record = poll_record(readings, events, duration)
     with store.write() as conn:
-        poll_id = conn.execute(schema.polls.insert().values(
-            at=now, duration=round(duration, 3), devices=len(readings))).inserted_primary_key[0]
-        if readings:
-            conn.execute(schema.readings.insert(), [
-                {"poll_id": poll_id, "at": r.polled_at or now, "device": r.name, "kind": r.kind,
-                 "reachable": r.reachable, "status": r.status.name, "reason": r.reason,
-                 "data": json.dumps(to_jsonable(r.to_dict()), ensure_ascii=False)}
-                for r in readings])
-        if events:
-            conn.execute(schema.events.insert(), [
-                {"poll_id": poll_id, "at": e.at or now, "device": e.device, "kind": e.kind,
-                 "severity": e.severity, "message": e.message,
-                 "details": json.dumps(to_jsonable(e.details))} for e in events])
+        return write_poll(conn, record)
+
+
+def poll_record(readings: Sequence[DeviceReading], events: Sequence[Event],
+                duration: float, now: str | None = None) -> dict[str, Any]:
+    """One poll as plain JSON data: what :func:`write_poll` stores (the daemon spools it
+    while the store is unreachable, and writes it later with its own times)."""
+    now = now or dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    return {
+        "at": now, "duration": round(duration, 3), "devices": len(readings),
+        "readings": [{"at": r.polled_at or now, "device": r.name, "kind": r.kind,
+                      "reachable": r.reachable, "status": r.status.name, "reason": r.reason,
+                      "data": json.dumps(to_jsonable(r.to_dict()), ensure_ascii=False)}
+                     for r in readings],
+        "events": [{"at": e.at or now, "device": e.device, "kind": e.kind,
+                    "severity": e.severity, "message": e.message,
+                    "details": json.dumps(to_jsonable(e.details))} for e in events],
+    }
+
+
+def write_poll(conn, record: dict[str, Any]) -> int:
+    """Store a :func:`poll_record` inside the caller's write transaction."""
+    poll_id = conn.execute(schema.polls.insert().values(
+        at=record["at"], duration=record["duration"], devices=record["devices"]))\
+        .inserted_primary_key[0]
+    if record["readings"]:
+        conn.execute(schema.readings.insert(),
+                     [{"poll_id": poll_id, **r} for r in record["readings"]])
+    if record["events"]:
+        conn.execute(schema.events.insert(),
+                     [{"poll_id": poll_id, **e} for e in record["events"]])
     return poll_id
 
 
