@@ -128,6 +128,7 @@ def test_outage_alerts_go_out_and_records_arrive_in_order(tmp_path, pg_cluster, 
         n = _count(store, polls)
         wait_for(lambda: _count(store, polls) >= n + 2, 30, what="polls after the replay")
         assert (peek(state) or {}).get("records") == 0
+        assert len([b for b in webhook.received if b.get("kind") == "on_battery"]) == 1
         status = json.loads(opsctl("-c", str(path), "daemon", "status", "--json").stdout)
         assert status["spool"] is None
     finally:

@@ -385,7 +385,7 @@ def job_export(ctx: JobContext) -> str:
 
 
 def job_retention(ctx: JobContext) -> str:
-    from opsctl.daemon.schema import deliveries, outbox, runs
+    from opsctl.daemon.schema import deliveries, outbox, runs, spool_applied
     from opsctl.handover.api import purge_expired
 
     today = ctx.now().astimezone(timeutil.site_zone(ctx.cfg)).date()
@@ -398,6 +398,9 @@ def job_retention(ctx: JobContext) -> str:
         # Finished outbox rows only: a pending one is an alert still owed.
         conn.execute(outbox.delete().where(outbox.c.state != "pending",
                                            outbox.c.updated_at < cutoff))
+        # Replay marks are only consulted for a spool row left by a crash mid-replay,
+        # which the next start replays at once: old ones are of no further use.
+        conn.execute(spool_applied.delete().where(spool_applied.c.applied_at < cutoff))
     return f"duty records purged: {purged}; daemon history pruned: {n_runs} runs, " \
            f"{n_del} deliveries"
 
