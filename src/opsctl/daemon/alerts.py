@@ -509,24 +509,24 @@ class AlertPipeline:
     def _submit(self, name: str, payload: dict, eid: int | None, purpose: str,
                 recipients: list[str] | None = None) -> None:
         """Queue one message for one target: its outbox row first, then its worker."""
-        if self.spool is not None:
-            try:
-                if self.spool.active:
-                    raise StoreUnavailable("spooling")
-                with self.store.write() as conn:
-                    oid = self._outbox_row(conn, name, payload, eid, purpose, recipients)
-                self._enqueue(_Item(oid, name, payload, eid, purpose, recipients))
-                return
-            except StoreUnavailable:
-                _rid, oids = self.spool.add_with_outbox("message", {"event_id": eid}, [{
-                    "target": name, "purpose": purpose, "payload": payload,
-                    "recipients": recipients}])
-                self._enqueue(_Item(None, name, payload, eid, purpose, recipients,
-                                    soid=oids[0]))
-                return
         try:
+            if self.spool is not None and self.spool.active:
+                raise StoreUnavailable("records are waiting in the spool")
             with self.store.write() as conn:
                 oid = self._outbox_row(conn, name, payload, eid, purpose, recipients)
+        except StoreUnavailable as exc:
+            if self.spool is None:
+                log.error("queueing %s for %s in the outbox failed (%s); sending without "
+                          "it", purpose, name, exc)
+                self._enqueue(_Item(None, name, payload, eid, purpose, recipients))
+                return
+            # Sent from the spool's outbox; its delivery reaches the store with the spool.
+            _rid, oids = self.spool.add_with_outbox("message", {"event_id": eid}, [{
+                "target": name, "purpose": purpose, "payload": payload,
+                "recipients": recipients}])
+            self._enqueue(_Item(None, name, payload, eid, purpose, recipients,
+                                soid=oids[0]))
+            return
         except Exception as exc:  # noqa: BLE001 - still try to send what could not be queued
             log.error("queueing %s for %s in the outbox failed (%s); sending without it",
                       purpose, name, exc)

@@ -303,7 +303,9 @@ def peek(state_dir: str | os.PathLike) -> dict[str, Any] | None:
     if not path.exists():
         return None
     try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        from urllib.parse import quote
+
+        db = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=5)
         try:
             out = {"records": db.execute("SELECT count(*) FROM records").fetchone()[0],
                    "deliveries_pending": db.execute(
