@@ -92,25 +92,33 @@ class Spool:
     """One SQLite file; thread-safe (one connection behind a lock: the writes are tiny)."""
 
     def __init__(self, path: Path):
+        from opsctl.core.errors import StoreError
+
         self.path = Path(path)
-        old = os.umask(0o077)
+        old = os.umask(0o077)  # owner-only, as the store: duty records are confidential
         try:
             self._db = sqlite3.connect(str(self.path), check_same_thread=False,
                                        isolation_level=None, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+            row = self._db.execute("SELECT value FROM meta WHERE key='id'").fetchone()
+            if row is None:
+                # Keys are "<spool id>:<row id>": unique across spool files and hosts.
+                self.id = uuid.uuid4().hex
+                self._db.execute("INSERT INTO meta (key, value) VALUES ('id', ?)",
+                                 (self.id,))
+            else:
+                self.id = row[0]
+            self._count = self._db.execute("SELECT count(*) FROM records").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise StoreError(f"the daemon's spool {self.path} cannot be used: {exc}",
+                             hint="it may hold records not yet in the store: keep a copy "
+                                  "before moving it aside (`sqlite3 FILE .dump` shows them)")\
+                from None
         finally:
             os.umask(old)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
         self._lock = threading.RLock()
-        row = self._db.execute("SELECT value FROM meta WHERE key='id'").fetchone()
-        if row is None:
-            # Keys are "<spool id>:<row id>": unique across spool files and hosts.
-            self.id = uuid.uuid4().hex
-            self._db.execute("INSERT INTO meta (key, value) VALUES ('id', ?)", (self.id,))
-        else:
-            self.id = row[0]
-        self._count = self._db.execute("SELECT count(*) FROM records").fetchone()[0]
         # The last readings of each device, for the next poll's comparison while the
         # store cannot say (kept by the daemon after every poll).
         self.last_readings: dict[str, dict] = {}
