@@ -134,3 +134,4 @@ def test_outage_alerts_go_out_and_records_arrive_in_order(tmp_path, pg_cluster, 
     finally:
         d.stop()
         store.close()
+        print(d.output())  # shown by pytest when the test failed
