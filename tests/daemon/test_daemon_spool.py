@@ -99,8 +99,8 @@ def test_outage_alerts_go_out_and_records_arrive_in_order(tmp_path, pg_cluster, 
         assert len(keys) == len(set(keys)), keys  # nothing twice
         ids = [int(k.split(":")[1]) for k in keys]
         assert ids == sorted(ids), keys  # the spool's order
-        incident = [e for e in spooled_entries if e.category == "incident"
-                    and "on battery" in e.text]
+        incident = [e for e in spooled_entries if e.kind == "entry"
+                    and e.text.startswith("ups1: on battery")]
         assert len(incident) == 1, [e.text for e in entries]
         inc = incident[0]
         assert inc.details["occurred_at"] and inc.details["subject"] == "ups1"

@@ -263,9 +263,13 @@ class Daemon:
         self.alerts.close(timeout=min(5.0, self.cfg.daemon.stop_timeout))
         if self.spool is not None:
             self._drain_spool()  # what can still be written now; the rest waits on disk
-            self.spool.close()
         self.leadership.release()
-        self._write_process(running=False)
+        try:
+            self._write_process(running=False)
+        except OpsError as exc:
+            log.error("recording the stop failed: %s", exc.message)
+        if self.spool is not None:
+            self.spool.close()
         self.notifier.close()
         log.info("stopped")
         return 0 if not unfinished else 3
