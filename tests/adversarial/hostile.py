@@ -103,39 +103,24 @@ def headers_of(request: bytes) -> dict[str, str]:
     return out
 
 
-class BannerDrip:
+class BannerDrip(RawServer):
     """An SMTP server that drips its 220 banner one byte every ``interval`` seconds (the
-    SMTP server speaks first, so RawServer's read-the-request-first does not fit)."""
+    SMTP server speaks first: no request is read)."""
 
     def __init__(self, interval: float = 1.0):
         self.interval = interval
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        self._closed = threading.Event()
-        threading.Thread(target=self._loop, daemon=True).start()
-
-    def _loop(self) -> None:
-        while not self._closed.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+        super().__init__(self._drip)
 
     def _serve(self, conn: socket.socket) -> None:
         try:
             with conn:
-                for byte in b"220 slow.example ESMTP\r\n":
-                    if self._closed.is_set():
-                        return
-                    conn.sendall(bytes([byte]))
-                    time.sleep(self.interval)
+                self._drip(conn, self)
         except OSError:
             pass
 
-    def close(self) -> None:
-        self._closed.set()
-        self.sock.close()
+    def _drip(self, conn: socket.socket, _server: RawServer) -> None:
+        for byte in b"220 slow.example ESMTP\r\n":
+            if self._closed.is_set():
+                return
+            conn.sendall(bytes([byte]))
+            time.sleep(self.interval)

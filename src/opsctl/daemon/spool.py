@@ -260,19 +260,14 @@ class Spool:
                        "WHERE id=?", (attempts, error, state, _now(), oid))
 
     def pending_outbox(self) -> list[dict]:
-        with self._lock:
-            cur = self._db.execute("SELECT * FROM outbox WHERE state='pending' ORDER BY id")
-            names = [c[0] for c in cur.description]
-            rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-        for r in rows:
-            r["payload"] = json.loads(r["payload"])
-            r["recipients"] = json.loads(r["recipients"]) if r["recipients"] else None
-        return rows
+        return self._outbox_rows("state='pending'", ())
 
     def outbox_of(self, rid: int) -> list[dict]:
+        return self._outbox_rows("record_id=?", (rid,))
+
+    def _outbox_rows(self, where: str, args: tuple) -> list[dict]:
         with self._lock:
-            cur = self._db.execute("SELECT * FROM outbox WHERE record_id=? ORDER BY id",
-                                   (rid,))
+            cur = self._db.execute(f"SELECT * FROM outbox WHERE {where} ORDER BY id", args)
             names = [c[0] for c in cur.description]
             rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
         for r in rows:
