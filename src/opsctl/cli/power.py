@@ -33,8 +33,10 @@ def _key_values(r) -> str:
         return ""
     parts: list[str] = []
     if r.kind == "ups":
-        for label, key, unit in (("", "ups.status", ""), ("load", "ups.load", "%"),
-                                 ("charge", "battery.charge", "%")):
+        shown = r.shown_status()
+        if shown:
+            parts.append(shown)
+        for label, key, unit in (("load", "ups.load", "%"), ("charge", "battery.charge", "%")):
             if key in v:
                 parts.append(f"{label + ' ' if label else ''}{v[key]}{unit}")
         rt = _fmt_runtime(v.get("battery.runtime"))
@@ -68,6 +70,14 @@ def _key_values(r) -> str:
         if len(readings) > 3:
             parts.append(f"(+{len(readings) - 3} readings)")
     return ", ".join(str(p) for p in parts)
+
+
+def _source_text(src) -> str:
+    if not src:
+        return "-"
+    where = src.get("oid") or ", ".join(src.get("oids") or []) or src.get("detail") or ""
+    what = f" {src['object']}" if src.get("object") else ""
+    return f"{src.get('kind')}{what}: {where}"
 
 
 def _exit_with(ctx: click.Context, readings) -> None:
@@ -125,11 +135,11 @@ def status_cmd(ctx: click.Context, app: AppContext, kind: str | None, names: tup
     _exit_with(ctx, readings)
 
 
-UPS_ORDER = ("ups.status", "ups.alarm", "ups.load", "ups.realpower", "battery.charge",
-             "battery.runtime", "battery.voltage", "battery.current", "battery.temperature",
-             "input.voltage", "input.frequency", "output.voltage", "output.frequency",
-             "output.current", "ups.test.result", "device.mfr", "device.model",
-             "device.serial", "ups.id", "ups.firmware")
+UPS_ORDER = ("ups.status", "device.health", "ups.alarm", "ups.load", "ups.realpower",
+             "battery.charge", "battery.runtime", "battery.voltage", "battery.current",
+             "battery.temperature", "input.voltage", "input.frequency", "output.voltage",
+             "output.frequency", "output.current", "ups.test.result", "device.mfr",
+             "device.model", "device.serial", "ups.id", "ups.firmware")
 UNITS = {"ups.load": "%", "battery.charge": "%", "battery.runtime": "s", "battery.voltage": "V",
          "battery.current": "A", "battery.temperature": "°C", "input.voltage": "V",
          "input.frequency": "Hz", "output.voltage": "V", "output.frequency": "Hz",
@@ -166,7 +176,9 @@ def ups_cmd(ctx: click.Context, app: AppContext, name: str, fmt: str) -> None:
         _exit_with(ctx, [r])
     app.out.kv([("device", f"{r.name} ({r.address})"), ("profile",
                 f"{r.profile or '-'} ({r.profile_reason or '-'})"),
-                ("health", r.status), ("reason", r.reason)], title=f"UPS {r.name}")
+                ("health", r.status), ("reason", r.reason),
+                ("ups status", r.shown_status() or "not reported"),
+                ("status source", _source_text(r.status_source))], title=f"UPS {r.name}")
     if r.reachable:
         broken = {}
         for f in r.findings:

@@ -37,6 +37,9 @@ class DeviceReading:
     missing: list[str] = field(default_factory=list)  # profile fields the device lacks
     profile: str | None = None
     profile_reason: str | None = None  # how `auto` chose (sysObjectID / probe / default)
+    # A UPS's status origin: power-source objects (their OIDs), derived, or the device's
+    # health summary when no source is reported (opsctl.power.reader.status_source).
+    status_source: dict[str, Any] | None = None
     error: str | None = None
     error_kind: str | None = None  # timeout | dns | unreachable | auth | protocol | config
     address: str = ""
@@ -50,7 +53,8 @@ class DeviceReading:
             "status": self.status.name, "reason": self.reason, "values": self.values,
             "findings": [f.to_dict() for f in self.findings], "notes": self.notes,
             "missing": self.missing, "profile": self.profile,
-            "profile_reason": self.profile_reason, "error": self.error,
+            "profile_reason": self.profile_reason, "status_source": self.status_source,
+            "error": self.error,
             "error_kind": self.error_kind, "address": self.address,
             "polled_at": self.polled_at, "duration": round(self.duration, 3),
         }
@@ -67,6 +71,7 @@ class DeviceReading:
         r.missing = d.get("missing") or []
         r.profile = d.get("profile")
         r.profile_reason = d.get("profile_reason")
+        r.status_source = d.get("status_source")
         r.error = d.get("error")
         r.error_kind = d.get("error_kind")
         r.address = d.get("address", "")
@@ -77,6 +82,16 @@ class DeviceReading:
     @property
     def ups_status(self) -> list[str]:
         return str(self.values.get("ups.status") or "").split()
+
+    def shown_status(self) -> str | None:
+        """The UPS status as people read it: the NUT tokens, else the device's own health
+        summary marked as such (mains state unknown), else None."""
+        if self.values.get("ups.status"):
+            return str(self.values["ups.status"])
+        src = self.status_source or {}
+        if src.get("kind") == "device-health" and self.values.get("device.health"):
+            return f"{self.values['device.health']} (device health; mains state not reported)"
+        return None
 
 
 @dataclass

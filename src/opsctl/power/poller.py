@@ -73,6 +73,7 @@ async def read_one(dev, *, sem: asyncio.Semaphore | None = None) -> DeviceReadin
         if res.profile.kind != dev.kind:
             r.kind = res.profile.kind  # an inverter system configured as a UPS
         r.profile_reason = res.profile_reason
+        r.status_source = res.status_source
     except SnmpError as exc:
         r.error, r.error_kind = exc.message, exc.kind
     except NotFoundError as exc:  # unknown profile name (validate_config catches it first)

@@ -27,6 +27,7 @@ from typing import Any
 
 from opsctl.power.profiles import registry
 from opsctl.power.profiles.base import (
+    HEALTH_FIELD,
     Field,
     Notes,
     Profile,
@@ -81,6 +82,8 @@ class ReadResult:
     missing: list[str] = field(default_factory=list)
     sys_object_id: str | None = None
     probe_scores: dict[str, int] = field(default_factory=dict)
+    # Where the UPS's status comes from (see :func:`status_source`); None: no status.
+    status_source: dict[str, Any] | None = None
     # The plan for the next read of this device (None: read it fully next time).
     plan: ReadPlan | None = None
 
@@ -113,10 +116,12 @@ def _strip_instance(oid: str) -> str | None:
     return oid[:-2] if oid.endswith(".0") else oid + ".0"
 
 
-async def read_fields(session: Session, fields: list[Field], notes: Notes
-                      ) -> dict[int, Any]:
-    """Values per field position (flags fields may share a name, so index by position)."""
+async def read_fields(session: Session, fields: list[Field], notes: Notes,
+                      answered: dict[int, str] | None = None) -> dict[int, Any]:
+    """Values per field position (flags fields may share a name, so index by position).
+    ``answered`` (if given) gets the OID each value came from."""
     result: dict[int, Any] = {}
+    answered = {} if answered is None else answered
     # Per field: the list of (source, oid) still to try, in order.
     queue: dict[int, list[tuple[Source, str]]] = {
         i: [(s, s.oid) for s in f.sources] for i, f in enumerate(fields)}
@@ -142,6 +147,7 @@ async def read_fields(session: Session, fields: list[Field], notes: Notes
             if value is not None or (f.type == "flags" and not raw.missing
                                      and raw.kind != "null" and _known(f, src, raw)):
                 result[i] = value
+                answered[i] = oid
                 queue[i] = []
         # Sources exhausted without a value: one more try under the other instance.
         for i, q in list(queue.items()):
@@ -332,6 +338,30 @@ async def _read_planned(session: Session, plan: ReadPlan) -> ReadResult | None:
     return res
 
 
+def status_source(res: ReadResult, merged: str | None, flag_oids: list[str],
+                  fields: list[Field], oids: dict[int, str]) -> dict[str, Any] | None:
+    """Where ``ups.status`` comes from: the card's power-source objects (their OIDs), a
+    derivation from measurements, the profile's own logic over its objects -- or, with no
+    status at all, the device's health summary (:data:`HEALTH_FIELD`), which is shown as
+    health and never turned into OL/OB. None: the UPS shows no status."""
+    v = res.values
+    if v.get("ups.status"):
+        if any(n.code == "derived" and n.field == "ups.status" for n in res.notes):
+            return {"kind": "derived", "field": "ups.status",
+                    "detail": "derived from measurements (see notes)"}
+        if merged and flag_oids:
+            return {"kind": "power-source", "field": "ups.status",
+                    "oids": list(dict.fromkeys(flag_oids))}
+        return {"kind": "profile", "field": "ups.status",
+                "detail": f"set by profile {res.profile.name} from its status objects"}
+    if v.get(HEALTH_FIELD):
+        i = next(i for i, f in enumerate(fields) if f.name == HEALTH_FIELD and i in oids)
+        return {"kind": "device-health", "field": HEALTH_FIELD, "oid": oids[i],
+                "object": fields[i].description, "value": v[HEALTH_FIELD],
+                "detail": "device health; mains state not reported"}
+    return None
+
+
 def _first_candidate(f: Field, absent: frozenset[str]) -> str | None:
     """The first object :func:`read_fields` would get an answer from for ``f``."""
     oids = [s.oid for s in f.sources]
@@ -349,13 +379,17 @@ async def _read_profile(session: Session, res: ReadResult, rows_hint: int | None
     most rows of a walked table (None when no table was walked)."""
     plist = registry.expand(res.profile)
     fields = [f for p in plist for f in p.fields]
-    got = await read_fields(session, fields, res.notes)
+    oids: dict[int, str] = {}
+    got = await read_fields(session, fields, res.notes, oids)
     flags: list[str] = []
+    flag_oids: list[str] = []
     for i, f in enumerate(fields):
         if i not in got:
             continue
         if f.type == "flags":
             flags.append(got[i] or "")
+            if got[i]:
+                flag_oids.append(oids[i])
         elif got[i] is not None and f.name not in res.values:
             res.values[f.name] = got[i]
     status = merge_status(flags)
@@ -370,6 +404,7 @@ async def _read_profile(session: Session, res: ReadResult, rows_hint: int | None
             p.postprocess(res.values, res.tables, res.notes)
     if res.profile.kind == "ups":
         derive_status(res.values, res.notes)
+        res.status_source = status_source(res, status, flag_oids, fields, oids)
     groups = {t.name: t for p in plist for t in p.tables if t.group}
     # A postprocess may have made readings itself (Raritan's sensor-type rows).
     readings: list[dict[str, Any]] = list(res.values.pop("readings", None) or [])

@@ -79,11 +79,13 @@ def ups_findings(r: DeviceReading, th) -> list[Finding]:
             out.append(Finding(Status.WARNING, f"battery {temp:g} °C > "
                                f"{th.temperature_warn:g} °C", "battery.temperature", temp,
                                f"battery.temperature > {th.temperature_warn:g}"))
+    out.extend(health_findings(r))
     test = v.get("ups.test.result")
     if isinstance(test, str) and any(w in test.lower() for w in FAILED_TESTS):
         out.append(Finding(Status.WARNING, f"last self-test: {test}", "ups.test.result", test,
                            "ups.test.result failed"))
-    if not any(k in v for k in ("ups.status", "ups.load", "battery.charge", "battery.runtime")):
+    if not any(k in v for k in ("ups.status", "ups.load", "battery.charge", "battery.runtime",
+                                "device.health")):
         out.append(Finding(Status.UNKNOWN, "no UPS status, load, charge or runtime readable "
                            f"with profile {r.profile}", None, None, "UPS data present"))
     else:
@@ -91,11 +93,33 @@ def ups_findings(r: DeviceReading, th) -> list[Finding]:
         # status, load or runtime): a rule without its value cannot be checked, and a
         # UPS without ups.status could be on battery unnoticed. Say so, never "ok".
         lacking = [f"{k} ({why})" for k, why in UNCHECKABLE.items() if k not in v]
+        if "ups.status" not in v and v.get("device.health"):
+            # The card reports its health but not where its power comes from: its health
+            # summary stands in for the status (shown as such), the gap is said, not alarmed.
+            lacking.remove(f"ups.status ({UNCHECKABLE['ups.status']})")
+            out.append(Finding(Status.OK, "mains state not reported; the device's health "
+                               f"summary ({v['device.health']}) stands in", "ups.status", None,
+                               "ups.status present"))
         if lacking:
             out.append(Finding(Status.WARNING, "no usable value for " + ", ".join(lacking),
                                None, [k for k in UNCHECKABLE if k not in v],
                                "rule values present"))
     return out
+
+
+HEALTH_STATUS = {"WARNING": Status.WARNING, "CRITICAL": Status.CRITICAL}
+
+
+def health_findings(r: DeviceReading) -> list[Finding]:
+    """The device's own health summary (``device.health``, see
+    opsctl.power.profiles.base.health_field) when it says something is wrong."""
+    level = r.values.get("device.health")
+    if level not in HEALTH_STATUS:
+        return []
+    src = r.status_source or {}
+    what = src.get("object") or "health summary"
+    return [Finding(HEALTH_STATUS[level], f"device reports {level.lower()} health ({what})",
+                    "device.health", level, "device.health OK")]
 
 
 # Values the room's rules need, and what is lost without each (power-cards work).

@@ -345,6 +345,28 @@ def derive_status(values: dict[str, Any], notes: Notes) -> None:
                   "(loaded output, battery current 0); the card sends no status")
 
 
+# -- device health: the status of a card that does not say where its power comes from --------
+# A profile may declare a field named HEALTH_FIELD: the device's own summary of its state
+# (DELL-SNMP-UPS-MIB productStatusGlobalStatus, VERTIV-ITA2-MIB systemStatus), an enum
+# mapped to one of HEALTH_LEVELS. When no power-source object is readable, the UPS's
+# status is that health state, shown as such (``status_source`` names the object) --
+# never turned into OL or OB, which would be a guess.
+HEALTH_FIELD = "device.health"
+HEALTH_LEVELS = ("OK", "WARNING", "CRITICAL")
+
+
+def health_field(oid: str, levels: Mapping[int, str], description: str,
+                 unknown: tuple[int, ...] = ()) -> Field:
+    """The :data:`HEALTH_FIELD` of a profile: ``levels`` maps the MIB's enum to OK /
+    WARNING / CRITICAL; ``unknown`` lists the values that mean "the device does not
+    know" (no value, no note)."""
+    bad = set(levels.values()) - set(HEALTH_LEVELS)
+    if bad:
+        raise ValueError(f"health levels must be one of {HEALTH_LEVELS}, not {sorted(bad)}")
+    return Field(HEALTH_FIELD, (Source(oid, enum=dict(levels)),), "enum",
+                 unknown_values=unknown, description=description)
+
+
 def oid_join(prefix: str, *parts: str | int) -> str:
     """``oid_join("1.3.6.1.2.1.33.1", "2.4.0")`` -> "1.3.6.1.2.1.33.1.2.4.0"."""
     return ".".join([prefix.strip(".")] + [str(p).strip(".") for p in parts])

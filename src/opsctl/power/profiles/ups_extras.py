@@ -8,12 +8,19 @@
   (TRIPPLITE-PRODUCTS tlEnvTemperatureC, tlEnvHumidity, whole units).
 - ``dell-ups`` — Dell UPS network cards (674.10902.2): runtime (seconds) and system
   consumption (W) only; the card sends a health summary but no power source, so no
-  ``ups.status``.
+  ``ups.status``: its status is that health summary (``device.health``), shown as such.
 """
 
 from __future__ import annotations
 
-from opsctl.power.profiles.base import Column, Field, Profile, Source, Table
+from opsctl.power.profiles.base import (
+    Column,
+    Field,
+    Profile,
+    Source,
+    Table,
+    health_field,
+)
 
 LGP_ENV = "1.3.6.1.4.1.476.1.42.3.4"
 LIEBERT_TABLES = (
@@ -42,10 +49,12 @@ DELL_FIELDS = (
           maximum=10**7, description="system consumption (W)"),
     Field("battery.runtime", (Source(f"{DELL}.120.5.3.0"),), unit="s", minimum=0,
           maximum=60 * 60 * 24 * 7, description="runtime remaining (s)"),
-    Field("ups.health", (Source(f"{DELL}.110.1.0", enum={1: "other", 2: "unknown", 3: "ok",
-                                                        4: "non-critical", 5: "critical",
-                                                        6: "non-recoverable"}),),
-          "enum", description="productStatusGlobalStatus"),
+    # DELL-SNMP-UPS-MIB productStatusGlobalStatus: other(1) unknown(2) ok(3)
+    # nonCritical(4) critical(5) nonRecoverable(6); levels as LibreNMS's dell-ups.yaml
+    # maps them. The MIB has no input/output source object (physicalBatteryABMStatus,
+    # not sent by this card, is the battery's charge cycle), so this is its only status.
+    health_field(f"{DELL}.110.1.0", {3: "OK", 4: "WARNING", 5: "CRITICAL", 6: "CRITICAL"},
+                 "productStatusGlobalStatus", unknown=(1, 2)),
 )
 
 PROFILES = [
