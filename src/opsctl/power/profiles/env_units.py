@@ -4,7 +4,8 @@ the room's limits (``power.temperature`` / ``power.humidity``, SPEC: 15-27 °C, 
 
 Units as each MIB states them, checked against the recordings in
 tests/fixtures/ups-corpus: APC Environmental Manager (memSensorsStatusTable) whole °C and
-%RH, -1 = no humidity sensor; AVTECH Room Alert °C × 100; HW group STE2 value × 10 with a
+%RH, -1 = no humidity sensor; AVTECH Room Alert °C and %RH × 100 (humidity only from a
+sensor that proves it is a Temp/Humidity one); HW group STE2 value × 10 with a
 unit column; APC NetBotz 750 whole °C / %RH; AKCP sensorProbe temperature raw × 10 and
 humidity in % (column 3; column 13 holds no humidity on the recorded unit), offline probes
 skipped.
@@ -36,12 +37,46 @@ APC_EMU = (
 )
 
 AV = "1.3.6.1.4.1.20916.1.10.1"          # AVTECH Room Alert 12E
+# ROOMALERT12E-MIB: digital-senN (sensors 2-4) columns 1 temperature °C, 3 "relative
+# humidity IF a Temp/Humidity sensor" (a voltage or power state on other sensor types),
+# 6/7 dew point °C/°F "IF a Temp/Humidity sensor", 8 label; all × 100 like the
+# temperatures. Column 3 is read as humidity only on that evidence (avtech_postprocess).
 AVTECH = (
     Table("av_internal", (col("temperature", f"{AV}.1.1", "temperature", C, 0.01),),
           group="internal", max_rows=1),
-    Table("av_external", (col("temperature", f"{AV}.2.1", "temperature", C, 0.01),),
-          group="external 1", max_rows=1),
+    *(Table(f"av_digital{n}", (
+        col("temperature", f"{AV}.{n + 1}.1", "temperature", C, 0.01),
+        col("name", f"{AV}.{n + 1}.8", "name"),
+        col("sen3", f"{AV}.{n + 1}.3", None, scale=0.01),
+        col("dew_c", f"{AV}.{n + 1}.6", None, scale=0.01),
+        col("dew_f", f"{AV}.{n + 1}.7", None, scale=0.01),
+    ), group=f"external {n}", max_rows=1) for n in (1, 2, 3)),
 )
+
+
+def avtech_postprocess(values: dict[str, Any], tables: dict[str, list[dict[str, Any]]],
+                       notes: Notes) -> None:
+    """Humidity of a digital sensor only when the sensor shows it is a Temp/Humidity
+    sensor: it sends a dew point in °C and °F that agree (only that type has one).
+    Otherwise column 3 is a voltage or a power state, not a humidity."""
+    out = list(values.get("readings") or [])
+    for n in (1, 2, 3):
+        for r in tables.get(f"av_digital{n}", []):
+            rh, dc, df = r.get("sen3"), r.get("dew_c"), r.get("dew_f")
+            if not all(isinstance(x, int | float) for x in (rh, dc, df)):
+                continue
+            if abs(dc * 9 / 5 + 32 - df) > 0.5 or not 0 <= rh <= 100:
+                notes.add("unproven", f"external {n} humidity",
+                          f"external {n}: column 3 ({rh}) not read as humidity: no "
+                          "consistent dew point shows a Temp/Humidity sensor",
+                          f"{AV}.{n + 1}.3.{r['index']}")
+                continue
+            out.append({"group": f"external {n}", "index": r["index"],
+                        "name": r.get("name") or f"external {n} {r['index']}",
+                        "quantity": "humidity", "value": rh, "unit": RH,
+                        "oid": f"{AV}.{n + 1}.3.{r['index']}"})
+    if out:
+        values["readings"] = out
 
 HW = "1.3.6.1.4.1.21796.4.9.3.1"         # HWg-STE2 sensTable
 HWG = (
@@ -132,7 +167,7 @@ PROFILES = [
          ("1.3.6.1.4.1.318.1.3.8.4",), APC_EMU, (f"{MEM}.5.0.1",),
          "APC Environmental Manager"),
     _env("avtech", "AVTECH Room Alert", ("1.3.6.1.4.1.20916.1",), AVTECH, (f"{AV}.1.1.0",),
-         "AVTECH Room Alert 12E"),
+         "AVTECH Room Alert 12E", postprocess=avtech_postprocess),
     _env("hwg", "HW group STE/STE2/Poseidon (sensTable)", ("1.3.6.1.4.1.21796.4",), HWG,
          (f"{HW}.5.1",), "HW group STE2 r2", postprocess=hwg_postprocess),
     _env("netbotz", "APC NetBotz 750 (NETBOTZ410-MIB)", ("1.3.6.1.4.1.52674.500",),

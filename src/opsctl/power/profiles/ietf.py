@@ -159,6 +159,42 @@ def scale_postprocess(values: dict[str, Any], tables: dict[str, list[dict[str, A
                           "the card shows its scale; ignored")
 
 
+def _line_pairs(values: dict[str, Any], a: str, b: str) -> list[tuple[str, str]]:
+    """(``a`` name, ``b`` name) of lines 1-3 (and the plain line-1 name) both sides have."""
+    names = [("input.current", "output.current")] + [
+        (f"input.L{n}.current", f"output.L{n}.current") for n in (1, 2, 3)]
+    if a == "input.voltage":
+        names = [("input.voltage", "output.voltage")] + [
+            (f"input.L{n}-N.voltage", f"output.L{n}-N.voltage") for n in (1, 2, 3)]
+    return [(i, o) for i, o in names
+            if isinstance(values.get(i), int | float) and values[i] > 0
+            and isinstance(values.get(o), int | float) and values[o] > 0]
+
+
+def current_balance_postprocess(values: dict[str, Any], tables: dict[str, list[dict[str, Any]]],
+                                notes: Notes) -> None:
+    """Some cards send upsOutputCurrent in 0.01 A though the MIB says 0.1 A (Sinetica: 1780
+    for 17.8 A). Rescale only on evidence: the UPS is on line (its load is fed from the
+    mains), input and output voltages match line by line, and on every line the output
+    current reads about ten times the input current -- which the power balance rules
+    out (a UPS cannot deliver ten times the power it draws). Nothing else is changed."""
+    tokens = str(values.get("ups.status") or "").split()
+    if "OL" not in tokens or "OB" in tokens:
+        return
+    volts = _line_pairs(values, "input.voltage", "output.voltage")
+    if not volts or any(not 0.8 <= values[o] / values[i] <= 1.25 for i, o in volts):
+        return
+    amps = _line_pairs(values, "input.current", "output.current")
+    if not amps or any(not 7 <= values[o] / values[i] <= 13 for i, o in amps):
+        return
+    for name in ["output.current"] + [f"output.L{n}.current" for n in (1, 2, 3)]:
+        v = values.get(name)
+        if isinstance(v, int | float):
+            values[name] = tidy(v * 0.1)
+            notes.add("scale", name, f"{name}: {v:g} A is ten times the input current on "
+                                     f"line; read as 0.01 A ({values[name]:g} A)")
+
+
 def phases_postprocess(values: dict[str, Any], tables: dict[str, list[dict[str, Any]]],
                        notes: Notes) -> None:
     """Keep the per-line names (input.L2-N.voltage ...) only for a multi-line UPS (the
@@ -187,6 +223,7 @@ def phases_postprocess(values: dict[str, Any], tables: dict[str, list[dict[str, 
 def ietf_postprocess(values: dict[str, Any], tables: dict[str, list[dict[str, Any]]],
                      notes: Notes) -> None:
     scale_postprocess(values, tables, notes)
+    current_balance_postprocess(values, tables, notes)
     phases_postprocess(values, tables, notes)
     alarms_postprocess(values, tables, notes)
 

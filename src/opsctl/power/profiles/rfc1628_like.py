@@ -2,8 +2,10 @@
 
 - ``sinetica`` — Sinetica UPSController / Eaton Sinetica cards, 13891.101: RFC 1628's
   objects one for one, same units (the corpus README: input/output voltages are whole
-  volts). Its output current and power do not fit the input side (output 178 "A" from an
-  input of 17.7 A per line; 58500 "W" on a 39 % load): their unit is unknown, so they are
+  volts). Its output currents (1780 for 17.8 A: ten times the input current per line,
+  which the power balance rules out) are rescaled by the general evidence rule
+  (:func:`opsctl.power.profiles.ietf.current_balance_postprocess`); its output power
+  fits no unit (58500 on line 1 and 0 on lines 2-3 while 15-16 A flow there), so it is
   not read.
 - ``socomec`` — Socomec NET VISION cards (SOCOMECUPS-MIB), 4555.1.1.7.1: RFC 1628's groups
   but voltages in 0.1 V, temperature in 0.1 °C, frequencies as single objects, and 65535
@@ -37,8 +39,7 @@ def rebased(prefix: str, fields: tuple[Field, ...], skip: set[str]) -> tuple[Fie
     return tuple(out)
 
 
-_SINETICA_UNREAD = {"output.current", "ups.realpower"} | {
-    f"output.L{n}.{c}" for n in (1, 2, 3) for c in ("current", "realpower")}
+_SINETICA_UNREAD = {"ups.realpower"} | {f"output.L{n}.realpower" for n in (1, 2, 3)}
 
 
 def s(suffix: str) -> str:
