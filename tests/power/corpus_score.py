@@ -49,6 +49,16 @@ CORRECTIONS: dict[tuple[str, str], tuple[Any, str]] = {
     ("sinetica", "1.3.6.1.4.1.13891.101.4.4.1.2.1"): (208, "corpus README: whole volts"),
     ("sinetica", "1.3.6.1.4.1.13891.101.4.4.1.2.2"): (208, "corpus README: whole volts"),
     ("sinetica", "1.3.6.1.4.1.13891.101.4.4.1.2.3"): (209, "corpus README: whole volts"),
+    # Output current per line 1780/1540/1630 while the input draws 17.7/17.6/17.4 A at the
+    # same voltage, on line: LibreNMS's 178 A would be ten times the power drawn.
+    **{("sinetica", f"1.3.6.1.4.1.13891.101.4.4.1.3.{n}"):
+       (a, "power balance: 10x the input current is impossible on line; 0.01 A")
+       for n, a in ((1, 17.8), (2, 15.4), (3, 16.3))},
+    # Output power 58500 on line 1 (5850 W by LibreNMS: more than the line's 3.7 kVA) and
+    # 0 W on lines 2-3 while 15-16 A flow there: no unit fits; showing none is right.
+    **{("sinetica", f"1.3.6.1.4.1.13891.101.4.4.1.4.{n}"):
+       (ABSENT, "no unit fits (5850 W > 17.8 A x 208 V; 0 W while 15 A flow)")
+       for n in (1, 2, 3)},
     ("socomec-ups", "1.3.6.1.4.1.4555.1.1.7.1.2.3.0"):
         (ABSENT, "corpus README: 65535 = not available"),
     ("eatonupsm2_9px+empg2", "1.3.6.1.4.1.534.1.2.6.0"):
@@ -73,6 +83,9 @@ CORRECTIONS: dict[tuple[str, str], tuple[Any, str]] = {
     ("cetpower", "1.3.6.1.4.1.12551.4.1.2.2.1.2.1"):
         (NOT_A_VALUE, "the inverter system's share of installed module power (3411 of "
                       "12000 W), another quantity than the RFC 1628 output load (25 %)"),
+    ("vertiv-ita2", "1.3.6.1.4.1.13400.2.54.2.5.7.0"):
+        (347 / 10, "VERTIV-ITA2-MIB batteryRemainsTime is \"stored as 0.1 minute\": "
+                   "34.7 min, not LibreNMS's 347 min (5.8 h)"),
     **{("apc-mgeups_galaxy7000", f"1.3.6.1.4.1.705.1.7.2.1.4.{n}.0"):
        (NOT_A_VALUE, "upsmgOutputLoadPerPhase is % of nominal (NUT mge-mib.c), not kVA: "
                      "9/7/11 average the UPS's 9 % load") for n in (1, 2, 3)},
@@ -258,9 +271,11 @@ class Summary:
     match: int = 0
     wrong: int = 0
     missing: int = 0
-    with_status: int = 0
+    with_status: int = 0       # a status shown: ups.status, or the device's health
     wrong_items: list[str] = field(default_factory=list)
     no_status: list[str] = field(default_factory=list)
+    # Shown as the device's health summary (mains state not reported), not OL/OB.
+    health_only: list[str] = field(default_factory=list)
 
     @property
     def percent(self) -> float:
@@ -296,8 +311,12 @@ def summarise(outcomes: dict[str, list[Outcome]], readings: dict[str, dict[str, 
             s.wrong += 1
             s.wrong_items.append(f"{file}: {k} = {v} is implausible")
     for file in status_files:
-        if readings.get(file, {}).get("values", {}).get("ups.status"):
+        values = readings.get(file, {}).get("values", {})
+        if values.get("ups.status"):
             s.with_status += 1
+        elif values.get("device.health"):
+            s.with_status += 1
+            s.health_only.append(file)
         else:
             s.no_status.append(file)
     return s

@@ -44,7 +44,8 @@ def readings(sim):
         r = read(sim.port, e["file"], kind=KIND[e["group"]])
         out[e["file"]] = {"kind": r.profile.kind,
                           "profile": r.profile.name, "reason": r.profile_reason,
-                          "values": r.values, "notes": r.notes}
+                          "values": r.values, "notes": r.notes,
+                          "status_source": r.status_source}
     return out
 
 
@@ -63,7 +64,8 @@ def test_ups_corpus_score(readings):
     outcomes, s = _ups_score(readings)
     lines = [f"UPS: {s.match}/{s.comparable} comparable values match ({s.percent:.1f} %), "
              f"{s.wrong} wrong, {s.missing} missing; {s.with_status}/"
-             f"{s.with_status + len(s.no_status)} UPSes with status"]
+             f"{s.with_status + len(s.no_status)} UPSes with status "
+             f"({len(s.health_only)} of them the device's health: {s.health_only})"]
     lines += [f"  wrong: {w}" for w in s.wrong_items]
     lines += [f"  no status: {f} ({readings[f]['profile']}: {readings[f]['reason']})"
               for f in s.no_status]
@@ -73,10 +75,31 @@ def test_ups_corpus_score(readings):
                 lines.append(f"  missing: {f}: {o.klass} {o.descr} ({o.oid}) -> {o.fields}")
     print("\n".join(lines))
     assert s.wrong == 0, "\n".join(lines)
-    # Ratchet: raised with every profile batch (issue 13's goal: all, >= 95 %).
-    # The Dell Rack 3750W card sends only a health summary (ok), no source: no status.
-    assert s.no_status == ["dell-ups_rack3750w"], "\n".join(lines)
+    # Every UPS shows a status. The Dell Rack 3750W card sends only a health summary (ok)
+    # and no power-source object: its status is that health, never a guessed OL.
+    assert s.no_status == [], "\n".join(lines)
+    assert s.health_only == ["dell-ups_rack3750w"], "\n".join(lines)
     assert s.percent >= 95.0, "\n".join(lines)
+
+
+def test_every_status_names_its_source(readings):
+    """Each UPS says where its status comes from; power-source OIDs are objects the
+    recording really has; only the Dell shows its health instead of OL/OB."""
+    kinds = {}
+    for f in UPS:
+        r = readings[f]
+        if r["kind"] != "ups":
+            continue
+        src = r["status_source"]
+        assert src is not None, f
+        kinds[f] = src["kind"]
+        rec = (CORPUS / "recordings" / f"{f}.snmprec").read_text()
+        for oid in src.get("oids") or [src.get("oid")]:
+            if oid:
+                assert f"\n{oid}|" in rec, (f, oid)
+    assert [f for f, k in kinds.items() if k == "device-health"] == ["dell-ups_rack3750w"]
+    assert [f for f, k in kinds.items() if k == "derived"] == ["compas_usv"]
+    print(kinds)
 
 
 def test_inverter_systems_are_not_ups(readings):

@@ -133,3 +133,116 @@ def test_auto_looks_back_when_the_sysobjectid_profile_reads_no_status():
                                        "status; ietf reads ups.status")
     assert "(look-back)" in r.profile_reason
     assert r.values["ups.status"] == "OL" and r.values["ups.load"] == 79
+
+
+@pytest.mark.snmp
+@pytest.mark.skipif(not sim_available(), reason="snmpsim venv not installed")
+def test_device_health_stands_in_for_a_status_the_card_does_not_send(tmp_path):
+    """The Dell Rack 3750W card (corpus) sends productStatusGlobalStatus but no mains or
+    battery object: its status is that health, shown as such with the OID it came from,
+    never OL. The same card with its global status critical(5) or unknown(2) (the
+    recording with that one value changed) is CRITICAL by its own word, or shows no
+    status at all."""
+    from corpus_score import CORPUS
+    from test_cards_common import cli_json, run_cli, write_config
+
+    real = (CORPUS / "recordings" / "dell-ups_rack3750w.snmprec").read_text()
+    health = "1.3.6.1.4.1.674.10902.2.110.1.0"
+    assert f"{health}|2|3\n" in real
+    recs = [CORPUS / "recordings" / "dell-ups_rack3750w.snmprec"]
+    for name, value in (("dell-critical", 5), ("dell-unknown", 2)):
+        p = tmp_path / f"{name}.snmprec"
+        p.write_text(real.replace(f"{health}|2|3\n", f"{health}|2|{value}\n"))
+        recs.append(p)
+    sim = Snmpsim(recs).start()
+    try:
+        cfg = write_config(tmp_path, sim.port, [
+            {"name": "dell", "community": "dell-ups_rack3750w",
+             "thresholds": {"runtime_warn_min": 60, "runtime_crit_min": 30}},
+            {"name": "dellcrit", "community": "dell-critical"},
+            {"name": "dellunk", "community": "dell-unknown"}])
+        _, d = cli_json("--config", str(cfg), "power", "status")
+        table = run_cli("--config", str(cfg), "power", "status", "dell")
+        one = run_cli("--config", str(cfg), "power", "ups", "dell")
+    finally:
+        sim.stop()
+    by = {r["name"]: r for r in d}
+    dell = by["dell"]
+    assert "ups.status" not in dell["values"]
+    assert dell["values"]["device.health"] == "OK"
+    assert dell["status_source"] == {
+        "kind": "device-health", "field": "device.health", "oid": health,
+        "object": "productStatusGlobalStatus", "value": "OK",
+        "detail": "device health; mains state not reported"}
+    # Load is still unreadable (a warning), the missing mains state is said, not alarmed.
+    assert dell["status"] == "WARNING", dell
+    assert "on battery cannot be detected" not in dell["reason"]
+    said = [f for f in dell["findings"] if f["field"] == "ups.status"]
+    assert said and said[0]["status"] == "OK" and "mains state not reported" in \
+        said[0]["message"]
+    assert "OK (device health; mains state not reported)" in table.stdout
+    assert "OL" not in table.stdout.split("dell", 1)[1]
+    assert f"device-health productStatusGlobalStatus: {health}" in one.stdout
+    crit = by["dellcrit"]
+    assert crit["status"] == "CRITICAL" and crit["values"]["device.health"] == "CRITICAL"
+    assert "device reports critical health (productStatusGlobalStatus)" in crit["reason"]
+    unk = by["dellunk"]
+    assert "device.health" not in unk["values"] and unk["status_source"] is None
+    assert "on battery cannot be detected" in unk["reason"]
+
+
+def test_status_source_names_the_power_source_objects():
+    """Every UPS says where its status comes from (the OIDs of the objects that set it)."""
+    from opsctl.power.model import DeviceReading
+
+    r = DeviceReading("u", "ups", True, values={"ups.status": "OL"},
+                      status_source={"kind": "power-source", "field": "ups.status",
+                                     "oids": ["1.3.6.1.2.1.33.1.4.1.0"]})
+    back = DeviceReading.from_dict(r.to_dict())
+    assert back.status_source == r.status_source and back.shown_status() == "OL"
+    r = DeviceReading("u", "ups", True, values={"device.health": "WARNING"},
+                      status_source={"kind": "device-health", "oid": "1.2.3.0"})
+    assert r.shown_status() == "WARNING (device health; mains state not reported)"
+
+
+def test_avtech_humidity_only_from_a_proven_temp_humidity_sensor():
+    """ROOMALERT12E-MIB: column 3 of a digital sensor is a humidity only on a Temp/Humidity
+    sensor, the only type with a dew point (°C and °F). The recorded unit: 27.6 %."""
+    from opsctl.power.profiles.env_units import avtech_postprocess
+
+    row = {"index": "0", "temperature": 27.62, "name": "Ext Sensor 1", "sen3": 27.6,
+           "dew_c": 13.16, "dew_f": 55.68}
+    values: dict = {}
+    avtech_postprocess(values, {"av_digital1": [row]}, Notes())
+    assert [(r["quantity"], r["value"], r["oid"]) for r in values["readings"]] == [
+        ("humidity", 27.6, "1.3.6.1.4.1.20916.1.10.1.2.3.0")]
+    # A Temp/Analog sensor: column 3 is a voltage, no dew point -> no humidity.
+    values, notes = {}, Notes()
+    avtech_postprocess(values, {"av_digital1": [{**row, "sen3": 4.2, "dew_c": None,
+                                                 "dew_f": None}]}, notes)
+    assert "readings" not in values
+    # Dew points that disagree prove nothing either.
+    avtech_postprocess(values, {"av_digital1": [{**row, "dew_f": 80.0}]}, notes)
+    assert "readings" not in values and [n.code for n in notes] == ["unproven"]
+
+
+def test_output_current_rescaled_only_on_power_balance_evidence():
+    """An on-line UPS cannot deliver ten times the current it draws at the same voltage:
+    then (and only then) the card's upsOutputCurrent is in 0.01 A (Sinetica)."""
+    from opsctl.power.profiles.ietf import current_balance_postprocess
+
+    def run(**kw):
+        v = {"ups.status": "OL", "input.voltage": 206, "output.voltage": 208,
+             "input.current": 17.7, "output.current": 178, **kw}
+        notes = Notes()
+        current_balance_postprocess(v, {}, notes)
+        return v["output.current"], [n.code for n in notes]
+
+    assert run() == (17.8, ["scale"])
+    assert run(**{"input.L2.current": 17.6, "output.L2.current": 154}) == \
+        (17.8, ["scale", "scale"])
+    # One line that balances: no evidence for the others' scale either.
+    assert run(**{"input.L2.current": 17.6, "output.L2.current": 15.4})[0] == 178
+    assert run(**{"ups.status": "OB"})[0] == 178          # on battery: no input to compare
+    assert run(**{"output.voltage": 120})[0] == 178       # another voltage: no balance test
+    assert run(**{"output.current": 18.1})[0] == 18.1     # a plausible current stays
