@@ -246,3 +246,19 @@ def test_output_current_rescaled_only_on_power_balance_evidence():
     assert run(**{"ups.status": "OB"})[0] == 178          # on battery: no input to compare
     assert run(**{"output.voltage": 120})[0] == 178       # another voltage: no balance test
     assert run(**{"output.current": 18.1})[0] == 18.1     # a plausible current stays
+
+
+def test_apc_iem_probes_connected_only_in_celsius():
+    """iemStatusProbesTable (older APC cards, corpus apc_sua1500rmi2u: AP9512T at 26 °C,
+    humidity -1): connected probes only, °F converted, -1 humidity is no reading."""
+    from opsctl.power.profiles.apc import apc_postprocess
+
+    rows = [{"index": "1", "name": "AP9512T", "status": 2, "temperature": 26, "units": 1,
+             "humidity": None},
+            {"index": "2", "name": "rack", "status": 2, "temperature": 77, "units": 2,
+             "humidity": 40},
+            {"index": "3", "name": "gone", "status": 1, "temperature": 0, "units": 1}]
+    values: dict = {}
+    apc_postprocess(values, {"iem_probes": rows}, Notes())
+    assert [(r["name"], r["quantity"], r["value"]) for r in values["readings"]] == [
+        ("AP9512T", "temperature", 26), ("rack", "temperature", 25), ("rack", "humidity", 40)]

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from opsctl.power.profiles.base import Column, Field, Profile, Source, Table, oid_join
+from typing import Any
+
+from opsctl.power.profiles.base import (
+    Column,
+    Field,
+    Notes,
+    Profile,
+    Source,
+    Table,
+    oid_join,
+    tidy,
+)
 
 APC = "1.3.6.1.4.1.318"
 UPS = "1.3.6.1.4.1.318.1.1.1"
@@ -66,13 +77,46 @@ FIELDS = (
 # Probes on the card's universal I/O ports (uioSensorStatusTable, index port.sensor):
 # temperature in °C, humidity in %RH, -1 where the probe has no humidity sensor.
 UIO = oid_join(APC, "1.1.25.1.2.1")
+IEM = oid_join(APC, "1.1.10.2.3.2.1")
 TABLES = (
     Table("uio_probes", (
         Column("name", f"{UIO}.3", "string", quantity="name"),
         Column("temperature", f"{UIO}.6", quantity="temperature", unit="°C"),
         Column("humidity", f"{UIO}.7", quantity="humidity", unit="%", sentinels=(-1,)),
     ), group="probe", max_rows=16, description="uioSensorStatusTable"),
+    # The older cards' Integrated Environmental Monitor probes (iemStatusProbesTable):
+    # status disconnected(1)/connected(2), temperature in the unit of column 5
+    # (celsius(1), fahrenheit(2)), humidity in %RH or -1 without a humidity sensor.
+    Table("iem_probes", (
+        Column("name", f"{IEM}.2", "string"),
+        Column("status", f"{IEM}.3"),
+        Column("temperature", f"{IEM}.4"),
+        Column("units", f"{IEM}.5"),
+        Column("humidity", f"{IEM}.6", sentinels=(-1,)),
+    ), max_rows=16, description="iemStatusProbesTable"),
 )
+
+
+def apc_postprocess(values: dict[str, Any], tables: dict[str, list[dict[str, Any]]],
+                    notes: Notes) -> None:
+    """Connected IEM probes as readings, temperatures in °C whatever unit the card uses."""
+    out = list(values.get("readings") or [])
+    for r in tables.pop("iem_probes", []):
+        if r.get("status") != 2:
+            continue
+        idx, name = r["index"], r.get("name") or f"probe {r['index']}"
+        t, unit = r.get("temperature"), r.get("units")
+        if isinstance(t, int | float) and unit in (1, 2):
+            out.append({"group": "probe", "index": idx, "name": name,
+                        "quantity": "temperature", "unit": "°C",
+                        "value": t if unit == 1 else tidy((t - 32) * 5 / 9),
+                        "oid": f"{IEM}.4.{idx}"})
+        h = r.get("humidity")
+        if isinstance(h, int | float) and 0 <= h <= 100:
+            out.append({"group": "probe", "index": idx, "name": name, "quantity": "humidity",
+                        "unit": "%", "value": h, "oid": f"{IEM}.6.{idx}"})
+    if out:
+        values["readings"] = out
 
 PROFILES = [
     Profile(
@@ -84,6 +128,7 @@ PROFILES = [
         probe_oids=(o("1.1.1.0"), o("4.1.1.0"), o("2.2.1.0"), o("2.3.1.0")),
         fields=FIELDS,
         tables=TABLES,
+        postprocess=apc_postprocess,
         constants={"device.mfr": "APC"},
         priority=10,
         tested_with=("snmpsim recording of a Smart-UPS 3000 (tests/fixtures/snmp/apc-smartups)",),

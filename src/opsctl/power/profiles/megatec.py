@@ -9,8 +9,9 @@ and many other OEMs. Two MIBs, each a profile:
 
 Sources: the objects as LibreNMS reads them (includes/definitions/netagent2.yaml,
 powerwalker.yaml) and the recordings in tests/fixtures/ups-corpus; where the MIB's unit
-or enumeration is not certain an object is left out rather than guessed (EPPC's
-battery-time-remaining, whose unit the recording cannot settle).
+or enumeration is not certain an object is left out rather than guessed. EPPC's
+battery time remaining is upsEBatteryEstimatedMinutesRemaining: minutes, by its name in
+the EPPC-MIB (as LibreNMS's eppc-mib discovery reads it).
 
 Not everything under 935.10 is a UPS: 935.10.2 is the same card family in a DC telecom
 power system (see :mod:`opsctl.power.profiles.dcpower`).
@@ -100,6 +101,9 @@ EPPC_FIELDS = (
           sentinels=_NA, description="upsESystemOutputLoad.1"),
     Field("battery.charge", (Source(e("3.4.0")),), unit="%", minimum=0, maximum=100,
           sentinels=_NA, description="upsEBatteryCapacity"),
+    Field("battery.runtime", (Source(e("3.3.0"), 60),), unit="s", minimum=0,
+          maximum=60 * 60 * 24 * 7, sentinels=_NA,
+          description="upsEBatteryEstimatedMinutesRemaining (minutes)"),
     Field("battery.voltage", (Source(e("3.5.0"), 0.1),), unit="V", minimum=0, maximum=1000,
           sentinels=_NA, description="upsEPositiveBatteryVoltage (0.1 V)"),
 )
