@@ -1,11 +1,19 @@
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 # Shared test helpers (tests/helpers/*.py) import as plain modules, e.g. `import snmp_agents`.
 sys.path.insert(0, str(Path(__file__).parent / "helpers"))
+
+# The CLI keeps compiled configs in $XDG_CACHE_HOME (core/config/cache.py): one directory
+# per test session, so the suite runs with the cache on but never touches ~/.cache.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="opsctl-test-cache-")
+atexit.register(shutil.rmtree, os.environ["XDG_CACHE_HOME"], True)
 
 # Skip policy (tests/run.sh sets OPSCTL_REQUIRE_ALL=1): tests/setup.sh installs every tool
 # the suites use, so a skip there means a broken set-up, not a test that cannot run. The

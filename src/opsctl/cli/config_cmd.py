@@ -19,7 +19,8 @@ def check(app: AppContext, path: str | None) -> None:
     """Validate a config file (default: the -c/--config one) and print a summary."""
     from opsctl.core.config import load_config
 
-    cfg = load_config(path or app.config_path)
+    # Always a full check; a valid config also refreshes the compiled cache.
+    cfg = load_config(path or app.config_path, cache="refresh")
     from opsctl.core.config.secrets import find_unresolved
     from opsctl.core.errors import ConfigError
 

@@ -35,7 +35,8 @@ class AppContext:
         if self._cfg is None:
             from opsctl.core.config import load_config
 
-            self._cfg = load_config(self.config_path)
+            # Everyday commands take the compiled config when the file has not changed.
+            self._cfg = load_config(self.config_path, cache="use")
         return self._cfg
 
     @property

@@ -43,11 +43,15 @@ ENVIRONMENT = [
     ("_OPSCTL_COMPLETE", "set by the completion scripts of opsctl completion"),
     ("NO_COLOR", "no colours"),
     ("COLUMNS", "the width of tables when the output is not a terminal"),
+    ("OPSCTL_CONFIG_CACHE", "0 turns the compiled config cache off"),
+    ("XDG_CACHE_HOME", "where the compiled config cache lives (default ~/.cache)"),
 ]
 
 FILES = [
     ("/etc/opsctl/opsctl.yaml", "the config file when neither -c nor OPSCTL_CONFIG is given"),
     ("state_dir", "the store (SQLite) and the daemon's state, as the config's state_dir says"),
+    ("~/.cache/opsctl/config/", "compiled configs (owner-only): a validated config is reused "
+     "until the file, a secret it reads or opsctl changes"),
 ]
 
 SEE_ALSO = "systemctl(1), mdadm(8), lvm(8), snmpget(1), crontab(5)"

@@ -140,12 +140,37 @@ def _missing(path: Path, given: str | os.PathLike | None) -> ConfigError:
              "or name yours with `-c PATH` or `export OPSCTL_CONFIG=PATH`")
 
 
-def load_config(path: str | os.PathLike | None = None) -> OpsConfig:
-    """Load, validate and post-validate (domain hooks) the config at ``path``."""
+def load_config(path: str | os.PathLike | None = None, *, cache: str = "off") -> OpsConfig:
+    """Load, validate and post-validate (domain hooks) the config at ``path``.
+
+    ``cache``: "off" loads afresh; "use" takes the compiled config from the cache when
+    nothing it was made from changed (config/cache.py) and writes it after a fresh load;
+    "refresh" loads afresh and writes it (``config check``).
+    """
     where = resolve_config_path(path)
     if not where.exists() and not where.is_symlink():
         raise _missing(where, path)
-    doc = load_yaml(where)
+    from opsctl.core.config import cache as compiled
+
+    if cache == "off" or not compiled.enabled():
+        return _load(where)
+    try:
+        raw = where.read_bytes()
+        text = raw.decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return _load(where)  # the fresh load says what is wrong with the file
+    if cache == "use":
+        cfg = compiled.load(where, raw)
+        if cfg is not None:
+            return cfg
+    with compiled.Recorder() as reads:
+        cfg = _load(where, text)
+    compiled.save(where, raw, cfg, reads)
+    return cfg
+
+
+def _load(where: Path, text: str | None = None) -> OpsConfig:
+    doc = load_yaml(where, text=text)
     cfg = parse_config(doc)
     for hook in _post_validators():
         hook(cfg)

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from opsctl.core.config.cache import note_env, note_file, note_secret
 from opsctl.core.errors import ConfigError
 from opsctl.core.logsetup import register_secret
 
@@ -79,15 +80,18 @@ def resolve_secret_fields(data: Any, names: tuple[str, ...], base_dir: Path | No
             except OSError as exc:
                 # Resolved lazily: the error comes when the secret is used (and at
                 # `config check`), not for every command on the site.
+                note_file(p, None, f"cannot read {p}: {exc.strerror}")
                 data[name] = UnresolvedSecret(f"{name}_file",
                                               f"cannot read {p}: {exc.strerror}")
                 continue
+            note_file(p, value, None)
             data[name] = value
         elif f"{name}_env" in data:
             var = data.pop(f"{name}_env")
             if var is None:
                 continue
             value = os.environ.get(str(var))
+            note_env(str(var), value)
             if value is None:
                 data[name] = UnresolvedSecret(f"{name}_env",
                                               f"environment variable {var} is not set")
@@ -95,6 +99,7 @@ def resolve_secret_fields(data: Any, names: tuple[str, ...], base_dir: Path | No
             data[name] = value
         if data.get(name) is not None:
             register_secret(str(data[name]))
+            note_secret(str(data[name]))
     return data
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from opsctl.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    import yaml
 
 Loc = tuple[str | int, ...]
 
@@ -45,9 +47,17 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 # libyaml's parser (PyYAML's C extension) when it is there: the nodes, marks and
 # constructors are the same, and parsing is several times faster than the pure-Python one
-# (~25 ms of every command's start-up on the example config).
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    pass
+# (~25 ms of every command's start-up on the example config). PyYAML itself is imported
+# only to parse: a config from the compiled cache (config/cache.py) needs only
+# YamlDocument.
+@cache
+def _loader_class() -> type:
+    import yaml
+
+    class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+        pass
+
+    return _Loader
 
 
 def _check_size(root: yaml.Node, name: str) -> None:
@@ -55,6 +65,8 @@ def _check_size(root: yaml.Node, name: str) -> None:
 
     Sizes are computed once per distinct node (aliases share nodes), so even a bomb is
     measured in microseconds."""
+    import yaml
+
     sizes: dict[int, int] = {}
     visiting: set[int] = set()
 
@@ -85,7 +97,9 @@ def _check_size(root: yaml.Node, name: str) -> None:
     size(root, 0)
 
 
-def _construct(node: yaml.Node, loc: Loc, lines: dict[Loc, int], loader: _Loader) -> Any:
+def _construct(node: yaml.Node, loc: Loc, lines: dict[Loc, int], loader: Any) -> Any:
+    import yaml
+
     lines[loc] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
@@ -132,7 +146,9 @@ def load_yaml(path: str | Path, *, text: str | None = None) -> YamlDocument:
             raise ConfigError(f"{path}: is a directory, expected a YAML file") from None
         except UnicodeDecodeError as exc:
             raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from None
-    loader = _Loader(text)
+    import yaml
+
+    loader = _loader_class()(text)
     loader.name = str(path)
     try:
         node = loader.get_single_node()
