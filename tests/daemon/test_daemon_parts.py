@@ -172,3 +172,38 @@ def test_socket_family_is_datagram(tmp_path, monkeypatch):
         assert Notifier().ready() is False
     finally:
         s.close()
+
+
+def test_check_cron_agrees_with_apscheduler():
+    """config check validates the everyday forms without APScheduler: whatever it passes,
+    APScheduler must accept; everything else is APScheduler's call (same CronError)."""
+    import itertools
+    import random
+
+    from opsctl.daemon.cron import check_cron
+
+    parts = ["*", "*/1", "*/5", "*/59", "*/60", "*/0", "0", "5", "07", "23", "24", "31",
+             "32", "59", "60", "1-5", "5-1", "0-59", "1-12", "0-23/2", "1-5/4", "1-5/5",
+             "1,3,5", "1,,3", "5/2", "a", "", "jan", "mon-fri", "L", "1-", "-1", "*/", "٣"]
+    rng = random.Random(20)
+    exprs = ["@daily", "@hourly", "@reboot", "0 9 * * 1-5", "0 9 * * 7", "0 9 * * sun",
+             "0 9 * * 8", "* * * * * *", "* * *"]
+    exprs += [" ".join(rng.choice(parts) or "*" for _ in range(rng.choice((5, 5, 6))))
+              for _ in range(3000)]
+    near = ["*", "*/5", "*/23", "*/31", "0", "1", "12", "13", "23", "31", "59", "1-5",
+            "0-23/2", "1,3,5", "1-5/4", "1-31/30", "0-59/59"]  # valid in some fields only
+    exprs += [" ".join(rng.choice(near) for _ in range(rng.choice((5, 6))))
+              for _ in range(3000)]
+    exprs += [" ".join(p) for p in itertools.product(["0", "*/60", "1-5/5"], repeat=5)]
+    for expr in exprs:
+        try:
+            parse_cron(expr)
+            full = None
+        except CronError as exc:
+            full = str(exc)
+        try:
+            check_cron(expr)
+            fast = None
+        except CronError as exc:
+            fast = str(exc)
+        assert fast == full, expr

@@ -8,7 +8,7 @@ field: why`` — before the daemon would have scheduled nonsense or dropped an a
 from __future__ import annotations
 
 from opsctl.core.errors import ConfigError
-from opsctl.daemon.cron import CronError, parse_cron
+from opsctl.daemon.cron import CronError, check_cron
 
 
 def _problems(cfg) -> list[tuple[tuple, str]]:
@@ -18,7 +18,7 @@ def _problems(cfg) -> list[tuple[tuple, str]]:
         if expr is None:
             return
         try:
-            parse_cron(expr)
+            check_cron(expr)
         except CronError as exc:
             out.append((loc, f"invalid cron expression: {exc}"))
 
