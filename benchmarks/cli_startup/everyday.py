@@ -8,6 +8,9 @@ Runs, interleaved run for run (medians), against a small site in a temporary dir
 ``opsctl duty log list --last 5`` on a 5-entry log, and ``opsctl power status`` on three
 net-snmp ``snmpd`` agents on 127.0.0.1 (the answers take a few ms: the rest is start-up),
 plus where the start-up goes (``python -X importtime``, self time by package, one run).
+The commands take the compiled config from the cache (``XDG_CACHE_HOME`` in the temporary
+directory; the first, warming run fills it), as a second command on a site does;
+``duty log list`` also runs with ``OPSCTL_CONFIG_CACHE=0`` (every load a full validation).
 
 Each run's CPU time (user + system, from ``wait4``) is reported beside its wall time: on
 a shared machine it says more than the wall time. The package is byte-compiled first and
@@ -39,8 +42,11 @@ TARGET_MS = 150.0
 EXAMPLE = ROOT / "configs" / "opsctl.example.yaml"
 
 
-def env_for(src: str | None) -> dict[str, str]:
+def env_for(src: str | None, cache: Path, compiled: bool = True) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["XDG_CACHE_HOME"] = str(cache)  # the compiled config cache, not the user's
+    if not compiled:
+        env["OPSCTL_CONFIG_CACHE"] = "0"
     if src:
         env["PYTHONPATH"] = src
     return env
@@ -121,21 +127,24 @@ def main() -> int:
         for i in range(5):
             subprocess.run([exe, "-c", str(cfg), "duty", "log", "add", f"patrol {i} ok",
                             "--by", "op"], check=True, capture_output=True)
-        env = env_for(None)
+        env = env_for(None, tmp / "cache")
         compile_package(None, env)
         cases = [("python3 -c pass", [sys.executable, "-c", "pass"], env),
                  ("opsctl config check (example)", [exe, "-c", str(EXAMPLE), "config", "check"],
                   env),
                  ("opsctl duty log list --last 5", [exe, "-c", str(cfg), "duty", "log", "list",
-                                                    "--last", "5"], env)]
+                                                    "--last", "5"], env),
+                 ("  the same, config cache off", [exe, "-c", str(cfg), "duty", "log", "list",
+                                                  "--last", "5"],
+                  env_for(None, tmp / "cache", compiled=False))]
         if agents:
             cases.append(("opsctl power status (3 snmpd)", [exe, "-c", str(cfg), "power",
                                                             "status"], env))
         if args.baseline:
-            base_env = env_for(str(Path(args.baseline).resolve()))
+            base_env = env_for(str(Path(args.baseline).resolve()), tmp / "cache")
             compile_package(args.baseline, base_env)
             cases += [(f"{name} [baseline]", argv, base_env)
-                      for name, argv, _ in cases[1:]]
+                      for name, argv, _ in cases[1:] if name.startswith("opsctl")]
         for _, argv, e in cases:
             one(argv, e)  # warm the page cache
         samples: dict[str, list[tuple[float, float]]] = {name: [] for name, _, _ in cases}
@@ -164,7 +173,8 @@ def main() -> int:
             top = ", ".join(f"{k} {v:g}" for k, v in r["imports_ms"][:5])
             print(f"{r['command']:45} {r['median_ms']:>7.1f}ms {r['min_ms']:>7.1f}ms "
                   f"{r['cpu_median_ms']:>7.1f}ms  {top}")
-    worst = max(r["median_ms"] for r in results[1:] if "[baseline]" not in r["command"])
+    worst = max(r["median_ms"] for r in results[1:]
+                if r["command"].startswith("opsctl") and "[baseline]" not in r["command"])
     print(f"target < {TARGET_MS:.0f} ms median: {'met' if worst < TARGET_MS else 'MISSED'}",
           file=sys.stderr)
     return 0 if worst < TARGET_MS else 1
