@@ -194,6 +194,34 @@ def test_events_power_cut_sequence():
     assert events.detect({"u": _prev(reachable=False)}, [silent]) == []
 
 
+def test_events_device_health():
+    """A card's own health summary going WARNING/CRITICAL is an event (the only sign of
+    trouble on a card without a power-source object); OK again clears it."""
+    from opsctl.power.api import cleared
+
+    src = {"kind": "device-health", "object": "productStatusGlobalStatus"}
+
+    def rd(level):
+        return DeviceReading("u", "ups", True, values={"device.health": level},
+                             status_source=src)
+
+    def prev(level):
+        return {"name": "u", "kind": "ups", "reachable": True,
+                "values": {"device.health": level}}
+
+    evs = events.detect({"u": prev("OK")}, [rd("WARNING")])
+    assert [(e.kind, e.severity, e.message) for e in evs] == [
+        ("device_health", "major", "u: device reports warning health "
+                                   "(productStatusGlobalStatus)")]
+    assert [e.severity for e in events.detect({"u": prev("WARNING")}, [rd("CRITICAL")])] \
+        == ["critical"]
+    assert events.detect({"u": prev("WARNING")}, [rd("WARNING")]) == []
+    assert [e.kind for e in events.detect({}, [rd("CRITICAL")])] == ["device_health"]
+    assert events.detect({"u": prev("CRITICAL")}, [rd("OK")]) == []
+    assert ("device_health", "u", "u reports OK health again") in cleared([rd("OK")])
+    assert not [c for c in cleared([rd("WARNING")]) if c[0] == "device_health"]
+
+
 def test_events_ports_down_and_up():
     before = [{"index": "1", "name": "Gi1", "admin": "up", "oper": "up"},
               {"index": "2", "name": "Gi2", "admin": "up", "oper": "down"}]

@@ -97,7 +97,8 @@ def write_poll(conn, record: dict[str, Any]) -> int:
 def cleared(readings: Sequence[DeviceReading]) -> list[tuple[str, str, str]]:
     """(event kind, device, why) of every condition these readings show to be over: a
     device answering clears ``comms_lost``; a UPS without OB / LB / OVER / RB clears
-    ``on_battery`` / ``low_battery`` / ``overload`` / ``replace_battery``. The daemon
+    ``on_battery`` / ``low_battery`` / ``overload`` / ``replace_battery``; a UPS whose
+    ``device.health`` is OK again clears ``device_health``. The daemon
     closes the matching open events (auto-resolve)."""
     from opsctl.power.events import TOKEN_EVENTS
 
@@ -106,6 +107,8 @@ def cleared(readings: Sequence[DeviceReading]) -> list[tuple[str, str, str]]:
         if not r.reachable:
             continue
         out.append(("comms_lost", r.name, f"{r.name} answers again"))
+        if r.values.get("device.health") == "OK":
+            out.append(("device_health", r.name, f"{r.name} reports OK health again"))
         if r.kind != "ups" or "ups.status" not in r.values:
             continue
         status = set(r.ups_status)

@@ -31,6 +31,15 @@ def _tokens(d: Mapping[str, Any] | None) -> set[str]:
     return set(str((d.get("values") or {}).get("ups.status") or "").split())
 
 
+# device.health level -> severity of the ``device_health`` event (the card's own summary;
+# for a card without a power-source object it is the only sign of trouble, e.g. on battery).
+HEALTH_EVENTS = {"WARNING": "major", "CRITICAL": "critical"}
+
+
+def _health(d: Mapping[str, Any] | None) -> Any:
+    return (d.get("values") or {}).get("device.health") if d else None
+
+
 def _ports(d: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
     if not d:
         return {}
@@ -72,6 +81,11 @@ def detect(previous: Mapping[str, Mapping[str, Any]], readings: Sequence[DeviceR
                     ev(kind, sev, text, status=r.values.get("ups.status"))
             if "OL" in now_t and "OB" in before and not first:
                 ev("online", "minor", "back on line", status=r.values.get("ups.status"))
+            level, was = r.values.get("device.health"), _health(prev)
+            if level in HEALTH_EVENTS and level != was:
+                src = (r.status_source or {}).get("object") or "device.health"
+                ev("device_health", HEALTH_EVENTS[level],
+                   f"device reports {level.lower()} health ({src})", health=level)
         elif r.kind == "switch" and not first:
             old = _ports(prev)
             for p in r.values.get("ports") or []:

@@ -97,7 +97,7 @@ class DeviceReading:
 @dataclass
 class Event:
     """A change between two polls (kind: on_battery, online, low_battery, overload,
-    replace_battery, comms_lost, comms_restored, port_down, port_up)."""
+    replace_battery, device_health, comms_lost, comms_restored, port_down, port_up)."""
 
     kind: str
     device: str
