@@ -171,3 +171,17 @@ def test_an_invalid_config_is_never_cached(tmp_path, cache_dir):
         with pytest.raises(ConfigError, match="invalid cron"):
             load_config(cfg_file, cache="use")
     assert not cache_dir.exists() or not list(cache_dir.iterdir())
+
+
+def test_a_deleted_working_directory_is_a_miss_not_an_error(tmp_path):
+    cfg_file = tmp_path / "opsctl.yaml"
+    cfg_file.write_text("site: {name: t}\nstate_dir: /var/empty/opsctl-test\n")
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    code = ("import os, sys; from opsctl.core.config import load_config; "
+            f"os.chdir({str(gone)!r}); os.rmdir({str(gone)!r}); "
+            f"names = [load_config({str(cfg_file)!r}, cache='use').site.name for _ in 'ab']; "
+            "sys.exit(0 if names == ['t', 't'] else 1)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "OPSCTL_CONFIG_CACHE": "1"})
+    assert proc.returncode == 0, proc.stderr

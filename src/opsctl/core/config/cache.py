@@ -165,13 +165,13 @@ def _read_private(path: Path) -> bytes | None:
 
 def load(where: Path, raw: bytes) -> OpsConfig | None:
     """The cached config for ``where`` whose bytes are ``raw``, or None (a miss)."""
-    entry = _entry(where)
-    if entry is None:
-        return None
-    blob = _read_private(entry)
-    if blob is None:
-        return None
+    entry = None
     try:
+        # A working directory deleted under us, a cache directory that vanishes: a miss.
+        entry = _entry(where)
+        blob = None if entry is None else _read_private(entry)
+        if blob is None:
+            return None
         header, payload = pickle.loads(blob)
         if header.get("format") != FORMAT or header.get("identity") != _identity(where) \
                 or header.get("config") != _digest(raw) or header.get("code") != _code_stamp():
@@ -208,10 +208,11 @@ def _replay(cfg: OpsConfig, reads: list[tuple[str, str, str]]) -> None:
 
 def save(where: Path, raw: bytes, cfg: OpsConfig, reads: list[tuple[str, str, str]]) -> None:
     """Write the cache entry; any failure is only logged (the cache is an optimisation)."""
-    entry = _entry(where)
-    if entry is None:
-        return
+    entry = None
     try:
+        entry = _entry(where)
+        if entry is None:
+            return
         header: dict[str, Any] = {"format": FORMAT, "identity": _identity(where),
                                   "config": _digest(raw), "code": _code_stamp(),
                                   "reads": reads}
