@@ -135,14 +135,15 @@ class AlertPipeline:
         names = targets_for(self.cfg, event.severity, now)
         if self.spool is not None and self.spool.active:
             return self._emit_spooled(event, now, names, duty_log)
+        wid = self._wid()
         try:
             with self._lock:
-                eid, status, items = self._record(event, now, names)
+                eid, status, items = self._record(event, now, names, wid)
         except StoreUnavailable as exc:
             if self.spool is None:
                 raise
             log.warning("store unreachable (%s): event spooled locally", exc.message)
-            return self._emit_spooled(event, now, names, duty_log)
+            return self._emit_spooled(event, now, names, duty_log, wid)
         if eid is None:
             return None
         silence = self._silence(event, eid, now) if status == "open" else None
@@ -167,8 +168,17 @@ class AlertPipeline:
             self._enqueue(item)
         return eid
 
+    def _wid(self) -> str | None:
+        """A write id for a direct write that may fall back to the spool (none on SQLite:
+        nothing is spooled there)."""
+        if self.spool is None:
+            return None
+        from opsctl.daemon.spool import new_wid
+
+        return new_wid()
+
     def _emit_spooled(self, event: Event, now: dt.datetime, names: list[str],
-                      duty_log: bool) -> None:
+                      duty_log: bool, wid: str | None = None) -> None:
         """emit() while the store is away: the event, its duty-log entry and its
         deliveries go to the spool; the alert goes out now. Silences cannot be read: when
         in doubt, alert. Returns None (the event gets its id when it reaches the store)."""
@@ -181,7 +191,7 @@ class AlertPipeline:
         with self._lock:
             rid, status, oids = self.spool.add_event(
                 body, messages, window=dt.timedelta(minutes=self.cfg.alerts.dedup_minutes),
-                rate_limit=self.cfg.alerts.rate_limit_per_hour, now=now)
+                rate_limit=self.cfg.alerts.rate_limit_per_hour, now=now, wid=wid)
         if rid is None:
             log.info("duplicate of a spooled event suppressed: %s", event.message)
             return None
@@ -211,22 +221,33 @@ class AlertPipeline:
     def record_duty(self, *, event_id: int | None = None, **entry) -> int | None:
         """A duty-log entry (``handover.api.record_event`` arguments); spooled while the
         store is away (returns None then)."""
-        from opsctl.handover.api import record_event
+        from opsctl.handover.api import append_event, duty_key, record_event
 
-        if self.spool is None or not self.spool.active:
+        if self.spool is None:
+            return record_event(self.store, cfg=self.cfg, **entry)
+        wid = None
+        if not self.spool.active:
+            from opsctl.daemon.spool import mark
+
+            wid = self._wid()
             try:
-                return record_event(self.store, cfg=self.cfg, **entry)
+                with self.store.write() as conn:
+                    seq = append_event(conn, key=duty_key(self.cfg), **entry)
+                    mark(conn, wid, "duty")
+                return seq
             except StoreUnavailable:
-                if self.spool is None:
-                    raise
-        self.spool.add("duty", {**entry, "event_id": event_id})
+                pass
+        self.spool.add("duty", {**entry, "event_id": event_id}, wid=wid)
         log.warning("store unreachable: duty-log entry spooled: %s", entry.get("text"))
         return None
 
-    def _record(self, event: Event, now: dt.datetime,
-                names: list[str]) -> tuple[int | None, str, list[_Item]]:
+    def _record(self, event: Event, now: dt.datetime, names: list[str],
+                wid: str | None = None) -> tuple[int | None, str, list[_Item]]:
         """Dedup, rate limit, and the event with its outbox rows in one transaction: an
-        event is never stored without the deliveries it owes."""
+        event is never stored without the deliveries it owes. ``wid``: marked in the same
+        transaction (opsctl.daemon.spool.mark)."""
+        from opsctl.daemon.spool import mark
+
         window = dt.timedelta(minutes=self.cfg.alerts.dedup_minutes)
         with self.store.write() as conn:
             if window and event.dedup:
@@ -238,6 +259,7 @@ class AlertPipeline:
                 if row is not None and timeutil.parse(row.last_seen) >= now - window:
                     conn.execute(events.update().where(events.c.id == row.id).values(
                         last_seen=timeutil.iso(now), count=row.count + 1))
+                    mark(conn, wid, "event")
                     log.info("duplicate of event #%d suppressed: %s", row.id, event.message)
                     return None, "duplicate", []
             hour_ago = timeutil.iso(now - dt.timedelta(hours=1))
@@ -259,6 +281,7 @@ class AlertPipeline:
                 for name in names:
                     oid = self._outbox_row(conn, name, payload, eid, "alert", None)
                     items.append(_Item(oid, name, payload, eid, "alert", None))
+            mark(conn, wid, "event", ref=eid)
         log.warning("event #%d %s [%s/%s]: %s", eid, event.severity, event.source,
                     event.kind, event.message)
         return eid, status, items
@@ -301,39 +324,30 @@ class AlertPipeline:
         key = Event(source, kind, "minor", "", subject).dedup_key
         now = timeutil.iso(self.clock())
         if self.spool is not None:
+            wid = self._wid()
             try:
                 if self.spool.active:
                     raise StoreUnavailable("spooling")
-                return self._resolve(key, now, reason)
+                return self._resolve(key, now, reason, wid)
             except StoreUnavailable:
                 self.spool.close_events(key, reason, now)
-                self.spool.add("resolve", {"dedup_key": key, "at": now, "reason": reason})
+                self.spool.add("resolve", {"dedup_key": key, "at": now, "reason": reason},
+                               wid=wid)
                 self._open_seen.get(source, set()).discard((kind, subject))
                 log.info("%s resolved (spooled): %s", key, reason)
                 return []
         return self._resolve(key, now, reason)
 
-    def _resolve(self, key: str, now: str, reason: str) -> list[int]:
-        with self.store.write() as conn:
-            rows = conn.execute(sa.select(events.c.id, events.c.duty_seq, events.c.message)
-                                .where(events.c.dedup_key == key,
-                                       events.c.status != "closed")).fetchall()
-            for r in rows:
-                conn.execute(events.update().where(events.c.id == r.id).values(
-                    status="closed", closed_at=now, close_reason=reason))
-        for r in rows:
-            log.info("event #%d resolved: %s", r.id, reason)
-            if r.duty_seq is None:
-                continue
-            try:
-                from opsctl.handover.api import resolve_item
+    def _resolve(self, key: str, now: str, reason: str, wid: str | None = None) -> list[int]:
+        from opsctl.daemon.spool import mark
 
-                resolve_item(self.store, r.duty_seq, f"resolved at {now}: {reason} "
-                             f"(event #{r.id}: {r.message})", cfg=self.cfg)
-            except Exception as exc:  # noqa: BLE001 - the event is closed either way
-                log.error("closing duty-log item %s of event #%d failed: %s", r.duty_seq,
-                          r.id, exc)
-        return [r.id for r in rows]
+        # The events and their duty-log items close in one transaction: both or neither.
+        with self.store.write() as conn:
+            ids = close_events(conn, self.store, self.cfg, key, now, reason)
+            mark(conn, wid, "resolve")
+        for eid in ids:
+            log.info("event #%d resolved: %s", eid, reason)
+        return ids
 
     def _duty_log(self, event: Event, eid: int) -> int | None:
         try:
@@ -509,11 +523,15 @@ class AlertPipeline:
     def _submit(self, name: str, payload: dict, eid: int | None, purpose: str,
                 recipients: list[str] | None = None) -> None:
         """Queue one message for one target: its outbox row first, then its worker."""
+        from opsctl.daemon.spool import mark
+
+        wid = self._wid()
         try:
             if self.spool is not None and self.spool.active:
                 raise StoreUnavailable("records are waiting in the spool")
             with self.store.write() as conn:
                 oid = self._outbox_row(conn, name, payload, eid, purpose, recipients)
+                mark(conn, wid, "message", ref=oid)
         except StoreUnavailable as exc:
             if self.spool is None:
                 log.error("queueing %s for %s in the outbox failed (%s); sending without "
@@ -523,7 +541,7 @@ class AlertPipeline:
             # Sent from the spool's outbox; its delivery reaches the store with the spool.
             _rid, oids = self.spool.add_with_outbox("message", {"event_id": eid}, [{
                 "target": name, "purpose": purpose, "payload": payload,
-                "recipients": recipients}])
+                "recipients": recipients}], wid=wid)
             self._enqueue(_Item(None, name, payload, eid, purpose, recipients,
                                 soid=oids[0]))
             return
@@ -636,10 +654,14 @@ class AlertPipeline:
             except Exception as exc:  # noqa: BLE001
                 log.error("recording a spooled delivery failed: %s", exc)
             return
+        from opsctl.daemon.spool import mark
+
+        wid = self._wid()
         try:
             if self.spool is not None and self.spool.active:
                 raise StoreUnavailable("spooling")
             with self.store.write() as conn:
+                mark(conn, wid, "settle")
                 if item.oid is not None:
                     conn.execute(outbox.update().where(outbox.c.id == item.oid).values(
                         state="ok" if ok else "failed", attempts=item.attempts, error=error,
@@ -654,7 +676,7 @@ class AlertPipeline:
             self.spool.add("settle", {"oid": item.oid, "eid": item.eid,
                                       "target": item.target, "purpose": item.purpose,
                                       "at": now, "attempts": item.attempts, "ok": ok,
-                                      "error": error})
+                                      "error": error}, wid=wid)
         except Exception as exc:  # noqa: BLE001
             log.error("recording a delivery failed: %s", exc)
 
@@ -680,6 +702,27 @@ class AlertPipeline:
             workers = list(self._workers.values())
         for w in workers:
             w.queue.put(None)
+
+
+def close_events(conn, store, cfg, key: str, at: str, reason: str,
+                 details: dict | None = None) -> list[int]:
+    """Close the events of ``key`` that are not closed, and the pending duty-log items they
+    opened, inside the caller's write transaction; returns their ids. ``details`` go into
+    each closing entry (a spooled resolve: when it happened, the spool record)."""
+    from opsctl.handover.api import duty_key, resolve_item
+
+    rows = conn.execute(sa.select(events.c.id, events.c.duty_seq, events.c.message)
+                        .where(events.c.dedup_key == key, events.c.status != "closed"))\
+        .fetchall()
+    for r in rows:
+        conn.execute(events.update().where(events.c.id == r.id).values(
+            status="closed", closed_at=at, close_reason=reason))
+    for r in rows:
+        if r.duty_seq is not None:
+            resolve_item(store, r.duty_seq, f"resolved at {at}: {reason} "
+                         f"(event #{r.id}: {r.message})", conn=conn, key=duty_key(cfg),
+                         details=details)
+    return [r.id for r in rows]
 
 
 @dataclass

@@ -27,6 +27,7 @@ from opsctl.core.store import Store
 from opsctl.daemon import timeutil
 from opsctl.daemon.alerts import AlertPipeline, Event, normalise_severity
 from opsctl.daemon.cron import parse_cron
+from opsctl.daemon.spool import mark, new_wid
 
 log = logging.getLogger("opsctl.daemon.jobs")
 
@@ -68,22 +69,49 @@ def job_inspection(ctx: JobContext, profile_name: str) -> str:
     from opsctl.inspection.api import run_profile
 
     profile = ctx.cfg.profile(profile_name)
+    extra = {"save": _inspection_saver(ctx)} if ctx.spool is not None else {}
     record = run_profile(ctx.cfg, ctx.store, profile, ctx.cfg.daemon.inspector,
-                         answers=None, interactive=False, source="daemon")
+                         answers=None, interactive=False, source="daemon", **extra)
     status = record.status if isinstance(record.status, Status) else Status.parse(
         str(getattr(record.status, "name", record.status)))
+    # Spooled (store away): the record gets its number when the store takes it.
+    label = f"record #{record.id}" if record.id is not None else "record spooled"
     # Auto-resolve: a better result closes what a worse one opened.
     over = {Status.OK: ("status-warn", "status-crit"), Status.WARNING: ("status-crit",)}
     for kind in over.get(status, ()):
         ctx.alerts.resolve("inspection", kind, profile_name,
-                           f"inspection {profile_name} (record #{record.id}) is {status.name}")
+                           f"inspection {profile_name} ({label}) is {status.name}")
     if status in (Status.WARNING, Status.CRITICAL):
         ctx.alerts.emit(Event(
             "inspection", f"status-{status.short}",
             "critical" if status is Status.CRITICAL else "minor",
-            f"inspection {profile_name} (record #{record.id}) is {status.name}",
+            f"inspection {profile_name} ({label}) is {status.name}",
             subject=profile_name, details={"record": record.id}))
-    return f"record #{record.id} {status.name}"
+    return f"{label} {status.name}"
+
+
+def _inspection_saver(ctx: JobContext) -> Callable:
+    """How a daemon with a spool stores a run: record, items and follow-ups in one
+    transaction with its write id; spooled (replayed in order, once) while the store is
+    away."""
+    from opsctl.inspection.api import record_data, store_run
+
+    spool, wid = ctx.spool, new_wid()
+
+    def save(record) -> None:
+        if not spool.active:
+            try:
+                with ctx.store.write() as conn:
+                    store_run(ctx.cfg, ctx.store, record, conn=conn)
+                    mark(conn, wid, "inspection")
+                return
+            except StoreUnavailable:
+                pass
+        record.id, record.followups = None, []  # what a failed attempt may have set
+        spool.add("inspection", {"record": record_data(record)}, wid=wid)
+        log.warning("store unreachable: inspection %s spooled", record.profile)
+
+    return save
 
 
 def room_devices(cfg) -> list:
@@ -103,17 +131,18 @@ def job_poll(ctx: JobContext) -> str:
         def previous(names):
             return {n: spool.last_readings[n] for n in names if n in spool.last_readings}
 
-        def save(record):
-            spool.add("poll", record, at=record["at"])
+        wid = new_wid()
 
-        if spool.active:
-            # Records wait in the spool: this poll queues behind them (order).
-            readings, events = poll_and_detect(ctx.cfg, _Away(ctx.store),
-                                               room_devices(ctx.cfg), previous=previous,
-                                               save=save)
-        else:
-            readings, events = poll_and_detect(ctx.cfg, ctx.store, room_devices(ctx.cfg),
-                                               previous=previous, save=save)
+        def save(record):
+            spool.add("poll", record, at=record["at"], wid=wid)
+
+        def marked(conn):
+            mark(conn, wid, "poll")
+
+        # While records wait in the spool, this poll queues behind them (order).
+        store = _Away(ctx.store) if spool.active else ctx.store
+        readings, events = poll_and_detect(ctx.cfg, store, room_devices(ctx.cfg),
+                                           previous=previous, save=save, on_write=marked)
         for r in readings:
             spool.last_readings[r.name] = to_jsonable(r.to_dict())
     for ev in events:
@@ -174,12 +203,44 @@ class PolicySink:
             log.error("duty-log entry for policy %s failed: %s", policy, exc)
 
 
+def state_get(ctx: JobContext, key: str, default: Any = None) -> Any:
+    """A job's saved state (``daemon`` namespace). While the store is away (spooling), the
+    value this daemon last read or wrote: the comparison goes on during an outage."""
+    spool = ctx.spool
+    if spool is None:
+        return kvstate.get(ctx.store, KV_NS, key, default)
+    if not spool.active:
+        try:
+            value = kvstate.get(ctx.store, KV_NS, key, default)
+            spool.state[(KV_NS, key)] = value
+            return value
+        except StoreUnavailable:
+            pass
+    return spool.state.get((KV_NS, key), default)
+
+
+def state_put(ctx: JobContext, key: str, value: Any) -> None:
+    """Save a job's state; spooled while the store is away (written in order later)."""
+    spool = ctx.spool
+    if spool is None:
+        kvstate.put(ctx.store, KV_NS, key, value)
+        return
+    spool.state[(KV_NS, key)] = value
+    if not spool.active:
+        try:
+            kvstate.put(ctx.store, KV_NS, key, value)
+            return
+        except StoreUnavailable:
+            pass
+    spool.add("state", {"namespace": KV_NS, "key": key, "value": value})
+
+
 def job_raid(ctx: JobContext) -> str:
     """Compare every array with its last known state: degraded, rebuilt, gone."""
     from opsctl.storage.api import raid_health
 
     arrays = raid_health(ctx.runner)
-    before: dict = kvstate.get(ctx.store, KV_NS, "raid_state", {}) or {}
+    before: dict = state_get(ctx, "raid_state", {}) or {}
     now: dict[str, dict] = {}
     for a in arrays:
         name = a["name"]
@@ -202,7 +263,7 @@ def job_raid(ctx: JobContext) -> str:
     for kind, name in ctx.alerts.open_subjects("raid"):
         if kind == "gone" and name in now:
             ctx.alerts.resolve("raid", "gone", name, f"RAID array {name} is present again")
-    kvstate.put(ctx.store, KV_NS, "raid_state", now)
+    state_put(ctx, "raid_state", now)
     bad = [n for n, s in now.items() if s["degraded"]]
     return f"{len(now)} arrays" + (f", degraded: {', '.join(bad)}" if bad else ", all healthy")
 
@@ -214,7 +275,7 @@ def job_smart(ctx: JobContext) -> str:
     from opsctl.storage import smart
 
     devices = list(ctx.cfg.daemon.smart_devices) or smart.scan(ctx.runner)
-    before: dict = kvstate.get(ctx.store, KV_NS, "smart_state", {}) or {}
+    before: dict = state_get(ctx, "smart_state", {}) or {}
     now: dict[str, dict] = dict(before)
     unreadable: list[str] = []
     found = 0
@@ -228,7 +289,7 @@ def job_smart(ctx: JobContext) -> str:
             ctx.alerts.emit(Event("smart", f.kind, f.severity, f.message, subject=f.device,
                                   details=f.details))
         now[dev] = health.state()
-    kvstate.put(ctx.store, KV_NS, "smart_state", now)
+    state_put(ctx, "smart_state", now)
     text = f"{len(devices) - len(unreadable)} disks read"
     if unreadable:
         text += f", no SMART: {', '.join(unreadable[:5])}"
@@ -471,26 +532,31 @@ def job_by_id(cfg, job_id: str) -> JobSpec:
 
 # -- run bookkeeping (shared by the daemon and `daemon run-job`) -----------------------------
 def start_run(store: Store, job_id: str, trigger: str,
-              scheduled_for: dt.datetime | None) -> int | None:
-    """Insert the 'running' row; None when this cron slot already has a run (no duplicate)."""
+              scheduled_for: dt.datetime | None, wid: str | None = None) -> int | None:
+    """Insert the 'running' row; None when this cron slot already has a run (no duplicate).
+    ``wid``: marked with the row (opsctl.daemon.spool.mark)."""
     from opsctl.daemon.schema import runs
 
     try:
         with store.write() as conn:
-            return conn.execute(runs.insert().values(
+            run_id = conn.execute(runs.insert().values(
                 job_id=job_id, scheduled_for=timeutil.iso(scheduled_for), trigger=trigger,
                 started_at=timeutil.iso(timeutil.utcnow()), status="running",
                 pid=os.getpid(), host=socket.gethostname())).inserted_primary_key[0]
+            mark(conn, wid, "run-start", ref=run_id)
+            return run_id
     except sa.exc.IntegrityError:
         return None
 
 
 def finish_run(store: Store, run_id: int, job_id: str, status: str, summary: str | None,
-               error: str | None, next_run: dt.datetime | None = None) -> None:
+               error: str | None, next_run: dt.datetime | None = None,
+               wid: str | None = None) -> None:
     from opsctl.daemon.schema import jobs, runs
 
     now = timeutil.iso(timeutil.utcnow())
     with store.write() as conn:
+        mark(conn, wid, "run")
         conn.execute(runs.update().where(runs.c.id == run_id).values(
             finished_at=now, status=status, summary=summary, error=error))
         values = {"last_run": now, "last_status": status, "last_error": error}
@@ -510,9 +576,10 @@ def execute(ctx: JobContext, spec: JobSpec, trigger: str,
     started = timeutil.iso(timeutil.utcnow())
     spooled = spool is not None and spool.active
     run_id = None
+    start_wid = new_wid() if spool is not None else None
     if not spooled:
         try:
-            run_id = start_run(ctx.store, spec.id, trigger, scheduled_for)
+            run_id = start_run(ctx.store, spec.id, trigger, scheduled_for, start_wid)
         except StoreUnavailable:
             if spool is None:
                 raise
@@ -536,16 +603,19 @@ def execute(ctx: JobContext, spec: JobSpec, trigger: str,
               "scheduled_for": timeutil.iso(scheduled_for), "started_at": started,
               "finished_at": timeutil.iso(timeutil.utcnow()), "status": status,
               "summary": summary, "error": error, "pid": os.getpid(),
-              "host": socket.gethostname()}
+              "host": socket.gethostname(),
+              # A 'running' row whose COMMIT went unanswered is found by this mark.
+              "start_wid": start_wid if run_id is None else None}
+    wid = new_wid() if spool is not None else None
     try:
-        if spooled:
+        if spooled or spool is not None and spool.active:
             spool.add("run", record)
         else:
             finish_run(ctx.store, run_id, spec.id, status, summary, error,
-                       next_run() if next_run else None)
+                       next_run() if next_run else None, wid)
     except StoreUnavailable:
         if spool is not None:
-            spool.add("run", record)
+            spool.add("run", record, wid=wid)
         else:
             log.error("recording the run of %s failed: the store is unreachable", spec.id)
     except Exception as exc:  # noqa: BLE001

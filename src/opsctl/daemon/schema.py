@@ -144,6 +144,9 @@ spool_applied = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("spooled_at", sa.String(40), nullable=False),
     sa.Column("applied_at", sa.String(40), nullable=False),
+    # A direct write's mark (write id, not a spool key): what it created (an event id, an
+    # outbox row, a run), for the replay of its spooled copy to finish what it left out.
+    sa.Column("ref", sa.String(40), nullable=True),
 )
 
 
@@ -181,4 +184,10 @@ def _v6(conn: Connection) -> None:
     spool_applied.create(conn, checkfirst=True)
 
 
-MIGRATIONS = [_v1, _v2, _v3, _v4, _v5, _v6]
+def _v7(conn: Connection) -> None:
+    have = {c["name"] for c in sa.inspect(conn).get_columns("daemon_spool_applied")}
+    if "ref" not in have:
+        conn.execute(sa.text("ALTER TABLE daemon_spool_applied ADD COLUMN ref VARCHAR(40)"))
+
+
+MIGRATIONS = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]

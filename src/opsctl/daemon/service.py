@@ -101,6 +101,9 @@ class Daemon:
         self.supervisor = None
         self.leadership = None
         self.spool = None
+        # False while a PostgreSQL store that was down when we started has not been set
+        # up for us yet (migrated, jobs registered): everything is spooled meanwhile.
+        self.store_ready = True
         self._tick_at = time.monotonic()
         self.started_at = timeutil.utcnow()
         self._wake = threading.Event()
@@ -142,12 +145,11 @@ class Daemon:
 
         SlotExecutor = _slot_executor_class(ThreadPoolExecutor)
 
-        self.store = Store.for_config(self.cfg)
+        self.store = self._open_store()
         from opsctl.daemon.leader import Leadership
 
         self.leadership = Leadership(self.store)
-        self.leadership.check()
-        self._mark_abandoned()
+        self.leadership.check()  # a store that is away: a follower until it answers
         self.alerts = AlertPipeline(self.cfg, self.store, runner=self.runner)
         if not self.store.is_sqlite:
             # A shared server can go away under us; a local SQLite file cannot.
@@ -156,7 +158,11 @@ class Daemon:
             self.spool = Spool.open(self.cfg.state_dir)
             self.alerts.spool = self.spool
             self.alerts.replay_spool()
-        self.alerts.replay()  # what a crash or a stop left in the outbox goes out now
+            if not self.store_ready:
+                self.spool.hold("the store was unreachable when the daemon started")
+        if self.store_ready:
+            self._mark_abandoned()
+            self.alerts.replay()  # what a crash or a stop left in the outbox goes out now
         self._drain_spool()
         from opsctl.daemon.jobs import PolicySink
         from opsctl.power.policies import PolicyEngine
@@ -178,6 +184,53 @@ class Daemon:
         self.scheduler.start()
         self._heartbeat()
         self.supervisor.start()
+
+    def _open_store(self) -> Store:
+        """The store; a PostgreSQL server that does not answer yet does not stop the
+        daemon (systemd would only restart it into the same outage): it polls, alerts and
+        spools, and :meth:`_store_setup` finishes the start when the server answers."""
+        from opsctl.core.errors import StoreUnavailable
+
+        try:
+            return Store.for_config(self.cfg)
+        except StoreUnavailable as exc:
+            if getattr(self.cfg.store, "url", None) is None:
+                raise
+            log.warning("%s; starting without it: records are spooled until it answers",
+                        exc.message)
+            self.store_ready = False
+            return Store.for_config(self.cfg, migrate=False)
+
+    def _store_setup(self) -> bool:
+        """The part of the start a store that was away missed: migrate, mark the runs a
+        crash left, record the jobs, send what the outbox holds (heartbeat thread)."""
+        from opsctl.core.errors import StoreUnavailable
+
+        try:
+            self.store.migrate()
+            self._mark_abandoned()
+            self._register_jobs()
+            self.alerts.replay()
+        except StoreUnavailable:
+            return False
+        except Exception as exc:  # noqa: BLE001 - the next heartbeat tries again
+            log.error("setting up the store failed: %s", exc)
+            return False
+        self.store_ready = True
+        self.spool.release()
+        log.warning("the store answers: %s; writing the spool", self.store.describe())
+        return True
+
+    def _register_jobs(self) -> None:
+        """Record the jobs scheduled while the store was away (no catch-up: they were
+        scheduled from the start)."""
+        with self.store.write() as conn:
+            conn.execute(jobs_t.update().where(jobs_t.c.job_id.not_in(list(self.specs)))
+                         .values(active=False, next_run=None))
+        for spec in self.specs.values():
+            self._register(spec, spec.trigger(self.zone), catch_up=False)
+        self._saved_next.clear()
+        self._save_next_runs()
 
     def _add_internal_jobs(self) -> None:
         from opsctl.daemon.supervise import Supervisor
@@ -255,7 +308,8 @@ class Daemon:
         if unfinished:
             log.warning("stopping with jobs still running (abandoned): %s",
                         ", ".join(unfinished))
-            self._mark_abandoned(own=True)
+            if self.store_ready:
+                self._mark_abandoned(own=True)
         if self.udev is not None:
             self.udev.stop()
         if self.metrics is not None:
@@ -268,6 +322,8 @@ class Daemon:
             self._write_process(running=False)
         except OpsError as exc:
             log.error("recording the stop failed: %s", exc.message)
+        except Exception as exc:  # noqa: BLE001 - a stop during an outage still stops
+            log.error("recording the stop failed: %s", exc)
         if self.spool is not None:
             self.spool.close()
         self.notifier.close()
@@ -284,9 +340,10 @@ class Daemon:
             if self.scheduler.get_job(job_id):
                 self.scheduler.remove_job(job_id)
             log.info("job %s removed", job_id)
-        with self.store.write() as conn:
-            conn.execute(jobs_t.update().where(jobs_t.c.job_id.not_in(list(new)))
-                         .values(active=False, next_run=None))
+        if self.store_ready:
+            with self.store.write() as conn:
+                conn.execute(jobs_t.update().where(jobs_t.c.job_id.not_in(list(new)))
+                             .values(active=False, next_run=None))
         self.specs = new
         for spec in new.values():
             trigger = spec.trigger(self.zone)
@@ -294,7 +351,10 @@ class Daemon:
             if prev is not None and prev.schedule == spec.schedule and \
                     self.scheduler.get_job(spec.id) is not None:
                 continue  # same schedule: keep its timing; the function reads the new cfg
-            checked = self._register(spec, trigger, catch_up=True)
+            if self.store_ready:
+                checked = self._register(spec, trigger, catch_up=True)
+            else:  # recorded when the store answers (_store_setup)
+                checked = dt.datetime.now(dt.UTC)
             self._accounted[spec.id] = checked
             extra = {}
             if spec.cron is not None:
@@ -308,7 +368,8 @@ class Daemon:
                 misfire_grace_time=cfg.daemon.misfire_grace_seconds, **extra)
             if not startup:
                 log.info("job %s scheduled: %s", spec.id, spec.schedule)
-        self._save_next_runs()
+        if self.store_ready:
+            self._save_next_runs()
 
     def _register(self, spec: JobSpec, trigger, *, catch_up: bool) -> dt.datetime:
         """Record the job; catch up or record slots missed while we were down.
@@ -417,7 +478,7 @@ class Daemon:
             slot = self._current_slot(spec)
         elif slot is not None and spec.cron is not None:
             slot = slot.astimezone(dt.UTC).replace(microsecond=0)
-        if slot is not None and trigger == "schedule":
+        if slot is not None and trigger == "schedule" and self.store_ready:
             self._book_skipped(spec, slot)
         with self._active_cv:
             self._active[job_id] = self._active.get(job_id, 0) + 1
@@ -510,7 +571,7 @@ class Daemon:
                 log.error("  %s", extra)
             self.notifier.send("READY=1", "STATUS=" + _one(
                 f"reload failed ({exc.message}); running the previous config"))
-            self._write_process(running=True)
+            self._record_reload()
             return False
         except Exception as exc:  # noqa: BLE001 - a reload must never kill the daemon
             self._last_reload_error = f"{type(exc).__name__}: {exc}"
@@ -527,13 +588,21 @@ class Daemon:
         self._last_reload_error = None
         log.info("reloaded: %s", self.status_line())
         self.notifier.send("READY=1", "STATUS=" + _one(self.status_line()))
-        self._write_process(running=True)
+        self._record_reload()
         return True
+
+    def _record_reload(self) -> None:
+        try:
+            self._write_process(running=True)
+        except OpsError as exc:  # the store away: the next heartbeat records it
+            log.warning("recording the reload failed: %s", exc.message)
 
     # -- heartbeat and status ----------------------------------------------------------------
     def _drain_spool(self) -> None:
         """Write what was spooled while the store was away (heartbeat thread)."""
         if self.spool is None or not self.spool.active:
+            return
+        if not self.store_ready and not self._store_setup():
             return
         from opsctl.daemon.spool import drain
 
@@ -544,6 +613,10 @@ class Daemon:
 
     def _heartbeat(self) -> None:
         self._drain_spool()
+        if not self.store_ready:
+            self.leadership.check()  # a follower: site-once jobs wait
+            self.notifier.status(self.status_line())
+            return
         try:
             if self.leadership is not None:
                 self.leadership.check()

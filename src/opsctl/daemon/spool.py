@@ -39,6 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
 log = logging.getLogger("opsctl.daemon.spool")
 
 SPOOL_NAME = "spool.db"
@@ -49,7 +51,8 @@ CREATE TABLE IF NOT EXISTS records (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     kind TEXT NOT NULL,
     at TEXT NOT NULL,
-    body TEXT NOT NULL
+    body TEXT NOT NULL,
+    wid TEXT
 );
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -82,10 +85,11 @@ def _now() -> str:
 @dataclass
 class Record:
     id: int
-    key: str
+    key: str     # its mark in daemon_spool_applied: the write id, else the spool key
     kind: str
     at: str
     body: dict
+    spooled: str = ""  # "<spool id>:<row>": which spool record it was (details.spooled)
 
 
 class Spool:
@@ -102,6 +106,9 @@ class Spool:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
+            cols = {r[1] for r in self._db.execute("PRAGMA table_info(records)")}
+            if "wid" not in cols:  # a spool file of an earlier opsctl
+                self._db.execute("ALTER TABLE records ADD COLUMN wid TEXT")
             row = self._db.execute("SELECT value FROM meta WHERE key='id'").fetchone()
             if row is None:
                 # Keys are "<spool id>:<row id>": unique across spool files and hosts.
@@ -119,9 +126,13 @@ class Spool:
         finally:
             os.umask(old)
         self._lock = threading.RLock()
+        self._held: str | None = None
         # The last readings of each device, for the next poll's comparison while the
         # store cannot say (kept by the daemon after every poll).
         self.last_readings: dict[str, dict] = {}
+        # The daemon's small state (RAID/SMART baselines) as last read or written, for
+        # its jobs while the store cannot say: (namespace, key) -> value.
+        self.state: dict[tuple[str, str], Any] = {}
 
     @classmethod
     def open(cls, state_dir: str | os.PathLike) -> Spool:
@@ -145,8 +156,16 @@ class Spool:
     # -- state ---------------------------------------------------------------------------
     @property
     def active(self) -> bool:
-        """Records wait for the store: later ones must queue behind them (order)."""
-        return self._count > 0
+        """Records wait for the store, or the store is not set up for this daemon yet
+        (it started during an outage): later records must queue behind them (order)."""
+        return self._count > 0 or self._held is not None
+
+    def hold(self, reason: str) -> None:
+        """Spool everything until :meth:`release` (the store is not ready for us)."""
+        self._held = reason
+
+    def release(self) -> None:
+        self._held = None
 
     def key(self, rid: int) -> str:
         return f"{self.id}:{rid}"
@@ -162,26 +181,32 @@ class Spool:
         return {**out, "oldest": oldest}
 
     # -- adding ----------------------------------------------------------------------------
-    def add(self, kind: str, body: dict, at: str | None = None) -> int:
+    def add(self, kind: str, body: dict, at: str | None = None,
+            wid: str | None = None) -> int:
+        """``wid``: the write id of the direct write this record stands in for (one that
+        may have committed although its COMMIT's reply was lost): the replay skips it
+        when the store holds that id (:func:`mark`)."""
         with self._tx() as db:
-            rid = self._insert(db, kind, body, at)
+            rid = self._insert(db, kind, body, at, wid)
         return rid
 
-    def _insert(self, db, kind: str, body: dict, at: str | None) -> int:
+    def _insert(self, db, kind: str, body: dict, at: str | None,
+                wid: str | None = None) -> int:
         if self._count == 0:
             log.warning("the store is unreachable: the daemon's records are spooled in %s "
                         "until it answers again", self.path)
-        rid = db.execute("INSERT INTO records (kind, at, body) VALUES (?, ?, ?)",
-                         (kind, at or _now(), json.dumps(body, default=str))).lastrowid
+        rid = db.execute("INSERT INTO records (kind, at, body, wid) VALUES (?, ?, ?, ?)",
+                         (kind, at or _now(), json.dumps(body, default=str), wid)).lastrowid
         self._count += 1
         return rid
 
     def add_with_outbox(self, kind: str, body: dict, messages: list[dict],
-                        at: str | None = None) -> tuple[int, list[int]]:
+                        at: str | None = None,
+                        wid: str | None = None) -> tuple[int, list[int]]:
         """A record and the deliveries it owes (target, purpose, payload, recipients) in
         one transaction; returns the record id and the outbox ids."""
         with self._tx() as db:
-            rid = self._insert(db, kind, body, at)
+            rid = self._insert(db, kind, body, at, wid)
             oids = [self._outbox(db, rid, m) for m in messages]
         return rid, oids
 
@@ -195,7 +220,8 @@ class Spool:
              json.dumps(m.get("recipients")), now, now)).lastrowid
 
     def add_event(self, body: dict, messages: list[dict], *, window: dt.timedelta,
-                  rate_limit: int, now: dt.datetime) -> tuple[int | None, str, list[int]]:
+                  rate_limit: int, now: dt.datetime,
+                  wid: str | None = None) -> tuple[int | None, str, list[int]]:
         """An alert event seen while the store is away: dedup and rate limit against the
         events spooled so far (the store's are out of reach), then the event and its
         deliveries. Returns (record id or None for a duplicate, status, outbox ids)."""
@@ -223,7 +249,7 @@ class Spool:
             status = "suppressed" if recent >= rate_limit else "open"
             body = {**body, "status": status, "first_seen": iso, "last_seen": iso,
                     "count": 1}
-            rid = self._insert(db, "event", body, iso)
+            rid = self._insert(db, "event", body, iso, wid)
             oids = [self._outbox(db, rid, m) for m in messages] if status == "open" else []
         return rid, status, oids
 
@@ -278,11 +304,12 @@ class Spool:
     # -- replay --------------------------------------------------------------------------
     def first(self) -> Record | None:
         with self._lock:
-            row = self._db.execute("SELECT id, kind, at, body FROM records ORDER BY id "
+            row = self._db.execute("SELECT id, kind, at, body, wid FROM records ORDER BY id "
                                    "LIMIT 1").fetchone()
         if row is None:
             return None
-        return Record(row[0], self.key(row[0]), row[1], row[2], json.loads(row[3]))
+        return Record(row[0], row[4] or self.key(row[0]), row[1], row[2],
+                      json.loads(row[3]), self.key(row[0]))
 
     def remove(self, rid: int) -> None:
         with self._tx() as db:
@@ -322,13 +349,36 @@ def peek(state_dir: str | os.PathLike) -> dict[str, Any] | None:
     return {"path": str(path), **out}
 
 
+# -- write ids: every daemon write applied once -------------------------------------------------
+def new_wid() -> str:
+    """A write id: unique across daemons and hosts (the spool keys' own form is
+    ``<spool id>:<row>``; these start with ``w:``)."""
+    return "w:" + uuid.uuid4().hex
+
+
+def mark(conn, wid: str | None, kind: str, ref: Any = None) -> None:
+    """Record, in the caller's write transaction, that the write ``wid`` is applied.
+
+    A connection that breaks while COMMIT is under way leaves the daemon not knowing
+    whether the server committed; it spools the record with the same ``wid``, and the
+    replay finds this mark when the write did commit and skips it (or only finishes what
+    the direct write leaves to a later step: :data:`_COMPLETE`). ``ref``: what the write
+    created, for that (an event id, an outbox row, a run). No ``wid``: nothing to mark
+    (the store is SQLite, nothing is spooled)."""
+    if wid is None:
+        return
+    from opsctl.daemon.schema import spool_applied
+
+    conn.execute(spool_applied.insert().values(
+        key=wid, kind=kind, spooled_at=_now(), applied_at=_now(),
+        ref=None if ref is None else str(ref)))
+
+
 # -- applying records to the store ------------------------------------------------------------
 def drain(spool: Spool, store, cfg, *, limit: int = 10_000) -> int:
     """Write spooled records into the store, oldest first; returns how many. Stops at the
     first record the store cannot take now (unreachable) or whose deliveries are still
     being sent."""
-    import sqlalchemy as sa
-
     from opsctl.core.errors import StoreUnavailable
     from opsctl.daemon.schema import spool_applied
 
@@ -342,12 +392,17 @@ def drain(spool: Spool, store, cfg, *, limit: int = 10_000) -> int:
             break  # written with the outcome of its deliveries
         try:
             with store.write() as conn:
-                seen = conn.execute(sa.select(spool_applied.c.key).where(
-                    spool_applied.c.key == rec.key)).first()
+                seen = conn.execute(sa.select(spool_applied.c.key, spool_applied.c.ref)
+                                    .where(spool_applied.c.key == rec.key)).first()
                 if seen is None:
                     _APPLY[rec.kind](conn, store, cfg, rec, owed)
                     conn.execute(spool_applied.insert().values(
                         key=rec.key, kind=rec.kind, spooled_at=rec.at, applied_at=_now()))
+                else:
+                    log.info("spooled %s record %s is in the store already (its direct "
+                             "write committed): not applied again", rec.kind, rec.key)
+                    if seen.ref is not None and rec.kind in _COMPLETE:
+                        _COMPLETE[rec.kind](conn, store, cfg, rec, owed, seen.ref)
         except StoreUnavailable:
             break
         except Exception as exc:  # noqa: BLE001 - one bad record must not block the rest
@@ -365,7 +420,7 @@ def drain(spool: Spool, store, cfg, *, limit: int = 10_000) -> int:
 
 
 def _duty_details(details: dict | None, rec: Record, occurred_at: str) -> dict:
-    return {**(details or {}), "occurred_at": occurred_at, "spooled": rec.key}
+    return {**(details or {}), "occurred_at": occurred_at, "spooled": rec.spooled}
 
 
 def _apply_duty(conn, store, cfg, rec: Record, _owed) -> None:
@@ -443,36 +498,27 @@ def _apply_settle(conn, store, cfg, rec: Record, _owed) -> None:
 
 
 def _apply_resolve(conn, store, cfg, rec: Record, _owed) -> None:
-    from opsctl.daemon.schema import events
-    from opsctl.handover.api import duty_key, resolve_item
+    from opsctl.daemon.alerts import close_events
 
     b = rec.body
-    rows = conn.execute(sa_select_open(events, b["dedup_key"])).fetchall()
-    for r in rows:
-        conn.execute(events.update().where(events.c.id == r.id).values(
-            status="closed", closed_at=b["at"], close_reason=b["reason"]))
-    for r in rows:
-        if r.duty_seq is not None:
-            resolve_item(store, r.duty_seq, f"resolved at {b['at']}: {b['reason']} "
-                         f"(event #{r.id}: {r.message})", conn=conn, key=duty_key(cfg),
-                         details={"occurred_at": b["at"], "spooled": rec.key})
-
-
-def sa_select_open(events, dedup_key: str):
-    import sqlalchemy as sa
-
-    return sa.select(events.c.id, events.c.duty_seq, events.c.message).where(
-        events.c.dedup_key == dedup_key, events.c.status != "closed")
+    close_events(conn, store, cfg, b["dedup_key"], b["at"], b["reason"],
+                 details={"occurred_at": b["at"], "spooled": rec.spooled})
 
 
 def _apply_run(conn, store, cfg, rec: Record, _owed) -> None:
-    from opsctl.daemon.schema import jobs, runs
+    from opsctl.daemon.schema import jobs, runs, spool_applied
 
     b = rec.body
     values = {"finished_at": b["finished_at"], "status": b["status"],
               "summary": b.get("summary"), "error": b.get("error")}
-    if b.get("run_id") is not None:
-        conn.execute(runs.update().where(runs.c.id == b["run_id"]).values(**values))
+    run_id = b.get("run_id")
+    if run_id is None and b.get("start_wid"):
+        # Its 'running' row was inserted although the reply to that COMMIT was lost.
+        ref = conn.execute(sa.select(spool_applied.c.ref).where(
+            spool_applied.c.key == b["start_wid"])).scalar()
+        run_id = int(ref) if ref is not None else None
+    if run_id is not None:
+        conn.execute(runs.update().where(runs.c.id == run_id).values(**values))
     else:
         # A cron slot another daemon ran meanwhile keeps that run (the unique slot index).
         exists = b.get("scheduled_for") is not None and conn.execute(
@@ -493,6 +539,76 @@ def _apply_poll(conn, store, cfg, rec: Record, _owed) -> None:
     write_poll(conn, rec.body)
 
 
+def _apply_state(conn, store, cfg, rec: Record, _owed) -> None:
+    """A job's small state (RAID/SMART baseline): the value as it was then. Writing it
+    twice writes the same value, so it needs no write id."""
+    from opsctl.core import kvstate
+
+    b = rec.body
+    kvstate.put(store, b["namespace"], b["key"], b["value"], conn=conn)
+
+
+def _apply_inspection(conn, store, cfg, rec: Record, _owed) -> None:
+    """A scheduled inspection run: its record, items and follow-up duty-log items."""
+    from opsctl.inspection.api import store_run
+
+    store_run(cfg, store, rec.body["record"], conn=conn,
+              details={"occurred_at": rec.body["record"]["finished_at"],
+                       "spooled": rec.spooled})
+
+
 _APPLY = {"duty": _apply_duty, "event": _apply_event, "message": _apply_message,
           "settle": _apply_settle, "resolve": _apply_resolve, "run": _apply_run,
-          "poll": _apply_poll}
+          "poll": _apply_poll, "state": _apply_state, "inspection": _apply_inspection}
+
+
+# -- finishing a direct write that committed unseen ---------------------------------------------
+def _complete_event(conn, store, cfg, rec: Record, owed: list[dict], ref: str) -> None:
+    """The event (with its outbox rows) is in the store, its duty-log entry and the
+    outcome of its deliveries (sent from the spool) are not: add those."""
+    from opsctl.daemon.schema import events
+    from opsctl.handover.api import append_event, duty_key
+
+    b = rec.body
+    eid = int(ref)
+    row = conn.execute(sa.select(events.c.duty_seq).where(events.c.id == eid)).first()
+    if row is not None and row.duty_seq is None and b.get("duty_log", True):
+        seq = append_event(
+            conn, category="incident", text=f"{b['message']} (event #{eid})",
+            severity=b["severity"], source=f"daemon/{b['source']}",
+            pending=b["severity"] == "critical", author="opsctl-daemon",
+            details=_duty_details({"event_id": eid, "kind": b["kind"],
+                                   "subject": b.get("subject"), **(b.get("details") or {})},
+                                  rec, b["first_seen"]),
+            key=duty_key(cfg))
+        conn.execute(events.update().where(events.c.id == eid).values(duty_seq=seq))
+    _settle_store_outbox(conn, owed, eid=eid)
+
+
+def _complete_message(conn, store, cfg, rec: Record, owed: list[dict], ref: str) -> None:
+    """The outbox row is in the store (pending); its delivery happened from the spool."""
+    _settle_store_outbox(conn, owed, oid=int(ref))
+
+
+def _settle_store_outbox(conn, owed: list[dict], *, eid: int | None = None,
+                         oid: int | None = None) -> None:
+    from opsctl.daemon.schema import deliveries, outbox
+
+    for o in owed:
+        where = [outbox.c.state == "pending", outbox.c.target == o["target"],
+                 outbox.c.purpose == o["purpose"]]
+        where.append(outbox.c.id == oid if oid is not None else outbox.c.event_id == eid)
+        target = conn.execute(sa.select(outbox.c.id, outbox.c.event_id).where(*where)
+                              .order_by(outbox.c.id).limit(1)).first()
+        if target is None:
+            continue
+        conn.execute(outbox.update().where(outbox.c.id == target.id).values(
+            state=o["state"], attempts=o["attempts"], error=o["error"],
+            updated_at=o["updated_at"]))
+        conn.execute(deliveries.insert().values(
+            event_id=target.event_id, target=o["target"], purpose=o["purpose"],
+            at=o["updated_at"], attempts=o["attempts"], ok=o["state"] == "ok",
+            error=o["error"]))
+
+
+_COMPLETE = {"event": _complete_event, "message": _complete_message}

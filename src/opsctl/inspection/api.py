@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 from opsctl.inspection.model import InspectionRecord
@@ -20,6 +22,76 @@ def run_profile(cfg, store, profile, inspector: str, answers: dict | None = None
     from opsctl.inspection.engine import run_profile as _run
 
     return _run(cfg, store, profile, inspector, answers, interactive, **kw)
+
+
+def record_data(record: InspectionRecord) -> dict[str, Any]:
+    """A finished run as plain JSON data (the daemon's spool keeps it during an outage);
+    :func:`store_run` takes it back."""
+    from opsctl.core.output import to_jsonable
+
+    return {"profile": record.profile, "inspector": record.inspector, "host": record.host,
+            "source": record.source, "status": record.status.name,
+            "started_at": record.started_at.isoformat(timespec="milliseconds"),
+            "finished_at": record.finished_at.isoformat(timespec="milliseconds"),
+            "problems": list(record.problems),
+            "items": [{"seq": it.seq, "item_id": it.item_id, "kind": it.kind,
+                       "status": it.status.name, "message": it.message, "title": it.title,
+                       "check": it.check, "target": it.target,
+                       "value": to_jsonable(it.value), "answer": to_jsonable(it.answer),
+                       "note": it.note, "skipped": it.skipped, "duration": it.duration,
+                       "details": to_jsonable(it.details)} for it in record.items]}
+
+
+def _from_data(data: dict[str, Any]) -> InspectionRecord:
+    from opsctl.core.errors import Status
+    from opsctl.inspection.model import ItemResult
+
+    return InspectionRecord(
+        profile=data["profile"], inspector=data["inspector"], host=data["host"],
+        started_at=dt.datetime.fromisoformat(data["started_at"]),
+        finished_at=dt.datetime.fromisoformat(data["finished_at"]),
+        status=Status[data["status"]], source=data["source"],
+        problems=list(data.get("problems") or []),
+        items=[ItemResult(**{**it, "status": Status[it["status"]],
+                             "details": it.get("details") or {}})
+               for it in data["items"]])
+
+
+class _InTransaction:
+    """The store as seen from inside one write transaction: every read and write the
+    record's save and follow-ups do goes through ``conn`` (they commit together)."""
+
+    def __init__(self, store, conn):
+        self._store, self._conn = store, conn
+
+    @contextlib.contextmanager
+    def _same(self) -> Iterator[Any]:
+        yield self._conn
+
+    def write(self):
+        return self._same()
+
+    def read(self):
+        return self._same()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def store_run(cfg, store, record: InspectionRecord | dict[str, Any], *, conn,
+              details: dict[str, Any] | None = None) -> InspectionRecord:
+    """Store a finished run (a record or :func:`record_data`) with its follow-up duty-log
+    items inside the caller's write transaction ``conn``; returns it with its id.
+    ``details``: added to each follow-up entry's."""
+    from opsctl.inspection import records
+    from opsctl.inspection.engine import open_followups
+
+    if isinstance(record, dict):
+        record = _from_data(record)
+    tx = _InTransaction(store, conn)
+    records.save(tx, record)
+    open_followups(cfg, tx, record, details=details)
+    return record
 
 
 def runs_between(store, start: dt.datetime, end: dt.datetime,

@@ -161,12 +161,15 @@ def _now_ms() -> dt.datetime:
 
 def run_profile(cfg, store, profile, inspector: str, answers: dict | AnswerSet | None = None,
                 interactive: bool = False, *, prompter=None, progress: ProgressFn | None = None,
-                source: str = "cli", followups: bool = True) -> InspectionRecord:
+                source: str = "cli", followups: bool = True,
+                save: Callable[[InspectionRecord], None] | None = None) -> InspectionRecord:
     """Run ``profile`` (a name or a profile object) and store its record.
 
     ``answers``: a raw mapping (as read from an answers file) or a matched AnswerSet.
     ``interactive``: ask the inspector (``prompter``, default the terminal) for manual
     items the answers do not cover. Unanswered required items are UNKNOWN, never passed.
+    ``save``: stores the finished record instead of the store's own save and follow-ups
+    (the daemon: into the store with its write id, or into its spool during an outage).
     """
     if isinstance(profile, str):
         profile = cfg.profile(profile)
@@ -239,18 +242,23 @@ def run_profile(cfg, store, profile, inspector: str, answers: dict | AnswerSet |
     from opsctl.inspection import records
 
     with critical():  # Ctrl-C: the record and its follow-ups, or nothing
-        records.save(store, record)
-        if followups:
-            open_followups(cfg, store, record)
+        if save is not None:
+            save(record)
+        else:
+            records.save(store, record)
+            if followups:
+                open_followups(cfg, store, record)
     return record
 
 
-def open_followups(cfg, store, record: InspectionRecord) -> None:
+def open_followups(cfg, store, record: InspectionRecord,
+                   details: dict[str, Any] | None = None) -> None:
     """One pending duty-log entry per failing item, so the handover carries it.
 
     A check still failing while the item an earlier run opened is open does not open
     another one (8 items in 4 minutes helps nobody): this run is counted against the
-    open item instead (``repeat``, ``count`` = runs that saw it, ``first_seen``)."""
+    open item instead (``repeat``, ``count`` = runs that saw it, ``first_seen``).
+    ``details``: added to each new entry's (a spooled run: when it happened)."""
     failing = record.failing
     if not failing:
         return
@@ -284,7 +292,8 @@ def open_followups(cfg, store, record: InspectionRecord) -> None:
                 severity="major" if crit else "minor", source="inspection", pending=True,
                 author=record.inspector, cfg=cfg,
                 details={"inspection_id": record.id, "profile": record.profile,
-                         "item": it.item_id, "status": it.status.name, "value": it.value})
+                         "item": it.item_id, "status": it.status.name, "value": it.value,
+                         **(details or {})})
         except Exception as exc:  # noqa: BLE001 - the record stands even if the log fails
             log.warning("follow-up for %s not opened: %s", it.item_id, exc)
             entry["error"] = str(exc)

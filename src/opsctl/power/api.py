@@ -49,8 +49,8 @@ def _add_rates(readings: list[DeviceReading], previous: dict[str, dict[str, Any]
         r.notes.extend(n.to_dict() for n in notes)
 
 
-def poll_and_detect(cfg, store, devices=None, *, previous=None,
-                    save=None) -> tuple[list[DeviceReading], list[Event]]:
+def poll_and_detect(cfg, store, devices=None, *, previous=None, save=None,
+                    on_write=None) -> tuple[list[DeviceReading], list[Event]]:
     """One poll of every device (or of ``devices``), stored, with the events since the
     previous poll.
 
@@ -58,6 +58,8 @@ def poll_and_detect(cfg, store, devices=None, *, previous=None,
     readings were (``StoreUnavailable``); returns them as :func:`last_readings` rows.
     ``save``: called with the poll (``history.poll_record``, plain JSON data) when the
     store cannot take it; the caller writes it later with :func:`write_poll`.
+    ``on_write``: called with the connection inside the poll's write transaction (the
+    daemon marks its write id there).
     """
     from opsctl.core.errors import StoreUnavailable
     from opsctl.power.events import detect
@@ -79,6 +81,8 @@ def poll_and_detect(cfg, store, devices=None, *, previous=None,
     try:
         with store.write() as conn:
             write_poll(conn, record)
+            if on_write is not None:
+                on_write(conn)
     except StoreUnavailable:
         if save is None:
             raise
