@@ -135,3 +135,78 @@ def test_outage_alerts_go_out_and_records_arrive_in_order(tmp_path, pg_cluster, 
         d.stop()
         store.close()
         print(d.output())  # shown by pytest when the test failed
+
+
+def test_a_daemon_started_while_the_database_is_down_runs_and_spools(tmp_path, pg_cluster,
+                                                                      ups, webhook):
+    """The database is down when the daemon starts (a fresh one: never migrated): it starts
+    anyway, as a follower, polls, alerts and spools — the scheduled inspections and the
+    UPS's on-battery incident too — and, once the server answers, migrates, records its
+    jobs and writes the spool in order; the chain verifies."""
+    values, agent = ups
+    db = pg_cluster.new_database()
+    cfg = base_config(
+        tmp_path, store={"url": pg_cluster.socket_url(db)}, daemon={
+            "room": "a", "schedule_overrides": {"inspection:quick": "*/2 * * * * *"}},
+        inspection={"profiles": [{"name": "quick", "schedule": "0 9 * * *", "items": [
+            {"id": "load", "check": "load", "params": {"warn": 500, "crit": 1000}}]}]},
+        alerts={"targets": [{"name": "hook", "type": "webhook", "url": webhook.url}],
+                "routes": [{"severity": s, "targets": ["hook"]}
+                           for s in ("minor", "major", "critical")],
+                "rate_limit_per_hour": 1000, "retries": 1, "retry_delay": 0.2},
+        devices=[{"name": "ups1", "kind": "ups", "host": "127.0.0.1", "port": agent.port,
+                  "profile": "ietf", "room": "a",
+                  "snmp": {"version": "2c", "community": "ups-ro"},
+                  "timeout": 3, "retries": 1}])
+    path = write_config(tmp_path / "opsctl.yaml", cfg)
+    state = tmp_path / "state"
+    pg_cluster.stop("fast")
+    d = None
+    try:
+        d = DaemonProcess(path, None, None, tmp_path / "d.log").start()
+        wait_for(lambda: "starting without it" in d.output(), 60,
+                 what="the daemon starting without its store")
+        wait_for(lambda: "job poll: 1 devices polled" in d.output(), 30, what="a poll")
+        values.set("OB")
+        wait_for(lambda: [b for b in webhook.received if b.get("kind") == "on_battery"],
+                 30, what="the on-battery alert delivered while the database is down")
+        wait_for(lambda: "inspection quick spooled" in d.output(), 30,
+                 what="a scheduled inspection spooled")
+        assert d.proc.poll() is None
+        assert "now the site's leader" not in d.output()  # no store, no lead
+        spooled = peek(state)
+        assert spooled is not None and spooled["records"] >= 3, spooled
+    finally:
+        pg_cluster.pg_ctl_start()
+    try:
+        wait_for(lambda: (peek(state) or {}).get("records") == 0, 60,
+                 what="the spool written to the store")
+        assert d.proc.poll() is None
+        assert "the store answers" in d.output()
+        wait_for(lambda: "now the site's leader" in d.output(), 30, what="the lead taken")
+        store = Store.for_config(load_config(path))
+        try:
+            entries = list_entries(load_config(path), store)
+            incident = [e for e in entries if e.text.startswith("ups1: on battery")]
+            assert len(incident) == 1 and incident[0].details.get("spooled")
+            p = opsctl("-c", str(path), "duty", "log", "verify")
+            assert p.returncode == 0, p.stdout + p.stderr
+            from opsctl.inspection.schema import runs as inspection_runs
+
+            with store.read() as conn:
+                ev = conn.execute(sa.select(events).where(events.c.kind == "on_battery"))\
+                    .all()
+                assert len(ev) == 1 and ev[0].duty_seq == incident[0].seq
+                n_insp = conn.execute(sa.select(sa.func.count()).select_from(
+                    inspection_runs).where(inspection_runs.c.source == "daemon")).scalar()
+                jobs = conn.execute(sa.text("SELECT job_id FROM daemon_jobs")).scalars().all()
+            assert n_insp >= 1
+            assert {"poll", "inspection:quick"} <= set(jobs)
+            assert _count(store, power_events, power_events.c.kind == "on_battery") == 1
+            status = json.loads(opsctl("-c", str(path), "daemon", "status", "--json").stdout)
+            assert status["spool"] is None
+        finally:
+            store.close()
+    finally:
+        d.stop()
+        print(d.output())

@@ -11,6 +11,7 @@ lock, ``pg_advisory_xact_lock``) through to the server, swallows the server's an
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import threading
@@ -74,10 +75,8 @@ class CommitDropProxy:
             self._up(client, server, state)
         finally:
             for s in (client, server):
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 s.close()
 
     def _up(self, client: socket.socket, server: socket.socket, state: dict) -> None:
@@ -114,9 +113,8 @@ class CommitDropProxy:
                     name = msg[5:].split(b"\0", 1)[0]
                     if name:  # psycopg prepares a statement run often: later only Bind
                         lock_statements.add(name)
-                elif kind == b"B" and msg[5:].split(b"\0", 2)[1] in lock_statements:
-                    writing = True
-                elif kind == b"Q" and b"pg_advisory_xact_lock" in msg:
+                elif (kind == b"B" and msg[5:].split(b"\0", 2)[1] in lock_statements
+                      or kind == b"Q" and b"pg_advisory_xact_lock" in msg):
                     writing = True
                 if msg[:1] == b"Q":
                     text = msg[5:].lstrip().upper()

@@ -125,3 +125,35 @@ def test_server_down_leaves_the_spool_untouched(tmp_path, pg_cluster):
     finally:
         spool.close()
         store.close()
+
+
+def test_the_jobs_saved_state_is_spooled_and_read_back_during_an_outage(tmp_path,
+                                                                         pg_cluster):
+    """The RAID/SMART jobs compare with their saved state: during an outage they read what
+    they last saved (kept by the spool) and their new state is written when the store is
+    back, in order."""
+    from opsctl.core import kvstate
+    from opsctl.daemon.jobs import KV_NS, JobContext, state_get, state_put
+
+    url = pg_cluster.socket_url(pg_cluster.new_database())
+    path, cfg, store = make(tmp_path, url)
+    spool = Spool.open(tmp_path)
+    ctx = JobContext(cfg, store, None, None, spool=spool)
+    try:
+        state_put(ctx, "raid_state", {"md0": {"degraded": False, "state": "clean"}})
+        assert not spool.active  # written directly
+        pg_cluster.stop("fast")
+        try:
+            assert state_get(ctx, "raid_state")["md0"]["degraded"] is False
+            state_put(ctx, "raid_state", {"md0": {"degraded": True, "state": "degraded"}})
+            assert spool.active and peek(tmp_path)["records"] == 1
+            assert state_get(ctx, "raid_state")["md0"]["degraded"] is True
+            state_put(ctx, "smart_state", {"/dev/sda": {"reallocated": 3}})
+        finally:
+            pg_cluster.pg_ctl_start()
+        assert drain(spool, store, cfg) == 2
+        assert kvstate.get(store, KV_NS, "raid_state")["md0"]["state"] == "degraded"
+        assert kvstate.get(store, KV_NS, "smart_state") == {"/dev/sda": {"reallocated": 3}}
+    finally:
+        spool.close()
+        store.close()
