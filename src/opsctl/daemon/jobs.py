@@ -459,8 +459,9 @@ def job_retention(ctx: JobContext) -> str:
         # Finished outbox rows only: a pending one is an alert still owed.
         conn.execute(outbox.delete().where(outbox.c.state != "pending",
                                            outbox.c.updated_at < cutoff))
-        # Replay marks are only consulted for a spool row left by a crash mid-replay,
-        # which the next start replays at once: old ones are of no further use.
+        # Replay marks and write ids are only consulted while a spool holds the record
+        # they stand for, which is written as soon as the store answers: old ones are of
+        # no further use.
         conn.execute(spool_applied.delete().where(spool_applied.c.applied_at < cutoff))
     return f"duty records purged: {purged}; daemon history pruned: {n_runs} runs, " \
            f"{n_del} deliveries"
