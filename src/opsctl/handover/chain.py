@@ -273,20 +273,25 @@ def verify(store, key: bytes | None = None) -> VerifyResult:
     cols = ", ".join(FIELDS)
     with store.read() as conn:
         head = _meta_get(conn, _META_HEAD)
-        anchors = [r[0] for r in conn.execute(
+        # Purge anchors matter only when the chain does not start at entry 1, and
+        # finding them scans the whole log (kind has no index).
+        first = conn.execute(sa.select(sa.func.min(duty_log.c.seq))).scalar()
+        anchors = [] if first in (None, 1) else [r[0] for r in conn.execute(
             sa.select(duty_log.c.details).where(duty_log.c.kind == "purge"))]
         if conn.dialect.name == "sqlite":
             cur = conn.connection.dbapi_connection.cursor()
             try:
+                start = _verify_batched(store, cur, anchors, key)
                 cur.execute(f"SELECT seq, CAST(json_array({cols}) AS BLOB), alg, "  # noqa: S608
-                            "prev_hash, hash FROM duty_log ORDER BY seq")
+                            "prev_hash, hash FROM duty_log WHERE seq >= ? ORDER BY seq",
+                            (start.expected if start else -1,))
 
                 def recanon(seq: int) -> bytes | None:
                     row = conn.execute(sa.select(*[duty_log.c[f] for f in FIELDS])
                                        .where(duty_log.c.seq == seq)).first()
                     return canonical(tuple(row)) if row else None
 
-                return verify_rows(cur, head, key, anchors, recanon)
+                return verify_rows(cur, head, key, anchors, recanon, start)
             finally:
                 cur.close()
         # A server-side cursor, a batch at a time: memory stays flat at millions of rows.
@@ -297,16 +302,49 @@ def verify(store, key: bytes | None = None) -> VerifyResult:
         return verify_rows(rows, head, key, anchors)
 
 
+@dataclass
+class Checked:
+    """A verified prefix of the chain: entries first_seq..expected-1 (``n`` of them) are
+    intact and linked; the next must be ``expected`` and link to ``prev_hash``."""
+    first_seq: int
+    n: int
+    prev_hash: str
+    expected: int
+    seen_hmac: bool
+
+
+def _verify_batched(store, cur, anchors: list[str], key: bytes | None) -> Checked | None:
+    """How far the chain checks out in batches (``chainbatch``), from its first entry;
+    None when not even the first batch does (the walk then starts at the beginning)."""
+    from opsctl.handover import chainbatch
+
+    # Two subqueries: SQLite answers a lone min() or max() from the index's ends, but
+    # scans the table for both in one SELECT.
+    first, last = cur.execute("SELECT (SELECT min(seq) FROM duty_log), "
+                              "(SELECT max(seq) FROM duty_log)").fetchone()
+    if first is None:
+        return None
+    prev_hash, expected = _start_of_chain(first, anchors)
+    if expected is None:
+        return None
+    state = chainbatch.verify_batches(store, last, Checked(first, 0, prev_hash, expected,
+                                                           False), key)
+    return state if state.n else None
+
+
 def verify_rows(rows: Iterable[tuple], head: str | None, key: bytes | None,
-                anchors: list[str] | None = None, recanon=None) -> VerifyResult:
+                anchors: list[str] | None = None, recanon=None,
+                start: Checked | None = None) -> VerifyResult:
     """``rows``: (seq, canonical JSON as bytes or text, alg, prev_hash, hash) in seq
-    order, consumed once (a cursor or a generator; one row of look-ahead is kept)."""
+    order, consumed once (a cursor or a generator; one row of look-ahead is kept).
+    ``start``: the rows continue a prefix already verified (by ``verify``'s batches)."""
     it = iter(rows)
     row = next(it, None)
-    res = VerifyResult(ok=True, entries=0, first_seq=row[0] if row else None,
+    first_seq = start.first_seq if start else (row[0] if row else None)
+    res = VerifyResult(ok=True, entries=0, first_seq=first_seq,
                        last_seq=None, head_hash=None, keyed=key is not None)
 
-    n, nxt = 0, None  # rows checked so far; the look-ahead row
+    n, nxt = (start.n if start else 0), None  # rows checked so far; the look-ahead row
 
     def fail(problem: str, seq: int | None, msg: str) -> VerifyResult:
         res.ok, res.problem, res.bad_seq, res.message = False, problem, seq, msg
@@ -320,19 +358,23 @@ def verify_rows(rows: Iterable[tuple], head: str | None, key: bytes | None,
             res.last_seq, res.head_hash = last[0], last[4]
         return res
 
-    if row is None:
+    if start is not None:
+        prev_hash, expected, seen_hmac = start.prev_hash, start.expected, start.seen_hmac
+        if n:
+            res.last_seq, res.head_hash = expected - 1, prev_hash
+    elif row is None:
         if head:
             return fail("deleted", int(head.split(":")[0]),
                         f"the log is empty but its head is entry {head.split(':')[0]}: "
                         "entries were deleted")
         res.message = "empty log"
         return res
-
-    prev_hash, expected = _start_of_chain(row[0], anchors or [])
-    if expected is None:
-        return fail("deleted", 1, f"entries 1..{row[0] - 1} are missing and no purge "
-                                  "anchor accounts for them: entries were deleted")
-    seen_hmac = False
+    else:
+        prev_hash, expected = _start_of_chain(row[0], anchors or [])
+        if expected is None:
+            return fail("deleted", 1, f"entries 1..{row[0] - 1} are missing and no purge "
+                                      "anchor accounts for them: entries were deleted")
+        seen_hmac = False
     sha256 = hashlib.sha256
     hmac_digest = hmac.digest  # one-shot C path
 
