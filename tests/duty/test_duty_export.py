@@ -185,6 +185,7 @@ def test_streamed_csv_is_the_rendered_csv(tmp_path, monkeypatch, tz):
     monkeypatch.setattr(logsetup, "_secrets", set())  # this test's secrets only
     logsetup.register_secret("s3cr3t-community")
     logsetup.register_secret("s3cr3t")
+    monkeypatch.setattr(ex, "CSV_BATCH", 97)  # many batches, on worker threads
     start, end = dt.date(2025, 3, 29), dt.date(2025, 4, 30)
     data = ex.collect(cfg, store, start, end)
     want = ex.render(data, "csv")[""]
@@ -206,6 +207,18 @@ def test_streamed_csv_is_the_rendered_csv(tmp_path, monkeypatch, tz):
         assert (m["first_seq"], m["last_seq"]) == (data["duty_log"][0][0],
                                                   data["duty_log"][-1][0])
         assert m["chain_head"]["seq"] == 3001
+    # A batch that fails on its worker is written from the caller's own connection.
+    real, calls = ex._csv_batch, []
+
+    def flaky(cur, a, *args):
+        calls.append(a)
+        if len(calls) % 3 == 0:
+            raise RuntimeError("worker trouble")
+        return real(cur, a, *args)
+
+    monkeypatch.setattr(ex, "_csv_batch", flaky)
+    again = ex.export(cfg, store, start, end, ["csv"], tmp_path / "f")
+    assert (again.parent / f"duty-{start}_{end}.csv").read_bytes() == want and len(calls) > 9
     # An empty range: the header alone.
     empty = ex.export(cfg, store, dt.date(2020, 1, 1), dt.date(2020, 1, 2), ["csv"],
                       tmp_path / "c")

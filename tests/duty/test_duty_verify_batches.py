@@ -142,3 +142,19 @@ def test_head_and_purged_start(tmp_path, monkeypatch):
     assert res["ok"] and res["first_seq"] == 13 and res["entries"] == 39, res
     _sql(other, "DELETE FROM duty_log WHERE seq = 13")
     assert _both(other, None, monkeypatch)["problem"] == "deleted"
+
+
+def test_a_batch_failing_on_its_worker_is_walked(tmp_path, monkeypatch):
+    store = _log(tmp_path)
+    _sql(store, "UPDATE duty_log SET text = 'changed' WHERE seq = 40")
+    real, calls = chainbatch.check_range, []
+
+    def flaky(cur, a, b, key):
+        calls.append(a)
+        if a == 15:
+            raise RuntimeError("worker trouble")
+        return real(cur, a, b, key)
+
+    monkeypatch.setattr(chainbatch, "check_range", flaky)
+    res = _both(store, None, monkeypatch)
+    assert res["problem"] == "altered" and res["bad_seq"] == 40 and 15 in calls, res

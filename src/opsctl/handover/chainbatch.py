@@ -24,12 +24,10 @@ from there row by row on its own snapshot, and reports exactly as before.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
-import os
-import threading
 
+from opsctl.core.readahead import Ordered
 from opsctl.handover.chain import ALG_HMAC, ALG_PLAIN, FIELDS, Checked
 
 BATCH = 5000
@@ -43,14 +41,6 @@ SQL = ("SELECT group_concat(json_array(" + ", ".join(FIELDS) + "), char(10)), "
 
 # (first seq, last seq, alg, the first entry's prev_hash, the last entry's hash)
 Segment = tuple[int, int, str, str, str]
-
-
-def workers() -> int:
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, 8))
 
 
 def check_range(cur, a: int, b: int, key: bytes | None) -> list[Segment] | None:
@@ -111,46 +101,13 @@ def segment(a: int, b: int, alg, canon, prevs, hashes, seqs,
 def verify_batches(store, last: int, state: Checked, key: bytes | None) -> Checked:
     """Extend the verified prefix ``state`` batch by batch up to ``last`` (the newest
     seq of the caller's snapshot); returns how far the batches vouch for the chain."""
-    ranges = [(a, min(a + BATCH - 1, last)) for a in range(state.expected, last + 1, BATCH)]
+    ranges = [(a, min(a + BATCH - 1, last), key)
+              for a in range(state.expected, last + 1, BATCH)]
     if not ranges:
         return state
-    nw = min(workers(), len(ranges))
-    results: list[list[Segment] | None] = [None] * len(ranges)
-    ready = [threading.Event() for _ in ranges]
-    stop = threading.Event()
-
-    def work(k: int) -> None:
-        raw = None
-        try:
-            # A connection of the store's own (same file, same flags), made and closed
-            # in this thread (sqlite3 connections belong to their thread).
-            raw = store.engine.raw_connection()
-            cur = raw.cursor()
-            cur.execute("BEGIN")  # one snapshot for all of this worker's batches
-            for i in range(k, len(ranges), nw):
-                if stop.is_set():
-                    break
-                results[i] = check_range(cur, *ranges[i], key)
-                ready[i].set()
-        except Exception:  # noqa: BLE001 - the walk meets and reports any error itself
-            pass
-        finally:
-            for i in range(k, len(ranges), nw):
-                ready[i].set()  # results[i] stays None where nothing was decided
-            if raw is not None:
-                # Closing a reader cannot lose data; an error here changes nothing.
-                with contextlib.suppress(Exception):
-                    raw.close()
-
-    threads = [threading.Thread(target=work, args=(k,), daemon=True,
-                                name=f"verify-{k}") for k in range(nw)]
-    for t in threads:
-        t.start()
-    try:
-        for i in range(len(ranges)):
-            ready[i].wait()
-            segs = results[i]
-            if segs is None:
+    with Ordered(store, ranges, check_range) as results:
+        for segs in results:
+            if not isinstance(segs, list):  # None, or the batch's error
                 break
             for a, b, alg, first_prev, last_hash in segs:
                 if (a != state.expected or first_prev != state.prev_hash
@@ -158,8 +115,4 @@ def verify_batches(store, last: int, state: Checked, key: bytes | None) -> Check
                     return state
                 state = Checked(state.first_seq, state.n + b - a + 1, last_hash, b + 1,
                                 state.seen_hmac or alg == ALG_HMAC)
-    finally:
-        stop.set()
-        for t in threads:
-            t.join()
     return state
