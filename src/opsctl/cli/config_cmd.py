@@ -17,10 +17,12 @@ def config() -> None:
 @pass_app
 def check(app: AppContext, path: str | None) -> None:
     """Validate a config file (default: the -c/--config one) and print a summary."""
+    from opsctl.core import i18n
     from opsctl.core.config import load_config
 
     # Always a full check; a valid config also refreshes the compiled cache.
     cfg = load_config(path or app.config_path, cache="refresh")
+    i18n.set_language(cfg.site.language)
     from opsctl.core.config.secrets import find_unresolved
     from opsctl.core.errors import ConfigError
 
@@ -28,7 +30,10 @@ def check(app: AppContext, path: str | None) -> None:
     # reports them here.
     problems = [s.message for _, s in find_unresolved(cfg)]
     if problems:
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        from opsctl.core.i18n import ngettext
+
+        more = ngettext(" (and {n} more)", " (and {n} more)", len(problems) - 1).format(
+            n=len(problems) - 1) if len(problems) > 1 else ""
         err = ConfigError(problems[0] + more)
         err.all_messages = problems  # type: ignore[attr-defined]
         raise err
@@ -49,11 +54,18 @@ def check(app: AppContext, path: str | None) -> None:
     if app.json:
         app.out.json(summary)
         return
-    app.out.info(f"{cfg.source}: OK")
-    app.out.kv([(k, ", ".join(map(str, v)) if isinstance(v, list) else
+    from opsctl.core.i18n import _
+
+    app.out.info(_("{file}: OK").format(file=cfg.source))
+    # The English labels are the JSON keys.
+    labels = {"site": _("site"), "state_dir": _("state_dir"), "people": _("people"),
+              "hosts": _("hosts"), "devices": _("devices"),
+              "inspection_profiles": _("inspection_profiles"), "power_plans": _("power_plans"),
+              "alert_targets": _("alert_targets"), "shifts": _("shifts")}
+    app.out.kv([(labels[k], ", ".join(map(str, v)) if isinstance(v, list) else
                  (", ".join(f"{a}={b}" for a, b in v.items()) if isinstance(v, dict) else v))
                 for k, v in summary.items() if k not in ("file", "valid")],
-               title=f"site {cfg.site.name}")
+               title=_("site {name}").format(name=cfg.site.name))
 
 
 @config.command("init")

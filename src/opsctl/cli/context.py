@@ -33,10 +33,12 @@ class AppContext:
     @property
     def cfg(self):
         if self._cfg is None:
+            from opsctl.core import i18n
             from opsctl.core.config import load_config
 
             # Everyday commands take the compiled config when the file has not changed.
             self._cfg = load_config(self.config_path, cache="use")
+            i18n.set_language(self._cfg.site.language)
         return self._cfg
 
     @property

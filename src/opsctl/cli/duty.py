@@ -15,6 +15,7 @@ from opsctl.cli.completion import PERSON, SUPERVISOR
 from opsctl.cli.context import pass_app
 from opsctl.cli.nagios import format_option
 from opsctl.cli.options import ID
+from opsctl.core.i18n import N_, _, ngettext
 
 CATEGORIES = ["incident", "call", "patrol", "change", "note"]
 SEVERITIES = ["minor", "major", "critical"]
@@ -44,7 +45,7 @@ def _entry_rows(app, entries):
 
     # To the minute and kind/category/severity/reference in one column: at 80 columns the
     # text keeps about half the width (`duty log show` has the seconds and every field).
-    return [(e.seq, local_str(app.cfg, e.ts)[:16], e.author, _what(e), e.status or "",
+    return [(e.seq, local_str(app.cfg, e.ts, seconds=False), e.author, _what(e), e.status or "",
              e.text) for e in entries]
 
 
@@ -54,7 +55,7 @@ def _what(e) -> str:
     return e.kind + (f" #{e.ref_seq}" if e.ref_seq is not None else "")
 
 
-_ENTRY_COLS = ["seq", "time", "by", "entry", "status", "text"]
+_ENTRY_COLS = [N_("seq"), N_("time"), N_("by"), N_("entry"), N_("status"), N_("text")]
 
 
 @log_group.command("add")
@@ -101,8 +102,9 @@ def log_list(app, start, end, pending, last) -> None:
     if app.json:
         app.out.json([e.to_dict() for e in entries])
         return
-    app.out.table(_ENTRY_COLS, _entry_rows(app, entries),
-                  caption=f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}")
+    app.out.table([_(c) for c in _ENTRY_COLS], _entry_rows(app, entries),
+                  caption=ngettext("{n} entry", "{n} entries", len(entries)).format(
+                      n=len(entries)))
 
 
 @log_group.command("search")
@@ -122,8 +124,9 @@ def log_search(app, text, start, end, last) -> None:
         app.out.json([e.to_dict() for e in entries])
         return
     # The searched text stays out of the caption: captions are markup, user text is data.
-    app.out.table(_ENTRY_COLS, _entry_rows(app, entries),
-                  caption=f"{len(entries)} matching entr{'y' if len(entries) == 1 else 'ies'}")
+    app.out.table([_(c) for c in _ENTRY_COLS], _entry_rows(app, entries),
+                  caption=ngettext("{n} matching entry", "{n} matching entries",
+                                   len(entries)).format(n=len(entries)))
 
 
 @log_group.command("show")

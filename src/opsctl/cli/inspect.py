@@ -11,6 +11,7 @@ from opsctl.cli.completion import PERSON, PROFILE
 from opsctl.cli.context import pass_app
 from opsctl.cli.nagios import format_option
 from opsctl.cli.options import ID
+from opsctl.core.i18n import N_, _, ngettext
 
 
 @click.group()
@@ -57,12 +58,12 @@ def _shown(value) -> str:
 def _item_rows(rec):
     for it in rec.items:
         value = it.value if it.kind == "check" else it.answer
-        msg = it.message + (f" — note: {it.note}" if it.note else "")
+        msg = it.message + (_(" — note: {note}").format(note=it.note) if it.note else "")
         yield [it.seq, it.item_id + (f"@{it.target}" if it.target else ""), it.kind,
                it.status, _shown(value), msg]
 
 
-ITEM_COLUMNS = ["#", "item", "kind", "status", "value / answer", "message"]
+ITEM_COLUMNS = ["#", N_("item"), N_("kind"), N_("status"), N_("value / answer"), N_("message")]
 
 
 @inspect.command("run")
@@ -115,24 +116,30 @@ def run_cmd(app, profile: str | None, inspector: str | None, answers_file: str |
         # the same record `inspect show --json` prints
         out.json(rec.to_dict() | {"inspector_full_name": names.get(rec.inspector)})
     else:
-        out.table(ITEM_COLUMNS, _item_rows(rec),
-                  title=f"Inspection #{rec.id} {rec.profile} — {label(names, rec.inspector)} "
-                        f"on {rec.host}")
+        out.table([_(c) for c in ITEM_COLUMNS], _item_rows(rec),
+                  title=_("Inspection #{id} {profile} — {inspector} on {host}").format(
+                      id=rec.id, profile=rec.profile, inspector=label(names, rec.inspector),
+                      host=rec.host))
         counts = ", ".join(f"{n} {s}" for s, n in rec.counts.items() if n)
-        out.print(f"Inspection #{rec.id} {rec.profile}: ", out.status_text(rec.status),
-                  f" ({counts})", sep="")
+        out.print(_("Inspection #{id} {profile}: ").format(id=rec.id, profile=rec.profile),
+                  out.status_text(rec.status), f" ({counts})", sep="")
         opened = [f for f in rec.followups if f.get("seq") is not None and not f.get("repeat")]
         if opened:
-            out.info(f"{len(opened)} follow-up(s) opened in the duty log: "
-                     + ", ".join(f"#{f['seq']} {f['item_id']}" for f in opened))
+            out.info(ngettext("{n} follow-up opened in the duty log: {items}",
+                              "{n} follow-ups opened in the duty log: {items}",
+                              len(opened)).format(
+                n=len(opened),
+                items=", ".join(f"#{f['seq']} {f['item_id']}" for f in opened)))
         still = [f for f in rec.followups if f.get("repeat")]
         if still:
-            out.info("still open (not opened again): " + ", ".join(
-                f"#{f['seq']} {f['item_id']} (seen in {f['count']} runs since "
-                f"{f.get('first_seen') or '?'})" for f in still))
+            out.info(_("still open (not opened again): {items}").format(items=", ".join(
+                _("#{seq} {item} (seen in {count} runs since {since})").format(
+                    seq=f["seq"], item=f["item_id"], count=f["count"],
+                    since=f.get("first_seen") or "?") for f in still)))
         for f in rec.followups:
             if f.get("seq") is None:
-                out.warn(f"follow-up for {f['item_id']} not opened: {f.get('error')}")
+                out.warn(_("follow-up for {item} not opened: {error}").format(
+                    item=f["item_id"], error=f.get("error")))
     sys.exit(int(rec.status))
 
 
@@ -175,18 +182,20 @@ def list_cmd(app, date_from: str | None, date_to: str | None, profile: str | Non
         app.out.json([r.to_dict(details=False) | {"inspector_full_name": names.get(r.inspector)}
                       for r in recs])
         return
+    from opsctl.core.i18n import format_datetime
     from opsctl.inspection.report import site_tz
 
     tz = site_tz(cfg)
     rows = []
     for r in recs:
         c = r.counts
-        rows.append([r.id, r.started_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"), r.profile,
+        rows.append([r.id, format_datetime(r.started_at, tz), r.profile,
                      label(names, r.inspector),
                      r.host, r.status, *(c.get(s.name, 0) for s in Status)])
-    app.out.table(["id", "started", "profile", "inspector", "host", "status", "ok", "warn",
-                   "crit", "unknown"], rows,
-                  title=f"Inspections {start} to {end}" + (f" ({profile})" if profile else ""))
+    app.out.table([_("id"), _("started"), _("profile"), _("inspector"), _("host"), _("status"),
+                   _("ok"), _("warn"), _("crit"), _("unknown")], rows,
+                  title=_("Inspections {start} to {end}").format(start=start, end=end)
+                  + (f" ({profile})" if profile else ""))
 
 
 @inspect.command("show")

@@ -6,6 +6,8 @@ import importlib
 
 import click
 
+from opsctl.core.i18n import _, localize_command
+
 
 class LazyGroup(click.Group):
     def __init__(self, *args, lazy: dict[str, tuple[str, str]] | None = None, **kw):
@@ -18,9 +20,10 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, name: str):
         if name in self.lazy:
-            target, _ = self.lazy[name]
+            target = self.lazy[name][0]
             modname, attr = target.split(":")
             cmd = getattr(importlib.import_module(modname), attr)
+            localize_command(cmd)
             self.add_command(cmd, name)
             del self.lazy[name]
         return super().get_command(ctx, name)
@@ -29,12 +32,12 @@ class LazyGroup(click.Group):
         rows = []
         for name in self.list_commands(ctx):
             if name in self.lazy:
-                rows.append((name, self.lazy[name][1]))
+                rows.append((name, _(self.lazy[name][1])))
             else:
                 cmd = super().get_command(ctx, name)
                 if cmd is None or cmd.hidden:
                     continue
                 rows.append((name, cmd.get_short_help_str(formatter.width - 20)))
         if rows:
-            with formatter.section("Commands"):
+            with formatter.section(_("Commands")):
                 formatter.write_dl(rows)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from opsctl.core.errors import Status
+from opsctl.core.i18n import _
 from opsctl.core.safetext import safe_text, visible
 
 _STATUS_STYLE = {
@@ -145,7 +146,7 @@ class Output:
         self.console.print(safe_text(message), markup=False)
 
     def warn(self, message: str) -> None:
-        self.err(f"warning: {message}", style="yellow")
+        self.err(_("warning: {message}").format(message=message), style="yellow")
 
     def err(self, message: str, *, style: str = "") -> None:
         """One line on stderr (not wrapped: one message, one line in logs and pipes)."""
@@ -188,7 +189,7 @@ class Output:
         self.console.print(t)
 
     def kv(self, pairs: Iterable[tuple[str, Any]], *, title: str | None = None) -> None:
-        self.table(["field", "value"], pairs, title=title)
+        self.table([_("field"), _("value")], pairs, title=title)
 
     def _cell(self, value: Any):
         """A table cell as rich ``Text``: user and device text is never read as markup."""
@@ -199,11 +200,13 @@ class Output:
         if value is None:
             return Text("-")
         if isinstance(value, bool):
-            return Text("yes" if value else "no")
+            return Text(_("yes") if value else _("no"))
         if isinstance(value, float):
             return Text(f"{value:g}")
         if isinstance(value, dt.datetime):
-            return Text(value.strftime("%Y-%m-%d %H:%M:%S"))
+            from opsctl.core.i18n import format_datetime
+
+            return Text(format_datetime(value, seconds=True))
         if isinstance(value, Text):
             shown = visible(value.plain)
             return value if shown == value.plain else Text(shown, style=value.style)

@@ -579,6 +579,9 @@ class Daemon:
             self.notifier.send("READY=1", "STATUS=reload failed; running the previous config")
             return False
         self.cfg = new
+        from opsctl.core import i18n
+
+        i18n.set_language(new.site.language)  # alerts and duty-log texts from now on
         self.zone = timeutil.site_zone(new)
         self.supervisor.heartbeat_interval = new.daemon.heartbeat_interval
         self.alerts.configure(new)

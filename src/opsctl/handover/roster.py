@@ -419,7 +419,9 @@ def check(cfg, roster: Roster) -> CheckResult:
 
 
 def _local(cfg, t: dt.datetime) -> str:
-    return t.astimezone(site_tz(cfg)).strftime("%Y-%m-%d %H:%M")
+    from opsctl.core.i18n import format_datetime
+
+    return format_datetime(t, site_tz(cfg))
 
 
 # -- who is on duty ---------------------------------------------------------------------

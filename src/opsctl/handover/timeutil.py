@@ -78,10 +78,12 @@ def day_range_utc(cfg, start: dt.date, end: dt.date) -> tuple[str, str]:
             to_utc_iso(local_midnight(cfg, end + dt.timedelta(days=1))))
 
 
-def local_str(cfg, ts: str) -> str:
-    """A stored UTC timestamp shown in site time, to the second."""
-    t = dt.datetime.fromisoformat(ts).astimezone(site_tz(cfg))
-    return t.strftime("%Y-%m-%d %H:%M:%S")
+def local_str(cfg, ts: str, *, seconds: bool = True) -> str:
+    """A stored UTC timestamp shown in site time, to the second (or minute), in the
+    interface language's format (2026-12-03 14:05:09; 2026年12月3日 14:05:09)."""
+    from opsctl.core.i18n import format_datetime
+
+    return format_datetime(dt.datetime.fromisoformat(ts), site_tz(cfg), seconds=seconds)
 
 
 def years_before(day: dt.date, years: int) -> dt.date:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from opsctl.core.errors import NotFoundError, OpsError, Status, worst
+from opsctl.core.i18n import _
 from opsctl.inspection.answers import Answer, AnswerSet, display, grade, match_answers
 from opsctl.inspection.model import InspectionRecord, ItemResult
 
@@ -76,7 +77,7 @@ class _Workers:
         for seq, it in checks:
             self.todo.put((seq, it))
         self.n = max(1, min(cfg.inspection.concurrency, len(checks)))
-        for _ in range(self.n if checks else 0):
+        for _n in range(self.n if checks else 0):
             self._spawn()
 
     def _spawn(self) -> None:
@@ -273,7 +274,7 @@ def open_followups(cfg, store, record: InspectionRecord,
     for it in failing:
         prev = records.last_followup(store, record.profile, it.item_id)
         if prev is not None and item_open(store, prev):
-            count, first_seen, _ = records.followup_sightings(store, prev)
+            count, first_seen, _last = records.followup_sightings(store, prev)
             if first_seen:
                 first_seen = dt.datetime.fromisoformat(first_seen).isoformat()
             record.followups.append({
@@ -281,10 +282,14 @@ def open_followups(cfg, store, record: InspectionRecord,
                 "first_seen": first_seen, "last_seen": record.finished_at.isoformat()})
             continue
         crit = it.status == Status.CRITICAL
-        where = f" on {it.target}" if it.target else ""
-        text = (f"Inspection #{record.id} ({record.profile}, {record.inspector}): "
-                f"{it.item_id}{where} {it.status.name}: {it.message}"
-                + (f" — note: {it.note}" if it.note else ""))
+        # Stored in the site language of this moment and never translated again: the
+        # stored text is the record (opsctl.core.i18n).
+        where = _(" on {target}").format(target=it.target) if it.target else ""
+        text = (_("Inspection #{id} ({profile}, {inspector}): {item}{where} {status}: "
+                  "{message}").format(id=record.id, profile=record.profile,
+                                      inspector=record.inspector, item=it.item_id,
+                                      where=where, status=it.status.name, message=it.message)
+                + (_(" — note: {note}").format(note=it.note) if it.note else ""))
         entry: dict[str, Any] = {"item_id": it.item_id}
         try:
             entry["seq"] = record_event(

@@ -16,6 +16,11 @@ class Site(Section):
     room: str | None = None
     timezone: str = "UTC"
     address: str | None = None
+    language: str | None = Field(
+        None, description="the interface language, e.g. zh_CN (messages, tables, help, "
+                          "reports, alerts and the duty-log text opsctl writes itself; "
+                          "--json and CSV stay English); default: the locale's "
+                          "(LANGUAGE, LC_ALL, LC_MESSAGES, LANG), else English")
 
     @field_validator("timezone")
     @classmethod
@@ -29,6 +34,18 @@ class Site(Section):
             raise ValueError(f"unknown time zone {v!r} (expected an IANA name such as "
                              "Europe/Berlin or UTC; see /usr/share/zoneinfo)") from None
         return v
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, v: str | None) -> str | None:
+        from opsctl.core import i18n
+
+        if v is None:
+            return v
+        if not i18n.is_known(v):
+            have = ", ".join(["en", *i18n.available()])
+            raise ValueError(f"no catalog for language {v!r} (available: {have})")
+        return i18n.normalize(v)
 
 
 class Person(Section):
