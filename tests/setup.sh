@@ -60,6 +60,7 @@ APT_PKGS=(
   libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0  # WeasyPrint (PDF sheets)
   fonts-noto-cjk           # Chinese text in the PDF sheets (embedded Noto Sans CJK)
   poppler-utils            # pdftotext/pdfinfo/pdffonts read the PDF sheets back in tests
+  chromium                 # the HTML reports opened in a real headless browser (DOM, screenshot)
   iproute2 procps kmod     # ip (ip_baseline check), ps/pkill, modprobe
   e2fsprogs xfsprogs util-linux
   mdadm lvm2               # storage: the unit layer parses their output, the VM runs them

@@ -45,6 +45,8 @@ ENVIRONMENT = [
     ("COLUMNS", "the width of tables when the output is not a terminal"),
     ("OPSCTL_CONFIG_CACHE", "0 turns the compiled config cache off"),
     ("XDG_CACHE_HOME", "where the compiled config cache lives (default ~/.cache)"),
+    ("LANGUAGE, LC_ALL, LC_MESSAGES, LANG", "the interface language (e.g. zh_CN.UTF-8 for "
+     "Chinese) when the config has no site.language; English by default"),
 ]
 
 FILES = [

@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from opsctl.core.errors import Status
+from opsctl.core.i18n import N_, _
 from opsctl.core.safetext import visible
 
 
@@ -150,7 +151,7 @@ def _plain(v: Any) -> str:
     if isinstance(v, dict):
         return ", ".join(f"{k}={_plain(x)}" for k, x in v.items())
     if isinstance(v, bool):
-        return "yes" if v else "no"
+        return _("yes") if v else _("no")
     if isinstance(v, float):
         return f"{v:g}"
     return str(v)
@@ -166,24 +167,29 @@ def sections(data: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any]]
     """The report's tables (title, headers, rows), shared by every format but JSON."""
     out = []
     s = data["summary"]
-    out.append(("Summary", ["runs", *s["by_status"].keys(), "missed patrols"],
+    # Status names (OK, WARNING, MISSED) stay as they are: the monitoring words, and the
+    # HTML colours them by name.
+    out.append((_("Summary"), [_("runs"), *s["by_status"].keys(), _("missed patrols")],
                 [[s["runs"], *s["by_status"].values(), s["missed_patrols"]]]))
-    out.append(("Missed patrols", ["date", "profile", "runs", "walked", "required"],
+    out.append((_("Missed patrols"), [_("date"), _("profile"), _("runs"), _("walked"),
+                                      _("required")],
                 [[m["date"], m["profile"], m["runs"], m["walked"], m["required"]]
                  for m in data["missed_patrols"]]))
-    out.append(("Runs per day", ["date", "profile", "runs", "walked", "required", "worst",
-                                 "note"],
+    out.append((_("Runs per day"), [_("date"), _("profile"), _("runs"), _("walked"),
+                                    _("required"), _("worst"), _("note")],
                 [[d["date"], d["profile"], d["runs"], d["walked"], d["required"], d["status"],
-                  "MISSED" if d["missed"] else ("today" if d["in_progress"] else "")]
+                  "MISSED" if d["missed"] else (_("today") if d["in_progress"] else "")]
                  for d in data["per_day"]]))
-    out.append(("Runs per month", ["month", "profile", "runs", "OK", "WARNING", "CRITICAL",
-                                   "UNKNOWN", "missed days"],
+    out.append((_("Runs per month"), [_("month"), _("profile"), _("runs"), "OK", "WARNING",
+                                      "CRITICAL", "UNKNOWN", _("missed days")],
                 [[m["month"], m["profile"], m["runs"], m["OK"], m["WARNING"], m["CRITICAL"],
                   m["UNKNOWN"], m["missed_days"]] for m in data["per_month"]]))
-    out.append(("Items failing most often", ["profile", "item", "failures", "WARNING",
-                                             "CRITICAL", "last", "last message"],
+    out.append((_("Items failing most often"), [_("profile"), _("item"), _("failures"),
+                                                "WARNING", "CRITICAL", _("last"),
+                                                _("last message")],
                 [[f["profile"], f["item"], f["failures"], f["WARNING"], f["CRITICAL"],
-                  f["last"], f["last_message"]] for f in data["failing_items"]]))
+                  _when(data["timezone"], f["last"]), f["last_message"]]
+                 for f in data["failing_items"]]))
     return out
 
 
@@ -192,38 +198,68 @@ def _run_rows(run: dict[str, Any]) -> list[list[Any]]:
              it["message"], it["note"], it["target"]] for it in run["items"]]
 
 
-RUN_HEADERS = ["item", "status", "value / answer", "message", "note", "host"]
+RUN_HEADERS = [N_("item"), N_("status"), N_("value / answer"), N_("message"), N_("note"),
+               N_("host")]
 
 
-def _run_title(run: dict[str, Any]) -> str:
+def _when(data_or_tz, iso: str) -> str:
+    """A stored moment as the report shows it: ISO 8601 in English (as before), the
+    language's format in the site's zone otherwise."""
+    from opsctl.core import i18n
+
+    if i18n.language() == i18n.SOURCE_LANGUAGE or not iso:
+        return iso
+    try:
+        tz = ZoneInfo(data_or_tz) if isinstance(data_or_tz, str) else data_or_tz
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = None
+    return i18n.format_datetime(dt.datetime.fromisoformat(iso), tz)
+
+
+def _run_title(run: dict[str, Any], tz: str | None = None) -> str:
     who = run["inspector"] + (f" ({run['inspector_full_name']})"
                               if run.get("inspector_full_name") else "")
-    return (f"#{run['id']} {run['profile']} — {run['started_at']} — {who} "
-            f"on {run['host']} — {run['status']}")
+    return _("#{id} {profile} — {started} — {who} on {host} — {status}").format(
+        id=run["id"], profile=run["profile"], started=_when(tz, run["started_at"]), who=who,
+        host=run["host"], status=run["status"])
+
+
+def _period(data: dict[str, Any]) -> str:
+    return (_("Period {start} to {end} ({zone})").format(
+                start=data["from"], end=data["to"], zone=data["timezone"])
+            + (_(", profile {profile}").format(profile=data["profile"])
+               if data.get("profile") else ""))
+
+
+def _generated(data: dict[str, Any]) -> str:
+    return _("; generated {time}.").format(
+        time=_when(data["timezone"], data["generated_at"]))
 
 
 def render_md(data: dict[str, Any]) -> str:
-    lines = [f"# Inspection report: {data['site']}"
+    tz = data["timezone"]
+    lines = [_("# Inspection report: {site}").format(site=data["site"])
              + (f" ({data['room']})" if data.get("room") else ""), "",
-             f"Period {data['from']} to {data['to']} ({data['timezone']})"
-             + (f", profile {data['profile']}" if data.get("profile") else "")
-             + f"; generated {data['generated_at']}.", ""]
+             _period(data) + _generated(data), ""]
     for title, headers, rows in sections(data):
         lines += [f"## {title}", ""]
-        lines += _md_table(headers, rows) if rows else ["none", ""]
-    lines += ["## Runs", ""]
+        lines += _md_table(headers, rows) if rows else [_("none"), ""]
+    lines += [_("## Runs"), ""]
     if not data["runs"]:
-        lines += ["none", ""]
+        lines += [_("none"), ""]
     for run in data["runs"]:
-        lines += [f"### {_run_title(run)}", ""]
+        lines += [f"### {_run_title(run, tz)}", ""]
         if run["problems"]:
-            lines += [f"- problem: {p}" for p in run["problems"]] + [""]
-        lines += _md_table(RUN_HEADERS, _run_rows(run))
+            lines += [_("- problem: {problem}").format(problem=p)
+                      for p in run["problems"]] + [""]
+        lines += _md_table([_(h) for h in RUN_HEADERS], _run_rows(run))
         if run["followups"]:
-            lines += ["Follow-ups: " + ", ".join(
-                f"{f['item_id']} → duty log #{f['seq']}" if f.get("seq") is not None
-                else f"{f['item_id']} (not opened: {f.get('error')})"
-                for f in run["followups"]), ""]
+            lines += [_("Follow-ups: {items}").format(items=", ".join(
+                _("{item} → duty log #{seq}").format(item=f["item_id"], seq=f["seq"])
+                if f.get("seq") is not None
+                else _("{item} (not opened: {error})").format(item=f["item_id"],
+                                                             error=f.get("error"))
+                for f in run["followups"])), ""]
     # A report is read on terminals and in editors: controls from answers, notes or check
     # output are spelled out (\x1b), never written raw.
     return visible("\n".join(lines))
@@ -235,7 +271,7 @@ _STATUS_CSS = {"OK": "ok", "WARNING": "warn", "CRITICAL": "crit", "UNKNOWN": "un
 
 def _html_table(headers: list[str], rows: list[list[Any]]) -> str:
     if not rows:
-        return "<p>none</p>"
+        return "<p>" + html.escape(_("none")) + "</p>"
     out = ["<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in headers)
            + "</tr></thead><tbody>"]
     for row in rows:
@@ -250,30 +286,33 @@ def _html_table(headers: list[str], rows: list[list[Any]]) -> str:
 
 
 def render_html(data: dict[str, Any]) -> str:
+    from opsctl.core import i18n
+
     e = html.escape
-    title = f"Inspection report: {data['site']}"
+    tz = data["timezone"]
+    title = _("Inspection report: {site}").format(site=data["site"])
+    # lang tells the browser which CJK glyphs (and fonts) to use: zh-CN, not ja
+    lang = i18n.language().replace("_", "-")
     parts = [
-        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        "<!DOCTYPE html>", f'<html lang="{e(lang)}"><head><meta charset="utf-8">',
         f"<title>{e(title)}</title>",
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;"
         "margin-bottom:1em}td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}"
         ".ok{color:#070}.warn{color:#a60}.crit{color:#c00;font-weight:bold}"
         ".unknown{color:#808}</style></head><body>",
         f"<h1>{e(title)}</h1>",
-        f"<p>Period {e(data['from'])} to {e(data['to'])} ({e(data['timezone'])})"
-        + (f", profile {e(data['profile'])}" if data.get("profile") else "")
-        + f"; generated {e(data['generated_at'])}.</p>",
+        f"<p>{e(_period(data) + _generated(data))}</p>",
     ]
     for sec_title, headers, rows in sections(data):
         parts += [f"<h2>{e(sec_title)}</h2>", _html_table(headers, rows)]
-    parts.append("<h2>Runs</h2>")
+    parts.append("<h2>" + e(_("Runs")) + "</h2>")
     if not data["runs"]:
-        parts.append("<p>none</p>")
+        parts.append("<p>" + e(_("none")) + "</p>")
     for run in data["runs"]:
-        parts.append(f"<h3>{e(_run_title(run))}</h3>")
+        parts.append(f"<h3>{e(_run_title(run, tz))}</h3>")
         for p in run["problems"]:
-            parts.append(f"<p>problem: {e(p)}</p>")
-        parts.append(_html_table(RUN_HEADERS, _run_rows(run)))
+            parts.append("<p>" + e(_("problem: {problem}").format(problem=p)) + "</p>")
+        parts.append(_html_table([_(h) for h in RUN_HEADERS], _run_rows(run)))
     parts.append("</body></html>")
     return visible("\n".join(parts)) + "\n"
 
@@ -295,29 +334,32 @@ def render_pdf_html(data: dict[str, Any]) -> str:
     from opsctl.core import pdf
     from opsctl.core.pdf import esc
 
-    period = (f"{data['from']} to {data['to']} ({data['timezone']})"
-              + (f", profile {data['profile']}" if data.get("profile") else ""))
+    tz = data["timezone"]
+    period = _period(data)
     parts = [f"<p>{esc(data['site'])}" + (f" ({esc(data['room'])})" if data.get("room")
                                           else "")
-             + f" — period {esc(period)}; generated {esc(data['generated_at'])}.</p>"]
+             + f" — {esc(period + _generated(data))}</p>"]
     for title, headers, rows in sections(data):
         parts.append(f"<h2>{esc(title)}</h2>")
         parts.append(pdf.table(headers, [("", [esc(_plain(c) if c is not None else None)
                                                 for c in row]) for row in rows]))
-    parts.append("<h2>Runs</h2>")
-    parts.append(pdf.table(["run", "started", "inspector", "status", "record sha256"], [
-        ("", [esc(r["id"]), esc(r["started_at"]), esc(r["inspector"] + (
+    parts.append("<h2>" + esc(_("Runs")) + "</h2>")
+    parts.append(pdf.table([_("run"), _("started"), _("inspector"), _("status"),
+                            _("record sha256")], [
+        ("", [esc(r["id"]), esc(_when(tz, r["started_at"])), esc(r["inspector"] + (
              f" ({r['inspector_full_name']})" if r.get("inspector_full_name") else "")),
           esc(r["status"]), f'<span class="mono">{run_digest(r)}</span>'])
         for r in data["runs"]], [8, 22, 20, 12, 38]))
     for run in data["runs"]:
         tag = pdf.mark(f"run #{run['id']}", run_digest(run))
-        parts.append(f"<h2 {tag}>{esc(_run_title(run))}</h2>")
-        parts += [f"<p>problem: {esc(p)}</p>" for p in run["problems"]]
-        parts.append(pdf.table(RUN_HEADERS, [
+        parts.append(f"<h2 {tag}>{esc(_run_title(run, tz))}</h2>")
+        parts += ["<p>" + esc(_("problem: {problem}").format(problem=p)) + "</p>"
+                  for p in run["problems"]]
+        parts.append(pdf.table([_(h) for h in RUN_HEADERS], [
             ("", [esc(_plain(c) if c is not None else None) for c in row])
             for row in _run_rows(run)]))
-        parts.append('<table class="sign"><tbody><tr><td>walked by (signature)</td><td></td>'
-                     "</tr></tbody></table>")
-    return pdf.document(f"Inspection report: {data['site']}", data["site"], period,
+        parts.append('<table class="sign"><tbody><tr><td>' + esc(_("walked by (signature)"))
+                     + "</td><td></td></tr></tbody></table>")
+    return pdf.document(_("Inspection report: {site}").format(site=data["site"]), data["site"],
+                        period,
                         "".join(parts))

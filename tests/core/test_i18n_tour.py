@@ -1,0 +1,105 @@
+"""The README's set-up tour (config check, inspect run with the example answers, duty log
+list) on the Chinese example config: Chinese headers and messages, the same exit codes
+as the English example, and the same --json keys."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.slow
+
+
+def _env() -> dict:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG", "OPSCTL_CONFIG")}
+    env["LANG"] = "C.UTF-8"  # the config, not the locale, makes it Chinese
+    env["COLUMNS"] = "200"
+    return env
+
+
+def _site(tmp_path: Path, name: str) -> Path:
+    """A copy of configs/ (the example's state_dir ../state lands in the copy)."""
+    site = tmp_path / name
+    shutil.copytree(ROOT / "configs", site / "configs")
+    return site / "configs"
+
+
+def _run(configs: Path, config: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "opsctl", "-c", str(configs / config), *args],
+                          capture_output=True, text=True, env=_env(), timeout=300)
+
+
+TOUR = [
+    ("config", "check"),
+    ("inspect", "run", "--profile", "daily-room", "--inspector", "alice",
+     "--answers", "{answers}"),
+    ("duty", "log", "list", "--last", "5"),
+]
+
+
+def _tour(configs: Path, config: str, answers: str, *extra: str):
+    return [_run(configs, config, *(a.replace("{answers}", str(configs / answers))
+                                    for a in step), *extra) for step in TOUR]
+
+
+def test_readme_tour_in_chinese(tmp_path):
+    zh = _tour(_site(tmp_path, "zh"), "opsctl.example-zh.yaml", "answers.example-zh.yaml")
+    en = _tour(_site(tmp_path, "en"), "opsctl.example.yaml", "answers.example.yaml")
+    check, run, log = zh
+    assert [p.returncode for p in zh] == [p.returncode for p in en], \
+        [(p.returncode, p.stderr) for p in zh + en]
+    assert check.returncode == 0 and run.returncode in (0, 1, 3), run.stderr
+
+    assert "opsctl.example-zh.yaml：正常" in check.stdout
+    for word in ("站点 example-dc", "项目", "状态目录", "巡检方案", "电源预案", "班次"):
+        assert word in check.stdout, check.stdout
+
+    for word in ("巡检 #1 daily-room — 巡检人 alice (张伟)", "检查项", "类型", "数值 / 回答",
+                 "说明", "备注：控制盘绿灯，上次维保 2026-09", "B3 线槽凌乱，已请网络组整理。"):
+        assert word in run.stdout, run.stdout
+    assert re.search(r"巡检 #1 daily-room：(OK|WARNING|UNKNOWN|CRITICAL)", run.stdout)
+    if "已在值班日志中登记" in run.stdout:  # a failing check opened a follow-up
+        assert "巡检 #1（daily-room，alice）：" in log.stdout
+
+    for word in ("序号", "时间", "记录人", "内容"):
+        assert word in log.stdout, log.stdout
+    assert re.search(r"共 \d+ 条", log.stdout)
+    # dates in the site's zone (Asia/Shanghai) as Chinese write them: 2026年12月3日 14:05
+    if "共 0 条" not in log.stdout:
+        assert re.search(r"\d{4}年\d{1,2}月\d{1,2}日 \d\d:\d\d", log.stdout), log.stdout
+    for p in en:
+        assert not re.search(r"[\u4e00-\u9fff]{2}", p.stdout.replace("张伟", "")
+                             .replace("控制盘", "")), p.stdout
+
+
+def test_json_stays_english_and_stable(tmp_path):
+    zh_cfg, en_cfg = _site(tmp_path, "zh"), _site(tmp_path, "en")
+    zh = _tour(zh_cfg, "opsctl.example-zh.yaml", "answers.example-zh.yaml", "--json")
+    en = _tour(en_cfg, "opsctl.example.yaml", "answers.example.yaml", "--json")
+
+    def keys(obj):
+        if isinstance(obj, dict):
+            return {k: keys(v) for k, v in obj.items() if k not in ("answer", "value", "note")}
+        if isinstance(obj, list):
+            return [keys(v) for v in obj[:1]]
+        return type(obj).__name__
+
+    for a, b in zip(zh, en, strict=True):
+        assert a.returncode == b.returncode, (a.stderr, b.stderr)
+        assert keys(json.loads(a.stdout)) == keys(json.loads(b.stdout))
+    # machine fields stay what they were: ISO times, English status words
+    entries = json.loads(zh[2].stdout)
+    for e in entries:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT[\d:.]+\+00:00", e["ts"]), e["ts"]
+    run = json.loads(zh[1].stdout)
+    assert run["status"] in ("OK", "WARNING", "CRITICAL", "UNKNOWN")
