@@ -114,7 +114,7 @@ def compiled(catalog: Catalog) -> bytes:
 
 
 _BRACE = re.compile(r"\{[^{}]*\}")
-_PERCENT = re.compile(r"%(?:\([A-Za-z_]\w*\))?[-#0 +]*\d*(?:\.\d+)?[sdifrxXeEgGc%]")
+_PERCENT = re.compile(r"%(?:\([A-Za-z_]\w*\))?[-#0+]*\d*(?:\.\d+)?[sdifrxXeEgGc%]")
 
 
 def placeholders(text: str) -> list[str]:

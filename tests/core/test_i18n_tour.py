@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from opsctl.core.errors import Status
+
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.slow
@@ -56,9 +58,15 @@ def test_readme_tour_in_chinese(tmp_path):
     zh = _tour(_site(tmp_path, "zh"), "opsctl.example-zh.yaml", "answers.example-zh.yaml")
     en = _tour(_site(tmp_path, "en"), "opsctl.example.yaml", "answers.example.yaml")
     check, run, log = zh
-    assert [p.returncode for p in zh] == [p.returncode for p in en], \
-        [(p.returncode, p.stderr) for p in zh + en]
-    assert check.returncode == 0 and run.returncode in (0, 1, 3), run.stderr
+    # The same exit codes: 0 for config check and duty log list, and inspect run's is the
+    # inspection's worst status in both languages (the load check may differ between the
+    # two runs on a busy machine, so each run is held to its own result).
+    for p in (zh[0], zh[2], en[0], en[2]):
+        assert p.returncode == 0, p.stderr
+    status = re.search(r"巡检 #1 daily-room：(OK|WARNING|CRITICAL|UNKNOWN)", run.stdout)
+    assert status and run.returncode == int(Status[status.group(1)]), run.stdout + run.stderr
+    status = re.search(r"Inspection #1 daily-room: (OK|WARNING|CRITICAL|UNKNOWN)", en[1].stdout)
+    assert status and en[1].returncode == int(Status[status.group(1)]), en[1].stdout
 
     assert "opsctl.example-zh.yaml：正常" in check.stdout
     for word in ("站点 example-dc", "项目", "状态目录", "巡检方案", "电源预案", "班次"):
@@ -67,7 +75,6 @@ def test_readme_tour_in_chinese(tmp_path):
     for word in ("巡检 #1 daily-room — 巡检人 alice (张伟)", "检查项", "类型", "数值 / 回答",
                  "说明", "备注：控制盘绿灯，上次维保 2026-09", "B3 线槽凌乱，已请网络组整理。"):
         assert word in run.stdout, run.stdout
-    assert re.search(r"巡检 #1 daily-room：(OK|WARNING|UNKNOWN|CRITICAL)", run.stdout)
     if "已在值班日志中登记" in run.stdout:  # a failing check opened a follow-up
         assert "巡检 #1（daily-room，alice）：" in log.stdout
 
@@ -95,8 +102,12 @@ def test_json_stays_english_and_stable(tmp_path):
         return type(obj).__name__
 
     for a, b in zip(zh, en, strict=True):
-        assert a.returncode == b.returncode, (a.stderr, b.stderr)
         assert keys(json.loads(a.stdout)) == keys(json.loads(b.stdout))
+        for p in (a, b):  # exit codes as in English: 0, the worst status, 0
+            data = json.loads(p.stdout)
+            want = int(Status[data["status"]]) if isinstance(data, dict) and "items" in data \
+                else 0
+            assert p.returncode == want, p.stderr
     # machine fields stay what they were: ISO times, English status words
     entries = json.loads(zh[2].stdout)
     for e in entries:

@@ -50,7 +50,7 @@ def test_chinese_report_renders_in_chromium(tmp_path):
     shutil.copytree(ROOT / "configs", configs)
     run = _opsctl(configs, "inspect", "run", "--profile", "daily-room", "--inspector", "alice",
                   "--answers", str(configs / "answers.example-zh.yaml"))
-    assert run.returncode in (0, 1, 3), run.stderr
+    assert run.returncode in (0, 1, 2, 3), run.stderr  # the inspection's worst status
     report = tmp_path / "report.html"
     proc = _opsctl(configs, "inspect", "report", "--format", "html", "-o", str(report))
     assert proc.returncode == 0, proc.stderr

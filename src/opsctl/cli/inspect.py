@@ -52,6 +52,8 @@ def _shown(value) -> str:
 
     if isinstance(value, dict):
         return ", ".join(f"{k}={_shown(v)}" for k, v in value.items())
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
     return display(value) if value is not None else "-"
 
 
@@ -59,10 +61,12 @@ def _item_rows(rec):
     for it in rec.items:
         value = it.value if it.kind == "check" else it.answer
         msg = it.message + (_(" — note: {note}").format(note=it.note) if it.note else "")
-        yield [it.seq, it.item_id + (f"@{it.target}" if it.target else ""), it.kind,
+        yield [it.seq, it.item_id + (f"@{it.target}" if it.target else ""), _(it.kind),
                it.status, _shown(value), msg]
 
 
+# Item kinds as shown (the record keeps "check"/"manual").
+_KINDS = (N_("check"), N_("manual"))
 ITEM_COLUMNS = ["#", N_("item"), N_("kind"), N_("status"), N_("value / answer"), N_("message")]
 
 

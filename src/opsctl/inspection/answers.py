@@ -140,25 +140,33 @@ def normalise(item, value: Any) -> Any:
 
 def grade(item, value: Any) -> tuple[Status, str]:
     """Status and message for an answered manual item."""
+    # The message is stored with the record in the site language of this moment.
+    from opsctl.core.i18n import _
+
     fail = Status.WARNING if item.fail_status == "warn" else Status.CRITICAL
     if item.type == "yesno":
         expect = item.expect if isinstance(item.expect, bool) else True
-        text = "yes" if value else "no"
+        text = _("yes") if value else _("no")
         if value == expect:
-            return Status.OK, f"answered {text}"
-        return fail, f"answered {text}, expected {'yes' if expect else 'no'}"
+            return Status.OK, _("answered {answer}").format(answer=text)
+        return fail, _("answered {answer}, expected {expected}").format(
+            answer=text, expected=_("yes") if expect else _("no"))
     if item.type == "number":
         if item.min is not None and value < item.min:
-            return fail, f"{value:g} is below the minimum {item.min:g}"
+            return fail, _("{value:g} is below the minimum {min:g}").format(value=value,
+                                                                          min=item.min)
         if item.max is not None and value > item.max:
-            return fail, f"{value:g} is above the maximum {item.max:g}"
+            return fail, _("{value:g} is above the maximum {max:g}").format(value=value,
+                                                                          max=item.max)
         rng = _range_text(item)
-        return Status.OK, f"{value:g}" + (f" (within {rng})" if rng else "")
+        return Status.OK, f"{value:g}" + (_(" (within {range})").format(range=rng)
+                                          if rng else "")
     if item.type == "choice":
         if item.expect is not None and str(value) != str(item.expect):
-            return fail, f"answered {value}, expected {item.expect}"
-        return Status.OK, f"answered {value}"
-    return Status.OK, "noted" if value else "answered (empty)"
+            return fail, _("answered {answer}, expected {expected}").format(
+                answer=value, expected=item.expect)
+        return Status.OK, _("answered {answer}").format(answer=value)
+    return Status.OK, _("noted") if value else _("answered (empty)")
 
 
 def _range_text(item) -> str:

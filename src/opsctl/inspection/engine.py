@@ -145,9 +145,9 @@ def _manual_result(item, seq: int, answer: Answer | None, invalid: str | None) -
     if answer is None or answer.value is None:
         note = answer.note if answer else None
         if not item.required:
-            return ItemResult(status=Status.OK, message="not answered (optional item)",
+            return ItemResult(status=Status.OK, message=_("not answered (optional item)"),
                               skipped=True, note=note, **base)
-        return ItemResult(status=Status.UNKNOWN, message="not answered (skipped)",
+        return ItemResult(status=Status.UNKNOWN, message=_("not answered (skipped)"),
                           skipped=True, note=note, **base)
     status, message = grade(item, answer.value)
     return ItemResult(status=status, message=message, value=display(answer.value),

@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from opsctl.core.errors import OpsError, Status
+from opsctl.core.i18n import _
 from opsctl.inspection.checks.base import (
     Check,
     CheckResult,
@@ -92,13 +93,14 @@ class ClockSyncCheck(Check):
             if res.ok and "Leap status" in res.stdout:
                 t = parse_chrony_tracking(res.stdout)
                 if t["leap"].lower().startswith("not sync"):
-                    return CheckResult(unsynced, "chrony: not synchronised", None, t)
+                    return CheckResult(unsynced, _("chrony: not synchronised"), None, t)
                 off = t.get("offset_ms")
                 if off is None:
-                    return CheckResult.unknown("chrony: cannot read the offset", **t)
+                    return CheckResult.unknown(_("chrony: cannot read the offset"), **t)
                 return CheckResult(grade_high(off, p["warn_ms"], p["crit_ms"]),
-                                   f"chrony: synchronised to {t['reference'] or '?'}, offset "
-                                   f"{off:.3f} ms", round(off, 3), t)
+                                   _("chrony: synchronised to {reference}, offset {offset:.3f} "
+                                     "ms").format(reference=t["reference"] or "?", offset=off),
+                                   round(off, 3), t)
             tried.append("chronyc: " + ((res.stderr or res.stdout).strip() or "no answer"))
             if p["chronyd"]:  # that chronyd was asked for: timedatectl would not be it
                 return CheckResult.unknown(f"chronyd {p['chronyd']}: " + tried[-1])
@@ -109,24 +111,27 @@ class ClockSyncCheck(Check):
             props = dict(line.split("=", 1) for line in res.stdout.splitlines() if "=" in line)
             if res.ok and "NTPSynchronized" in props:
                 if props["NTPSynchronized"] == "yes":
-                    return CheckResult(Status.OK, "timedatectl: NTP synchronised", "yes", props)
-                return CheckResult(unsynced, "timedatectl: NTP not synchronised"
-                                   + ("" if props.get("NTP") == "yes" else " (NTP off)"),
+                    return CheckResult(Status.OK, _("timedatectl: NTP synchronised"), "yes",
+                                       props)
+                return CheckResult(unsynced, _("timedatectl: NTP not synchronised")
+                                   + ("" if props.get("NTP") == "yes" else _(" (NTP off)")),
                                    "no", props)
             tried.append("timedatectl: " + ((res.stderr or res.stdout).strip().splitlines()
                                             or ["no answer"])[0])
         except OpsError as exc:
             tried.append(f"timedatectl: {exc}")
         if ctx.remote:
-            return CheckResult.unknown("no chrony or timedatectl answer (" + "; ".join(tried)
-                                       + ")")
+            return CheckResult.unknown(_("no chrony or timedatectl answer ({tried})").format(
+                tried="; ".join(tried)))
         try:
             synced, maxerr = kernel_sync_state()
         except OSError as exc:
-            return CheckResult.unknown(f"cannot read the clock state: {exc}")
+            return CheckResult.unknown(_("cannot read the clock state: {error}").format(
+                error=exc))
         if not synced:
-            return CheckResult(unsynced, "kernel: clock not synchronised (no NTP client "
-                                         "disciplines it)", None, {"tried": tried})
+            return CheckResult(unsynced, _("kernel: clock not synchronised (no NTP client "
+                                           "disciplines it)"), None, {"tried": tried})
         return CheckResult(grade_high(maxerr, p["warn_ms"], p["crit_ms"]),
-                           f"kernel: clock synchronised, max error {maxerr:.1f} ms",
+                           _("kernel: clock synchronised, max error {error:.1f} ms").format(
+                               error=maxerr),
                            round(maxerr, 3), {"tried": tried})

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from opsctl.core.errors import OpsError, Status, worst
+from opsctl.core.i18n import _
 from opsctl.inspection.checks.base import (
     Check,
     CheckResult,
@@ -100,25 +101,28 @@ class FsUsageCheck(Check):
         if p["require_mount"]:
             mounts = mount_points(ctx.read_text("/proc/self/mountinfo"))
             if mount.rstrip("/") not in {m.rstrip("/") for m in mounts}:
-                return CheckResult(Status.CRITICAL, f"{mount} is not a mount point "
-                                                    "(filesystem not mounted?)")
+                return CheckResult(Status.CRITICAL, _("{mount} is not a mount point "
+                                                      "(filesystem not mounted?)").format(
+                    mount=mount))
         try:
             fs = _statvfs(ctx, mount)
         except FileNotFoundError:
-            return CheckResult(Status.CRITICAL, f"{mount} does not exist")
+            return CheckResult(Status.CRITICAL, _("{mount} does not exist").format(mount=mount))
         except (OSError, OpsError) as exc:
             return CheckResult.unknown(f"{mount}: {exc}")
         pct = fs.used_pct
         status = grade_high(pct, p["warn"], p["crit"])
         total = fs.blocks * fs.block_size
-        msg = (f"{mount} {pct:.1f}% used ({fmt_bytes(total - fs.bfree * fs.block_size)} of "
-               f"{fmt_bytes(total)}, {fmt_bytes(fs.bavail * fs.block_size)} free; "
-               f"warn {p['warn']:g}%, crit {p['crit']:g}%)")
+        msg = _("{mount} {pct:.1f}% used ({used} of {total}, {free} free; warn {warn:g}%, "
+                "crit {crit:g}%)").format(
+            mount=mount, pct=pct, used=fmt_bytes(total - fs.bfree * fs.block_size),
+            total=fmt_bytes(total), free=fmt_bytes(fs.bavail * fs.block_size), warn=p["warn"],
+            crit=p["crit"])
         ipct = fs.inodes_pct
         if ipct is not None:
             istatus = grade_high(ipct, p["inodes_warn"], p["inodes_crit"])
             if istatus != Status.OK:
-                msg += f"; inodes {ipct:.1f}% used"
+                msg += _("; inodes {pct:.1f}% used").format(pct=ipct)
             status = worst([status, istatus])
         return CheckResult(status, msg, round(pct, 1),
                            {"total_bytes": total, "avail_bytes": fs.bavail * fs.block_size,
@@ -186,9 +190,10 @@ class FstabCheck(Check):
         try:
             entries = parse_fstab(ctx.read_text(path))
         except FileNotFoundError:
-            return CheckResult(Status.CRITICAL, f"{path} does not exist")
+            return CheckResult(Status.CRITICAL, _("{path} does not exist").format(path=path))
         except (OSError, OpsError) as exc:
-            return CheckResult.unknown(f"cannot read {path}: {exc}")
+            return CheckResult.unknown(_("cannot read {path}: {error}").format(path=path,
+                                                                              error=exc))
         mounted = {m.rstrip("/") or "/" for m in
                    mount_points(ctx.read_text("/proc/self/mountinfo"))}
         checked, missing = 0, []
@@ -200,9 +205,9 @@ class FstabCheck(Check):
             if (e.target.rstrip("/") or "/") not in mounted:
                 missing.append(e.target)
         statuses = [Status.CRITICAL if missing else Status.OK]
-        parts = [f"{checked} entries checked"]
+        parts = [_("{n} entries checked").format(n=checked)]
         if missing:
-            parts.append("not mounted: " + ", ".join(missing))
+            parts.append(_("not mounted: {mounts}").format(mounts=", ".join(missing)))
         details: dict[str, Any] = {"checked": checked, "not_mounted": missing}
         if p["verify"]:
             try:
@@ -217,9 +222,9 @@ class FstabCheck(Check):
                     statuses.append(Status.WARNING)
                 # Show the worst problem: an error before a warning.
                 first = sorted(problems, key=lambda x: "[E]" not in x)[:1]
-                parts.append(f"findmnt --verify: {errors} errors, {warnings} warnings"
-                             + (f" ({first[0]})" if first else ""))
+                parts.append(_("findmnt --verify: {errors} errors, {warnings} warnings").format(
+                    errors=errors, warnings=warnings) + (f" ({first[0]})" if first else ""))
             except OpsError as exc:
                 statuses.append(Status.UNKNOWN)
-                parts.append(f"findmnt --verify not run: {exc}")
+                parts.append(_("findmnt --verify not run: {error}").format(error=exc))
         return CheckResult(worst(statuses), "; ".join(parts), len(missing), details)

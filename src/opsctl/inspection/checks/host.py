@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from opsctl.core.errors import OpsError, Status
+from opsctl.core.i18n import _
 from opsctl.inspection.checks.base import (
     Check,
     CheckResult,
@@ -62,9 +63,11 @@ class LoadCheck(Check):
         load = loads[index]
         value = load / cpus if p["per_cpu"] else load
         status = grade_high(value, p["warn"], p["crit"])
-        what = "per CPU " if p["per_cpu"] else ""
-        return CheckResult(status, f"load {what}{value:.2f} ({p['period']} min, {cpus} CPUs; "
-                                   f"warn {p['warn']:g}, crit {p['crit']:g})",
+        msg = (_("load per CPU {value:.2f} ({period} min, {cpus} CPUs; warn {warn:g}, "
+                 "crit {crit:g})") if p["per_cpu"] else
+               _("load {value:.2f} ({period} min, {cpus} CPUs; warn {warn:g}, crit {crit:g})"))
+        return CheckResult(status, msg.format(value=value, period=p["period"], cpus=cpus,
+                                              warn=p["warn"], crit=p["crit"]),
                            round(value, 2), {"loadavg": loads, "cpus": cpus})
 
 
@@ -91,11 +94,13 @@ class MemoryCheck(Check):
             vm = psutil.virtual_memory()
             total, avail = vm.total, vm.available
         if not total:
-            return CheckResult.unknown("cannot read total memory")
+            return CheckResult.unknown(_("cannot read total memory"))
         pct = 100.0 * (total - avail) / total
         status = grade_high(pct, p["warn"], p["crit"])
-        return CheckResult(status, f"memory {pct:.1f}% used, {avail / 2**30:.1f} GiB available "
-                                   f"of {total / 2**30:.1f} GiB", round(pct, 1),
+        return CheckResult(status, _("memory {pct:.1f}% used, {avail:.1f} GiB available of "
+                                     "{total:.1f} GiB").format(pct=pct, avail=avail / 2**30,
+                                                               total=total / 2**30),
+                           round(pct, 1),
                            {"total_bytes": total, "available_bytes": avail})
 
 
@@ -124,10 +129,11 @@ class SwapCheck(Check):
             total, free = sw.total, sw.free
         if not total:
             status = Status.WARNING if p["required"] else Status.OK
-            return CheckResult(status, "no swap configured", 0.0)
+            return CheckResult(status, _("no swap configured"), 0.0)
         pct = 100.0 * (total - free) / total
         return CheckResult(grade_high(pct, p["warn"], p["crit"]),
-                           f"swap {pct:.1f}% used of {total / 2**30:.1f} GiB", round(pct, 1),
+                           _("swap {pct:.1f}% used of {total:.1f} GiB").format(
+                               pct=pct, total=total / 2**30), round(pct, 1),
                            {"total_bytes": total, "free_bytes": free})
 
 

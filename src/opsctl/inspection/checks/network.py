@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from opsctl.core.errors import OpsError, Status
+from opsctl.core.i18n import _
 from opsctl.inspection.checks.base import Check, CheckResult, Param
 from opsctl.inspection.registry import register
 
@@ -99,7 +100,7 @@ class IpBaselineCheck(Check):
             raw = addresses_from_ip_json(res.stdout)
         except (OpsError, ValueError) as exc:
             if ctx.remote:
-                return CheckResult.unknown(f"cannot list addresses: {exc}")
+                return CheckResult.unknown(_("cannot list addresses: {error}").format(error=exc))
             raw = addresses_from_psutil()
         current = filter_addresses(raw, p["ignore_interfaces"], p["ipv6"],
                                    p["ignore_link_local"])
@@ -111,15 +112,16 @@ class IpBaselineCheck(Check):
         if old is None:
             baseline.put(ctx.cfg, ctx.store, key, {"addresses": current,
                                                    "recorded_at": time.time()})
-            return CheckResult(Status.OK, f"baseline recorded: {count} addresses on "
-                                          f"{len(current)} interfaces", count,
+            return CheckResult(Status.OK, _("baseline recorded: {n} addresses on {m} "
+                                            "interfaces").format(n=count, m=len(current)), count,
                                {"addresses": current, "baseline_recorded": True})
         changes = diff_addresses(old.get("addresses", {}), current)
         if changes:
             status = Status.WARNING if p["on_change"] == "warn" else Status.CRITICAL
-            return CheckResult(status, "addresses changed: " + ", ".join(changes), count,
+            return CheckResult(status, _("addresses changed: {changes}").format(
+                changes=", ".join(changes)), count,
                                {"addresses": current, "changes": changes})
-        return CheckResult(Status.OK, f"{count} addresses unchanged", count,
+        return CheckResult(Status.OK, _("{n} addresses unchanged").format(n=count), count,
                            {"addresses": current})
 
 

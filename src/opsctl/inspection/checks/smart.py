@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from opsctl.core.errors import OpsError, Status, ToolMissingError, worst
+from opsctl.core.i18n import _
 from opsctl.inspection.checks.base import Check, CheckResult, Param, thresholds_ascending
 from opsctl.inspection.registry import register
 
@@ -113,11 +114,11 @@ class SmartCheck(Check):
         try:
             targets = [(d, None) for d in p["devices"]] or self._scan(ctx)
         except ToolMissingError:
-            return CheckResult.unknown("smartctl is not installed (package smartmontools)")
+            return CheckResult.unknown(_("smartctl is not installed (package smartmontools)"))
         except (OpsError, ValueError) as exc:
-            return CheckResult.unknown(f"smartctl --scan failed: {exc}")
+            return CheckResult.unknown(_("smartctl --scan failed: {error}").format(error=exc))
         if not targets:
-            return CheckResult.unknown("no disks found by smartctl --scan")
+            return CheckResult.unknown(_("no disks found by smartctl --scan"))
         statuses, texts, facts = [], [], []
         for dev, dtype in targets:
             argv = ["smartctl", "-H", "-A", "--json"]
@@ -128,7 +129,7 @@ class SmartCheck(Check):
                 res = runner.run([*argv, dev], timeout=ctx.timeout, check=False)
                 data = json.loads(res.stdout)
             except ToolMissingError:
-                return CheckResult.unknown("smartctl is not installed (package smartmontools)")
+                return CheckResult.unknown(_("smartctl is not installed (package smartmontools)"))
             except (OpsError, ValueError) as exc:
                 statuses.append(Status.UNKNOWN)
                 texts.append(f"{dev}: {exc}")

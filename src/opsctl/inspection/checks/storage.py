@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from opsctl.core.errors import OpsError, Status, worst
+from opsctl.core.i18n import _
 from opsctl.inspection.checks.base import (
     Check,
     CheckResult,
@@ -46,7 +47,7 @@ class RaidCheck(Check):
                     kw["mdstat_text"] = ""
             arrays = _storage_api().raid_health(ctx.runner, **kw)
         except (OpsError, OSError) as exc:
-            return CheckResult.unknown(f"RAID state unavailable: {exc}")
+            return CheckResult.unknown(_("RAID state unavailable: {error}").format(error=exc))
         statuses: list[Status] = []
         parts: list[str] = []
         names = set()
@@ -63,10 +64,10 @@ class RaidCheck(Check):
         for want in p["arrays"]:
             if want.removeprefix("/dev/") not in names:
                 statuses.append(Status.CRITICAL)
-                parts.append(f"{want} missing")
+                parts.append(_("{name} missing").format(name=want))
         if not arrays and not p["arrays"]:
             statuses.append(Status.CRITICAL if p["require"] else Status.OK)
-            parts.append("no md arrays")
+            parts.append(_("no md arrays"))
         status = worst(statuses)
         bad = sum(1 for s in statuses if s != Status.OK)
         return CheckResult(status, "; ".join(parts), f"{len(arrays)} arrays, {bad} not clean",
@@ -95,7 +96,7 @@ class LvmFreeCheck(Check):
         try:
             vgs = _storage_api().vg_usage(ctx.runner)
         except OpsError as exc:
-            return CheckResult.unknown(f"LVM state unavailable: {exc}")
+            return CheckResult.unknown(_("LVM state unavailable: {error}").format(error=exc))
         wanted = p["vgs"]
         statuses: list[Status] = []
         parts: list[str] = []
@@ -110,12 +111,13 @@ class LvmFreeCheck(Check):
             pct = 100.0 * free / size if size else 0.0
             lowest = pct if lowest is None else min(lowest, pct)
             statuses.append(grade_low(pct, p["warn"], p["crit"]))
-            parts.append(f"{name} {pct:.1f}% free ({fmt_bytes(free)} of {fmt_bytes(size)})")
+            parts.append(_("{name} {pct:.1f}% free ({free} of {size})").format(
+                name=name, pct=pct, free=fmt_bytes(free), size=fmt_bytes(size)))
         for name in wanted:
             if name not in seen:
                 statuses.append(Status.CRITICAL)
-                parts.append(f"{name} missing")
+                parts.append(_("{name} missing").format(name=name))
         if not parts:
-            return CheckResult(Status.OK, "no volume groups", None)
+            return CheckResult(Status.OK, _("no volume groups"), None)
         return CheckResult(worst(statuses), "; ".join(parts),
                            None if lowest is None else round(lowest, 1), {"vgs": vgs})
