@@ -39,6 +39,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from opsctl.core.errors import NotFoundError, StoreUnavailable
+from opsctl.core.i18n import _
 from opsctl.core.runner import Runner
 from opsctl.core.store import Store
 from opsctl.daemon import timeutil
@@ -358,7 +359,8 @@ class AlertPipeline:
             return None
         try:
             return self.record_duty(
-                event_id=eid, category="incident", text=f"{event.message} (event #{eid})",
+                event_id=eid, category="incident",
+                text=_("{message} (event #{id})").format(message=event.message, id=eid),
                 severity=event.severity, source=f"daemon/{event.source}",
                 pending=event.severity == "critical", author="opsctl-daemon",
                 details={"event_id": eid, "kind": event.kind, "subject": event.subject,
@@ -478,9 +480,10 @@ class AlertPipeline:
                 continue  # acknowledged meanwhile, or another process got there first
             log.warning("event #%d not acknowledged within %d min: escalating to %s", row.id,
                         route.escalate_after_minutes, ", ".join(route.escalate_to))
-            self._duty_note(f"event #{row.id} not acknowledged within "
-                            f"{route.escalate_after_minutes} min, escalated to "
-                            f"{', '.join(route.escalate_to)}: {row.message}", row.severity)
+            self._duty_note(_("event #{id} not acknowledged within {minutes} min, escalated "
+                              "to {targets}: {message}").format(
+                id=row.id, minutes=route.escalate_after_minutes,
+                targets=", ".join(route.escalate_to), message=row.message), row.severity)
             for item in items:
                 self._enqueue(item)
             escalated.append(row.id)
@@ -776,8 +779,10 @@ def ack(store: Store, event_id: int, by: str, cfg=None) -> dict:
     try:
         from opsctl.handover.api import record_event
 
-        record_event(store, category="call", text=f"event #{event_id} acknowledged by {by}: "
-                     f"{row.message}", source="daemon/ack", author=by, cfg=cfg)
+        record_event(store, category="call",
+                     text=_("event #{id} acknowledged by {who}: {message}").format(
+                         id=event_id, who=by, message=row.message),
+                     source="daemon/ack", author=by, cfg=cfg)
     except Exception as exc:  # noqa: BLE001 - the ack itself is what matters
         log.warning("duty-log note for the acknowledgement failed: %s", exc)
     with store.read() as conn:

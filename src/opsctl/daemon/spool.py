@@ -439,6 +439,7 @@ def _apply_duty(conn, store, cfg, rec: Record, _owed) -> None:
 
 
 def _apply_event(conn, store, cfg, rec: Record, owed: list[dict]) -> None:
+    from opsctl.core import i18n  # the duty-log text in the site language
     from opsctl.daemon.schema import deliveries, events, outbox
     from opsctl.handover.api import append_event, duty_key
 
@@ -452,7 +453,8 @@ def _apply_event(conn, store, cfg, rec: Record, owed: list[dict]) -> None:
         status=b["status"])).inserted_primary_key[0]
     if b.get("duty_log", True):
         seq = append_event(
-            conn, category="incident", text=f"{b['message']} (event #{eid})",
+            conn, category="incident",
+            text=i18n._("{message} (event #{id})").format(message=b["message"], id=eid),
             severity=b["severity"], source=f"daemon/{b['source']}",
             pending=b["severity"] == "critical", author="opsctl-daemon",
             details=_duty_details({"event_id": eid, "kind": b["kind"],

@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from opsctl.core.errors import ConfigError, NotFoundError, SafetyError, UsageError
+from opsctl.core.i18n import N_, _
 from opsctl.handover import chain
 from opsctl.handover.chain import NewEntry
 from opsctl.handover.people import acting_person, person, require_role
@@ -26,6 +27,9 @@ from opsctl.handover.timeutil import UTC, parse_month, site_tz
 
 PATTERNS = ("two-shift", "3+2", "custom")
 POSITIONS = "ABCDE"
+
+# Request states as the duty-log text shows them (the record keeps these).
+_STATES = (N_("approved"), N_("rejected"))
 
 
 def month_key(year: int, month: int) -> str:
@@ -245,7 +249,8 @@ def generate(cfg, store, month: str, pattern: str | None = None, *,
         conn.execute(duty_roster.delete().where(duty_roster.c.month == key))
         conn.execute(duty_roster.insert().values(
             month=key, pattern=pattern, generated_at=now, generated_by=author, slots=slots))
-    _log(cfg, store, f"roster {key} generated ({pattern}, {len(slots)} shifts)", author,
+    _log(cfg, store, _("roster {month} generated ({pattern}, {n} shifts)").format(
+             month=key, pattern=pattern, n=len(slots)), author,
          {"month": key, "pattern": pattern, "slots_sha256": _digest(slots)})
     return load(cfg, store, key)
 
@@ -335,7 +340,7 @@ def approve(cfg, store, month: str, *, by: str | None) -> Roster:
         conn.execute(duty_roster.update().where(duty_roster.c.month == r.month,
                                                 duty_roster.c.approved_by.is_(None))
                      .values(approved_by=who, approved_at=now))
-    _log(cfg, store, f"roster {r.month} approved by {who}", who,
+    _log(cfg, store, _("roster {month} approved by {who}").format(month=r.month, who=who), who,
          {"month": r.month, "slots_sha256": digest, "signature": signature})
     return load(cfg, store, r.month)
 
@@ -529,9 +534,10 @@ def request(cfg, store, kind: str, who_: str, start: dt.date, end: dt.date | Non
         rid = conn.execute(duty_request.insert().values(
             kind=kind, person=p, other=o, start_date=str(start), end_date=str(end),
             reason=reason, status="pending", requested_at=now)).inserted_primary_key[0]
-    what = f"swap {p} <-> {o}" if kind == "swap" else f"leave for {p}" + (
-        f" (cover {o})" if o else "")
-    _log(cfg, store, f"request {rid}: {what} {start}..{end}: {reason}", author,
+    what = (_("swap {person} <-> {other}") if kind == "swap" else _("leave for {person}") + (
+        _(" (cover {other})") if o else "")).format(person=p, other=o)
+    _log(cfg, store, _("request {id}: {what} {start}..{end}: {reason}").format(
+             id=rid, what=what, start=start, end=end, reason=reason), author,
          {"request": rid, "kind": kind, "person": p, "other": o,
           "start": str(start), "end": str(end)})
     return rid
@@ -563,7 +569,9 @@ def decide(cfg, store, rid: int, approve_: bool, *, by: str | None,
                                                  duty_request.c.status == "pending")
                      .values(status=status, decided_by=who_, decided_at=chain.now_utc(),
                              decision_note=note))
-    _log(cfg, store, f"request {rid} {status} by {who_}" + (f": {note}" if note else ""),
+    _log(cfg, store, _("request {id} {status} by {who}").format(id=rid, status=_(status),
+                                                                who=who_)
+         + (f": {note}" if note else ""),
          who_, {"request": rid, "status": status})
     return _get_request(store, rid)
 

@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from opsctl.core.errors import NotFoundError, SafetyError, UsageError
+from opsctl.core.i18n import N_, _
 from opsctl.handover import chain, dutylog, signatures
 from opsctl.handover.chain import NewEntry
 from opsctl.handover.people import full_names, person
@@ -25,6 +26,10 @@ from opsctl.handover.schema import duty_handover, duty_log
 log = logging.getLogger("opsctl.handover")
 
 ACTIVE = ("open", "suspended")
+
+# Values stored in records that the duty-log texts show translated (the records keep these).
+_SHOWN = (N_("inspection run"), N_("latest stored inspection record"), N_("none"),
+          N_("outgoing"), N_("incoming"))
 
 
 @dataclass
@@ -201,12 +206,12 @@ def arrival(cfg, started_at: str, shift_change: str | None) -> dict:
 
 def arrival_text(a: dict | None) -> str:
     if not a or a.get("minutes_early") is None:
-        return "no rostered shift change to compare with"
+        return _("no rostered shift change to compare with")
     m = a["minutes_early"]
-    when = f"{m:g} min early" if m >= 0 else f"{-m:g} min late"
-    ok = "as required" if a["early_enough"] else \
-        f"required: {a['required_minutes_early']} min early"
-    return f"{when} ({ok})"
+    when = (_("{m:g} min early") if m >= 0 else _("{m:g} min late")).format(m=abs(m))
+    ok = _("as required") if a["early_enough"] else \
+        _("required: {m} min early").format(m=a["required_minutes_early"])
+    return _("{when} ({ok})").format(when=when, ok=ok)
 
 
 def roster_check(cfg, store, outgoing: str, incoming: str, at: dt.datetime,
@@ -388,11 +393,14 @@ def start(cfg, store, outgoing: str, incoming: str, *, reason: str | None = None
             roster=ros,
         )).inserted_primary_key[0]
     open_roots = [i.root for i in dutylog.open_items(store)]
-    how = {"matches": "as rostered", "no roster": "no roster",
-           "off roster": f"not as rostered: {ros['reason']}"}[ros["status"]]
+    # Duty-log texts are stored in the site language of this moment (never re-translated).
+    how = {"matches": _("as rostered"), "no roster": _("no roster"),
+           "off roster": _("not as rostered: {reason}").format(reason=ros["reason"])
+           }[ros["status"]]
     if ros["shift_change"]:
-        how += f"; incoming {arrival_text(ros['arrival'])}"
-    seq = _log(cfg, store, f"handover {hid} started: {out_p} -> {in_p} ({how})", out_p,
+        how += _("; incoming {arrival}").format(arrival=arrival_text(ros["arrival"]))
+    seq = _log(cfg, store, _("handover {id} started: {outgoing} -> {incoming} ({how})").format(
+                   id=hid, outgoing=out_p, incoming=in_p, how=how), out_p,
                {"handover": hid, "since_seq": since, "open_items": open_roots,
                 "roster": ros})
     h = get(store, hid)
@@ -451,8 +459,9 @@ def decide_item(cfg, store, seq: int, *, accept: bool, reason: str | None = None
     if reason:
         decision["reason"] = reason
     h = _mutate(store, h.id, lambda cur: {"items": {**cur.items, str(root): decision}})
-    verb = "accepted" if accept else f"refused ({reason})"
-    _log(cfg, store, f"handover {h.id}: item {root} {verb} by {who}", who,
+    text = (_("handover {id}: item {item} accepted by {who}") if accept else
+            _("handover {id}: item {item} refused ({reason}) by {who}"))
+    _log(cfg, store, text.format(id=h.id, item=root, who=who, reason=reason), who,
          {"handover": h.id, "item": root, **decision}, ref_seq=root)
     return h
 
@@ -477,13 +486,16 @@ def count_inventory(cfg, store, name: str, count: int, *, note: str | None = Non
     if count != expected:
         # A discrepancy is an incident of its own: it stays open until resolved.
         discrepancy = _log(
-            cfg, store, f"inventory discrepancy at handover {h.id}: {name} counted {count} "
-                        f"of {expected}" + (f" ({note})" if note else ""), who,
+            cfg, store, _("inventory discrepancy at handover {id}: {name} counted {count} of "
+                          "{expected}").format(id=h.id, name=name, count=count,
+                                               expected=expected)
+            + (f" ({note})" if note else ""), who,
             {"handover": h.id, "item": name, "count": count, "expected": expected,
              "status": f"found at handover {h.id}; to be traced by {h.outgoing}"},
             kind="entry", category="incident", severity="minor", pending=True)
     else:
-        _log(cfg, store, f"handover {h.id}: {name} counted {count} of {expected}", who,
+        _log(cfg, store, _("handover {id}: {name} counted {count} of {expected}").format(
+                 id=h.id, name=name, count=count, expected=expected), who,
              {"handover": h.id, "item": name, "count": count, "expected": expected})
     return h, discrepancy
 
@@ -517,7 +529,8 @@ def take_snapshot(cfg, store, *, by: str | None = None, hid: int | None = None,
     snap["alarms"] = current_alarms(cfg, store)
     _save(store, h, snapshot=snap)
     state = f", {snap['status']}" if snap.get("status") else ""
-    _log(cfg, store, f"handover {h.id}: equipment snapshot attached ({snap['source']}{state})",
+    _log(cfg, store, _("handover {id}: equipment snapshot attached ({source})").format(
+             id=h.id, source=_(snap["source"]) + state),
          who, {"handover": h.id, "snapshot": {k: v for k, v in snap.items()
                                               if k not in ("record", "alarms")}})
     return h
@@ -536,7 +549,8 @@ def suspend(cfg, store, reason: str, *, by: str | None = None,
             *cur.suspensions, {"reason": reason, "by": who, "at": chain.now_utc()}]}
 
     h = _mutate(store, h.id, _suspend)
-    _log(cfg, store, f"handover {h.id} suspended: {reason} ({h.outgoing} handles the fault)",
+    _log(cfg, store, _("handover {id} suspended: {reason} ({outgoing} handles the fault)").format(
+             id=h.id, reason=reason, outgoing=h.outgoing),
          who, {"handover": h.id, "reason": reason})
     return h
 
@@ -554,7 +568,7 @@ def resume(cfg, store, *, by: str | None = None, hid: int | None = None) -> Hand
         return {"state": "open", "suspensions": sus}
 
     h = _mutate(store, h.id, _resume)
-    _log(cfg, store, f"handover {h.id} resumed", who, {"handover": h.id})
+    _log(cfg, store, _("handover {id} resumed").format(id=h.id), who, {"handover": h.id})
     return h
 
 
@@ -584,11 +598,13 @@ def sign(cfg, store, as_name: str, *, hid: int | None = None) -> Handover:
         return {f"signed_{side}_at": chain.now_utc()}
 
     h = _mutate(store, h.id, _sign)
-    how = "" if signature["method"] == signatures.SSHSIG else " (login only: no SSH key)"
-    _log(cfg, store, f"handover {h.id} signed by {name} ({role}){how}", name,
+    how = "" if signature["method"] == signatures.SSHSIG else _(" (login only: no SSH key)")
+    _log(cfg, store, _("handover {id} signed by {name} ({role})").format(
+             id=h.id, name=name, role=_(role)) + how, name,
          {"handover": h.id, "signed": role, "signature": signature})
     if h.signed_out_at and h.signed_in_at:
-        seq = _log(cfg, store, f"handover {h.id} complete: {h.outgoing} -> {h.incoming}",
+        seq = _log(cfg, store, _("handover {id} complete: {outgoing} -> {incoming}").format(
+                       id=h.id, outgoing=h.outgoing, incoming=h.incoming),
                    name, {"handover": h.id, "items": h.items, "inventory": h.inventory})
         _save(store, h, state="complete", completed_at=chain.now_utc(), end_seq=seq)
     return h
