@@ -40,6 +40,7 @@ KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
 HELP_MODULES = {
     "cli/main.py",
     "cli/config_cmd.py",
+    "cli/inspect.py",
 }
 
 _HELP_KWARGS = {"help", "short_help", "epilog"}
