@@ -45,14 +45,26 @@ def _entry_rows(app, entries):
 
     # To the minute and kind/category/severity/reference in one column: at 80 columns the
     # text keeps about half the width (`duty log show` has the seconds and every field).
-    return [(e.seq, local_str(app.cfg, e.ts, seconds=False), e.author, _what(e), e.status or "",
-             e.text) for e in entries]
+    return [(e.seq, local_str(app.cfg, e.ts, seconds=False), e.author, _what(e),
+             _word(e.status) if e.status else "", e.text) for e in entries]
+
+
+# The duty log's fixed words (categories, severities, kinds, derived states) as people
+# read them; the store and --json keep the English words.
+_WORDS = {w: w for w in (N_("incident"), N_("call"), N_("patrol"), N_("change"), N_("note"),
+                         N_("minor"), N_("major"), N_("critical"), N_("amend"), N_("close"),
+                         N_("review"), N_("handover"), N_("roster"), N_("purge"), N_("open"),
+                         N_("closed"), N_("superseded"))}
+
+
+def _word(w: str) -> str:
+    return _(w) if w in _WORDS else w
 
 
 def _what(e) -> str:
     if e.kind == "entry":
-        return e.category + (f" {e.severity}" if e.severity else "")
-    return e.kind + (f" #{e.ref_seq}" if e.ref_seq is not None else "")
+        return _word(e.category) + (f" {_word(e.severity)}" if e.severity else "")
+    return _word(e.kind) + (f" #{e.ref_seq}" if e.ref_seq is not None else "")
 
 
 _ENTRY_COLS = [N_("seq"), N_("time"), N_("by"), N_("entry"), N_("status"), N_("text")]
