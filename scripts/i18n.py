@@ -41,6 +41,7 @@ HELP_MODULES = {
     "cli/main.py",
     "cli/config_cmd.py",
     "cli/inspect.py",
+    "cli/duty.py",
 }
 
 _HELP_KWARGS = {"help", "short_help", "epilog"}
