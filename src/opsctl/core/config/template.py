@@ -18,6 +18,7 @@ TEMPLATE = """\
 site:
   name: {site}
   timezone: {timezone}          # IANA name; shift times and days are in this zone
+  # language: zh_CN            # interface language (default: the locale's, else English)
 
 # Where the store (SQLite) lives; a relative path is relative to this file.
 # Sharing it in a team (a group and a setgid directory): docs/deployment.md.
