@@ -5,6 +5,8 @@ site to English later shows them as recorded, and the chain still verifies."""
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 
 import pytest
 from duty_support import make_env, two_shift_config
@@ -43,6 +45,16 @@ def test_handover_texts_stored_in_the_site_language(tmp_path, monkeypatch):
     assert stored[1:] == ["交接班 1 开始：a1 → b1（无排班表）", "交接班 1：事项 1 已由 b1 接收",
                           "交接班 1：torch 清点 2，应为 2",
                           "交接班 1 清点不符：rack keys 清点 3，应为 4 (一把在厂家)"]
+
+    # The printed handover sheet speaks Chinese too (pdftotext reads it back).
+    if shutil.which("pdftotext"):
+        sheet = tmp_path / "handover.pdf"
+        env.run("duty", "handover", "sheet", "1", "-o", str(sheet))
+        text = subprocess.run(["pdftotext", "-layout", str(sheet), "-"], capture_output=True,
+                              text=True, check=True).stdout
+        for word in ("交接班 1", "接收的事项", "物品清点", "签字", "手写签名", "第 1 页，共",
+                     "交班人", "首条：", "交接班 1 开始：a1 → b1"):
+            assert word in text, (word, text)
 
     # The site switches to English: what was written stays as written, and verifies.
     env.config.write_text(env.config.read_text().replace(", language: zh_CN", ""))

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import html
 import os
+import re
 import tempfile
 from pathlib import Path
 
 from opsctl.core.errors import UsageError
+from opsctl.core.i18n import _
 from opsctl.core.safetext import visible
 
 FONTS = '"Noto Sans CJK SC", "Noto Sans CJK", "Noto Sans", "DejaVu Sans", sans-serif'
@@ -26,11 +28,11 @@ _CSS = """
   size: A4; margin: 16mm 12mm 24mm 12mm;
   @top-left { content: element(sheethead); width: 100%; vertical-align: bottom; }
   @bottom-left {
-    content: "first: " string(mark, first) "\\A last:  " string(mark, last);
+    content: FIRST string(mark, first) LAST string(mark, last);
     white-space: pre; font: 6.5pt MONO; vertical-align: top; width: 80%;
   }
   @bottom-right {
-    content: "page " counter(page) " of " counter(pages);
+    content: PAGE_X_OF_Y;
     font: 8pt FONTS; vertical-align: top;
   }
 }
@@ -65,9 +67,26 @@ def mark(position: str, digest: str) -> str:
     return f'class="mark" data-mark="{esc(position)} {esc(digest)}"'
 
 
+def _css_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\A ") + '"'
+
+
+def _page_frame_css() -> str:
+    """The page frame's words in the interface language: "page x of y", first/last."""
+    parts = re.split(r"(\{page\}|\{pages\})", _("page {page} of {pages}"))
+    x_of_y = " ".join("counter(page)" if p == "{page}" else "counter(pages)"
+                      if p == "{pages}" else _css_string(p) for p in parts if p)
+    return (_CSS.replace("PAGE_X_OF_Y", x_of_y)
+            .replace("FIRST", _css_string(_("first:") + " "))
+            .replace("LAST", _css_string("\n" + _("last:") + "  ")))
+
+
 def document(title: str, site: str, subtitle: str, body: str) -> str:
-    return ("<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
-            f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>"
+    from opsctl.core import i18n
+
+    lang = i18n.language().replace("_", "-")
+    return (f'<!DOCTYPE html><html lang="{esc(lang)}"><head><meta charset="utf-8">'
+            f"<title>{esc(title)}</title><style>{_page_frame_css()}</style></head><body>"
             f'<div class="sheethead">{esc(site)} — {esc(title)} — {esc(subtitle)}</div>'
             f"<h1>{esc(title)}</h1>{body}</body></html>")
 
@@ -78,7 +97,7 @@ def table(headers: list[str], rows: list[tuple[str, list[str]]],
     (default: equal). Fixed table layout: the automatic one measures every cell's
     narrowest width first, which took ~90 % of a month sheet's time."""
     if not rows:
-        return "<p>none</p>"
+        return "<p>" + esc(_("none")) + "</p>"
     widths = widths or [100 // len(headers)] * len(headers)
     cols = "".join(f'<col style="width: {w}%">' for w in widths)
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)

@@ -12,39 +12,51 @@ from typing import Any
 
 from opsctl.core import pdf
 from opsctl.core.errors import NotFoundError
+from opsctl.core.i18n import N_, _, format_datetime, ngettext
 from opsctl.core.pdf import esc
 from opsctl.handover import dutylog, workflow
 from opsctl.handover.people import full_names, label
 from opsctl.handover.signatures import LOGIN_ONLY, SSHSIG
 from opsctl.handover.timeutil import local_str, site_tz
 
-ENTRY_HEADERS = ["seq", "time", "by", "entry", "status", "text"]
+ENTRY_HEADERS = [N_("seq"), N_("time"), N_("by"), N_("entry"), N_("status"), N_("text")]
 ENTRY_WIDTHS = [6, 18, 13, 12, 7, 44]
 
 
 def _what(e: dutylog.Entry) -> str:
+    # the fixed words as people read them (cli/duty.py marks them for the catalog)
     if e.kind == "entry":
-        return e.category + (f" {e.severity}" if e.severity else "")
-    return e.kind + (f" #{e.ref_seq}" if e.ref_seq is not None else "")
+        return _(e.category) + (f" {_(e.severity)}" if e.severity else "")
+    return _(e.kind) + (f" #{e.ref_seq}" if e.ref_seq is not None else "")
 
 
 def _entry_rows(cfg, entries: list[dutylog.Entry], names: dict[str, str]):
     return [(pdf.mark(f"#{e.seq}", e.hash),
              [str(e.seq), esc(local_str(cfg, e.ts)), esc(label(names, e.author)),
-              esc(_what(e)), esc(e.status or ""), esc(e.text)]) for e in entries]
+              esc(_what(e)), esc(_(e.status) if e.status in _STATES else (e.status or "")),
+              esc(e.text)]) for e in entries]
+
+
+_STATES = ("open", "closed", "superseded")
 
 
 def _generated(cfg) -> str:
     tz = site_tz(cfg)
-    return f"printed {dt.datetime.now(tz).strftime('%Y-%m-%d %H:%M')} ({tz})"
+    return _("printed {time} ({zone})").format(time=format_datetime(dt.datetime.now(tz)),
+                                                zone=tz)
 
 
 def _chain_note(entries: list[dutylog.Entry]) -> str:
     if not entries:
-        return "<p>No duty log entries in this period.</p>"
-    return (f"<p>{len(entries)} entries, chain positions #{entries[0].seq} to "
-            f"#{entries[-1].seq}. Each page's footer names the position and hash of its "
-            "first and last entry: consecutive pages continue the chain without a gap.</p>")
+        return "<p>" + esc(_("No duty log entries in this period.")) + "</p>"
+    return "<p>" + esc(ngettext(
+        "{n} entry, chain positions #{first} to #{last}. Each page's footer names the "
+        "position and hash of its first and last entry: consecutive pages continue the "
+        "chain without a gap.",
+        "{n} entries, chain positions #{first} to #{last}. Each page's footer names the "
+        "position and hash of its first and last entry: consecutive pages continue the "
+        "chain without a gap.", len(entries)).format(
+            n=len(entries), first=entries[0].seq, last=entries[-1].seq)) + "</p>"
 
 
 def log_sheet(cfg, store, start: dt.date, end: dt.date, period: str) -> str:
@@ -52,20 +64,26 @@ def log_sheet(cfg, store, start: dt.date, end: dt.date, period: str) -> str:
     entries = dutylog.list_entries(cfg, store, start, end)
     names = full_names(cfg, [e.author for e in entries])
     tz = site_tz(cfg)
-    body = (f'<table class="meta"><tr><td>site</td><td>{esc(cfg.site.name)}'
+    site, when = _("site"), _("period")
+    times = _("{period} (times in {zone})").format(period=period, zone=tz)
+    body = (f'<table class="meta"><tr><td>{esc(site)}</td><td>{esc(cfg.site.name)}'
             + (f" ({esc(cfg.site.room)})" if cfg.site.room else "") + "</td></tr>"
-            f"<tr><td>period</td><td>{esc(period)} (times in {esc(str(tz))})</td></tr>"
-            f"<tr><td>printed</td><td>{esc(_generated(cfg))}</td></tr></table>"
+            f"<tr><td>{esc(when)}</td><td>{esc(times)}</td></tr>"
+            + "<tr><td>" + esc(_("printed")) + "</td><td>" + esc(_generated(cfg))
+            + "</td></tr></table>"
             + _chain_note(entries)
-            + pdf.table(ENTRY_HEADERS, _entry_rows(cfg, entries, names), ENTRY_WIDTHS)
-            + _sign_block(["reviewed by (supervisor)"]))
-    return pdf.document(f"Duty log {period}", cfg.site.name, _generated(cfg), body)
+            + pdf.table([_(h) for h in ENTRY_HEADERS], _entry_rows(cfg, entries, names),
+                        ENTRY_WIDTHS)
+            + _sign_block([_("reviewed by (supervisor)")]))
+    return pdf.document(_("Duty log {period}").format(period=period), cfg.site.name,
+                        _generated(cfg), body)
 
 
 def _sign_block(roles: list[str]) -> str:
     rows = "".join(f"<tr><td>{esc(r)}</td><td></td><td></td></tr>" for r in roles)
-    return ('<table class="sign"><thead><tr><th>role</th><th>name and signature</th>'
-            f"<th>date</th></tr></thead><tbody>{rows}</tbody></table>")
+    return ('<table class="sign"><thead><tr><th>' + esc(_("role")) + "</th><th>"
+            + esc(_("name and signature")) + "</th><th>" + esc(_("date"))
+            + f"</th></tr></thead><tbody>{rows}</tbody></table>")
 
 
 def _signatures(h: workflow.Handover, entries: list[dutylog.Entry]) -> dict[str, dict[str, Any]]:
@@ -88,29 +106,31 @@ def handover_sheet(cfg, store, hid: int | None) -> str:
     def when(ts: str | None) -> str:
         return esc(local_str(cfg, ts)) if ts else "-"
 
-    meta = [("handover", str(h.id)), ("outgoing", label(names, h.outgoing)),
-            ("incoming", label(names, h.incoming)), ("state", h.state),
-            ("started", local_str(cfg, h.started_at)),
-            ("completed", local_str(cfg, h.completed_at) if h.completed_at else "-"),
-            ("site", cfg.site.name + (f" ({cfg.site.room})" if cfg.site.room else "")),
-            ("times in", str(site_tz(cfg)))]
+    meta = [(_("handover"), str(h.id)), (_("outgoing"), label(names, h.outgoing)),
+            (_("incoming"), label(names, h.incoming)), (_("state"), _(h.state)),
+            (_("started"), local_str(cfg, h.started_at)),
+            (_("completed"), local_str(cfg, h.completed_at) if h.completed_at else "-"),
+            (_("site"), cfg.site.name + (f" ({cfg.site.room})" if cfg.site.room else "")),
+            (_("times in"), str(site_tz(cfg)))]
     body = ['<table class="meta">' + "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>"
                                              for k, v in meta) + "</table>"]
 
-    body.append("<h2>Items taken over</h2>")
+    body.append("<h2>" + esc(_("Items taken over")) + "</h2>")
     rows = []
     for seq, d in sorted(h.items.items(), key=lambda kv: int(kv[0])):
         try:
             text = dutylog.get(store, int(seq)).text
         except NotFoundError:  # purged: the decision is still shown
-            text = "(entry no longer in the log)"
-        rows.append(("", [esc(seq), esc(text), esc(d.get("decision")),
+            text = _("(entry no longer in the log)")
+        rows.append(("", [esc(seq), esc(text), esc(_(d["decision"]) if d.get("decision")
+                                                   in _DECISIONS else d.get("decision")),
                           esc(d.get("reason") or ""), esc(label(names, d.get("by"))),
                           when(d.get("at"))]))
-    body.append(pdf.table(["item", "text", "decision", "reason", "by", "at"], rows,
+    body.append(pdf.table([_("item"), _("text"), _("decision"), _("reason"), _("by"), _("at")],
+                          rows,
                           [7, 35, 11, 17, 13, 17]))
 
-    body.append("<h2>Inventory</h2>")
+    body.append("<h2>" + esc(_("Inventory")) + "</h2>")
     rows = []
     for it in cfg.duty.handover.inventory:
         rec = h.inventory.get(it.name) or {}
@@ -119,30 +139,41 @@ def handover_sheet(cfg, store, hid: int | None) -> str:
         rows.append(("", [esc(it.name), esc(it.kind), str(it.count),
                           f"<span{cls}>{esc(counted)}</span>", esc(rec.get("note") or ""),
                           when(rec.get("at"))]))
-    body.append(pdf.table(["item", "kind", "expected", "counted", "note", "counted at"], rows))
+    body.append(pdf.table([_("item"), _("kind"), _("expected"), _("counted"), _("note"),
+                           _("counted at")], rows))
 
-    body.append("<h2>Signatures</h2>")
+    body.append("<h2>" + esc(_("Signatures")) + "</h2>")
     sigs = _signatures(h, entries)
     rows = []
     for role, who, at in (("outgoing", h.outgoing, h.signed_out_at),
                           ("incoming", h.incoming, h.signed_in_at)):
         s = sigs.get(role)
         if not at:
-            how = "not signed"
+            how = _("not signed")
         elif s and s.get("method") == SSHSIG:
-            how = f"SSH-signed (log #{s['seq']}, payload sha256 {s.get('payload_sha256')})"
+            how = _("SSH-signed (log #{seq}, payload sha256 {sha})").format(
+                seq=s["seq"], sha=s.get("payload_sha256"))
         elif s and s.get("method") == LOGIN_ONLY:
-            how = f"login only: no SSH key (login {s.get('login')}, log #{s['seq']})"
+            how = _("login only: no SSH key (login {login}, log #{seq})").format(
+                login=s.get("login"), seq=s["seq"])
         else:
-            how = "signed (no signature record found)"
-        rows.append(("", [esc(role), esc(label(names, who)), when(at), esc(how), ""]))
-    body.append(pdf.table(["role", "person", "signed at", "how", "handwritten signature"],
+            how = _("signed (no signature record found)")
+        rows.append(("", [esc(_(role)), esc(label(names, who)), when(at), esc(how), ""]))
+    body.append(pdf.table([_("role"), _("person"), _("signed at"), _("how"),
+                           _("handwritten signature")],
                           rows, [10, 15, 16, 34, 25]))
 
-    body.append(f"<h2>Duty log covered by this handover ({len(entries)})</h2>")
+    body.append("<h2>" + esc(_("Duty log covered by this handover ({n})").format(
+        n=len(entries))) + "</h2>")
     body.append(_chain_note(entries))
     body.append(pdf.table(ENTRY_HEADERS, _entry_rows(cfg, entries, names), ENTRY_WIDTHS))
-    return pdf.document(f"Handover {h.id}", cfg.site.name, _generated(cfg), "".join(body))
+    return pdf.document(_("Handover {id}").format(id=h.id), cfg.site.name, _generated(cfg),
+                        "".join(body))
+
+
+# handover states and item decisions as the sheet shows them (the record keeps these)
+_DECISIONS = (N_("accepted"), N_("refused"))
+_SHOWN = (N_("complete"), N_("suspended"))
 
 
 def month_range(month: str) -> tuple[dt.date, dt.date]:
