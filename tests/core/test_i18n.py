@@ -119,6 +119,9 @@ def test_language_list_first_known_wins(monkeypatch, restore_language):
 def test_locale_chooses_without_config(tmp_path):
     proc = opsctl("--help", env=_env(LANG="zh_CN.UTF-8"))
     assert proc.returncode == 0 and "机房巡检与配电室巡视" in proc.stdout
+    assert proc.stdout.startswith("用法：opsctl [OPTIONS]") and "\n选项：\n" in proc.stdout
+    proc = opsctl("duty", "log", "--help", env=_env(LANG="zh_CN.UTF-8"))
+    assert "只追加、哈希链式的值班日志。" in proc.stdout and "\n命令：\n" in proc.stdout
     proc = opsctl("--help", env=_env(LANG="C.UTF-8"))
     assert "Machine-room inspections and patrols." in proc.stdout
 

@@ -26,7 +26,7 @@ ENTRY_WIDTHS = [6, 18, 13, 12, 7, 44]
 def _what(e: dutylog.Entry) -> str:
     # the fixed words as people read them (cli/duty.py marks them for the catalog)
     if e.kind == "entry":
-        return _(e.category) + (f" {_(e.severity)}" if e.severity else "")
+        return _(e.category) + (" " + _(e.severity) if e.severity else "")
     return _(e.kind) + (f" #{e.ref_seq}" if e.ref_seq is not None else "")
 
 
