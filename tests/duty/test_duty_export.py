@@ -225,3 +225,20 @@ def test_streamed_csv_is_the_rendered_csv(tmp_path, monkeypatch, tz):
     assert (empty.parent / "duty-2020-01-01_2020-01-02.csv").read_bytes() == \
         ex.render(ex.collect(cfg, store, dt.date(2020, 1, 1), dt.date(2020, 1, 2)), "csv")[""]
     store.close()
+
+
+def test_a_streaming_export_file_is_discarded_on_ctrl_c(tmp_path):
+    """Ctrl-C ends the CLI at once outside critical sections; the CSV being streamed
+    (seconds for a year) is registered so that no temporary is left behind."""
+    import os
+
+    from opsctl.core import interrupt
+    from opsctl.handover import export as ex
+
+    staged = ex._Staged()
+    tmp = str(tmp_path / f".x.csv.tmp{os.getpid()}")
+    with staged.stream(tmp_path / "x.csv") as out:
+        out.write("a,b\n")
+        assert tmp in interrupt._temps
+    staged.commit()
+    assert tmp not in interrupt._temps and (tmp_path / "x.csv").read_bytes() == b"a,b\n"

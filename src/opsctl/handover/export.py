@@ -519,6 +519,8 @@ class _Staged:
         """A file written piece by piece (memory flat at any size), hashed as it goes."""
         tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        # Ctrl-C while the file streams (seconds for a year): no temporary left behind.
+        interrupt.discard_on_exit(tmp)
         try:
             os.fchmod(fd, FILE_MODE)
             with open(fd, "wb", closefd=False) as raw:
@@ -529,6 +531,7 @@ class _Staged:
         except BaseException:
             os.close(fd)
             tmp.unlink(missing_ok=True)
+            interrupt.keep(tmp)
             raise
         os.close(fd)
         self.pending.append((tmp, path))
