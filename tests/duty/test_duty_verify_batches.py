@@ -74,7 +74,7 @@ def test_intact_logs_are_verified_in_batches(tmp_path, monkeypatch, keyed_from):
 
 @pytest.mark.parametrize("seq", [1, 7, 8, 14, 15, 29, 49, 50])
 @pytest.mark.parametrize("damage", ["text", "hash", "prev_hash", "delete", "blob_hash",
-                                    "alg", "forged", "seq_swap"])
+                                    "alg", "forged", "seq_swap", "null_alg_forged"])
 def test_damage_is_reported_as_by_the_walk(tmp_path, monkeypatch, seq, damage):
     store = _log(tmp_path)
     if damage == "text":
@@ -98,6 +98,23 @@ def test_damage_is_reported_as_by_the_walk(tmp_path, monkeypatch, seq, damage):
         digest = hashlib.sha256(chain.canonical(tuple(vals))).hexdigest()
         conn.close()
         _sql(store, "UPDATE duty_log SET text = 'forged', hash = ? WHERE seq = ?", digest, seq)
+    elif damage == "null_alg_forged":  # no algorithm, re-hashed with its null in place
+        conn = sqlite3.connect(store.path)
+        conn.execute("DROP TRIGGER IF EXISTS duty_log_fts_au")
+        conn.execute("PRAGMA writable_schema = ON")  # alg is NOT NULL: as a forger would
+        conn.execute("UPDATE sqlite_master SET sql = replace(sql, 'alg VARCHAR(16) NOT NULL',"
+                     " 'alg VARCHAR(16)') WHERE name = 'duty_log'")
+        conn.commit()
+        conn.close()
+        conn = sqlite3.connect(store.path)
+        row = conn.execute(f"SELECT {', '.join(chain.FIELDS)} FROM duty_log WHERE seq = ?",
+                           (seq,)).fetchone()
+        vals = list(row)
+        vals[11] = None
+        digest = hashlib.sha256(chain.canonical(tuple(vals))).hexdigest()
+        conn.execute("UPDATE duty_log SET alg = NULL, hash = ? WHERE seq = ?", (digest, seq))
+        conn.commit()
+        conn.close()
     elif damage == "seq_swap":  # two entries trade places
         other = seq + 1 if seq < 50 else seq - 1
         _sql(store, "UPDATE duty_log SET seq = -1 WHERE seq = ?", seq)

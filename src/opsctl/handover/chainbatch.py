@@ -33,11 +33,12 @@ from opsctl.handover.chain import ALG_HMAC, ALG_PLAIN, FIELDS, Checked
 BATCH = 5000
 # A raw newline cannot occur inside the JSON (control characters are escaped), so it
 # separates the entries of a batch. max(hash) is a BLOB if any hash is one (BLOBs sort
-# after text): the walk compares such a hash as bytes, and calls it altered. The JSON
-# comes as text (decoded, then encoded here: cheaper than SQLite's CAST to BLOB).
+# after text): the walk compares such a hash as bytes, and calls it altered. min() and
+# max() skip NULLs, so count(alg) must be every row. The JSON comes as text (decoded,
+# then encoded here: cheaper than SQLite's CAST to BLOB).
 SQL = ("SELECT group_concat(json_array(" + ", ".join(FIELDS) + "), char(10)), "
        "group_concat(prev_hash), group_concat(hash), group_concat(seq), max(hash), "
-       "min(alg), max(alg) FROM duty_log WHERE seq BETWEEN ? AND ?")
+       "min(alg), max(alg), count(alg) FROM duty_log WHERE seq BETWEEN ? AND ?")
 
 # (first seq, last seq, alg, the first entry's prev_hash, the last entry's hash)
 Segment = tuple[int, int, str, str, str]
@@ -46,8 +47,9 @@ Segment = tuple[int, int, str, str, str]
 def check_range(cur, a: int, b: int, key: bytes | None) -> list[Segment] | None:
     """Entries a..b as one or two self-consistent segments, or None when this cannot
     vouch for them (the row-by-row walk then decides)."""
-    canon, prevs, hashes, seqs, top, lo_alg, hi_alg = cur.execute(SQL, (a, b)).fetchone()
-    if not isinstance(top, str):  # no rows, or a BLOB hash
+    canon, prevs, hashes, seqs, top, lo_alg, hi_alg, algs = cur.execute(
+        SQL, (a, b)).fetchone()
+    if not isinstance(top, str) or algs != b - a + 1:  # no rows, a BLOB hash, a NULL alg
         return None
     if lo_alg != hi_alg:
         # The chain switched to HMAC inside this batch: the two sides on their own.
@@ -110,8 +112,10 @@ def verify_batches(store, last: int, state: Checked, key: bytes | None) -> Check
             if not isinstance(segs, list):  # None, or the batch's error
                 break
             for a, b, alg, first_prev, last_hash in segs:
+                # A comma in the first link would make the split of the links
+                # ambiguous (it can only come from a purge anchor's last_hash).
                 if (a != state.expected or first_prev != state.prev_hash
-                        or (alg == ALG_PLAIN and state.seen_hmac)):
+                        or "," in first_prev or (alg == ALG_PLAIN and state.seen_hmac)):
                     return state
                 state = Checked(state.first_seq, state.n + b - a + 1, last_hash, b + 1,
                                 state.seen_hmac or alg == ALG_HMAC)
