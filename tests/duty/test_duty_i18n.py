@@ -46,6 +46,14 @@ def test_handover_texts_stored_in_the_site_language(tmp_path, monkeypatch):
                           "交接班 1：torch 清点 2，应为 2",
                           "交接班 1 清点不符：rack keys 清点 3，应为 4 (一把在厂家)"]
 
+    shown = env.run("duty", "handover", "show").stdout
+    for word in ("交接班 1", "交班人", "接班人", "上次交接班以来的值班日志", "未关闭事项",
+                 "物品清点", "最近一次巡检：无记录", "状态快照：未附上"):
+        assert word in shown, (word, shown)
+    entry = env.run("duty", "log", "show", "1").stdout
+    for word in ("值班日志记录 1", "类别", "事件", "级别", "重要", "哈希"):
+        assert word in entry, (word, entry)
+
     # The printed handover sheet speaks Chinese too (pdftotext reads it back).
     if shutil.which("pdftotext"):
         sheet = tmp_path / "handover.pdf"

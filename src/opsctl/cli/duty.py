@@ -54,7 +54,9 @@ def _entry_rows(app, entries):
 _WORDS = {w: w for w in (N_("incident"), N_("call"), N_("patrol"), N_("change"), N_("note"),
                          N_("minor"), N_("major"), N_("critical"), N_("amend"), N_("close"),
                          N_("review"), N_("handover"), N_("roster"), N_("purge"), N_("open"),
-                         N_("closed"), N_("superseded"))}
+                         N_("closed"), N_("superseded"), N_("matches"), N_("off roster"),
+                         "no roster", "inspection run", "latest stored inspection record",
+                         "none")}
 
 
 def _word(w: str) -> str:
@@ -89,13 +91,13 @@ def log_add(app, text, category, severity, pending, status_note, by) -> None:
     if contains_secret(text):
         # Entries are evidence and are exported as written; a secret in one cannot be
         # taken back (an amendment adds, it does not erase).
-        app.out.warn(f"entry {seq} contains a value the config holds as a secret "
-                     "(password, community, token); duty log entries are kept and exported "
-                     "as written")
+        app.out.warn(_("entry {seq} contains a value the config holds as a secret "
+                       "(password, community, token); duty log entries are kept and "
+                       "exported as written").format(seq=seq))
     if app.json:
         app.out.json({"seq": seq})
     else:
-        app.out.info(f"entry {seq} added")
+        app.out.info(_("entry {seq} added").format(seq=seq))
 
 
 @log_group.command("list")
@@ -153,13 +155,17 @@ def log_show(app, seq) -> None:
     if app.json:
         app.out.json(e.to_dict())
         return
-    app.out.kv([("seq", e.seq), ("time", local_str(app.cfg, e.ts)), ("kind", e.kind),
-                ("category", e.category), ("severity", e.severity), ("author", e.author),
-                ("source", e.source), ("pending", e.pending), ("status", e.status),
-                ("references", e.ref_seq), ("amended by", ", ".join(map(str, e.amended_by))),
-                ("closed by", e.closed_by), ("text", e.text),
-                ("details", None if e.details is None else str(e.details)), ("hash", e.hash)],
-               title=f"duty log entry {e.seq}")
+    app.out.kv([(_("seq"), e.seq), (_("time"), local_str(app.cfg, e.ts)),
+                (_("kind"), _word(e.kind)), (_("category"), _word(e.category)),
+                (_("severity"), _word(e.severity) if e.severity else None),
+                (_("author"), e.author), (_("source"), e.source), (_("pending"), e.pending),
+                (_("status"), _word(e.status) if e.status else None),
+                (_("references"), e.ref_seq),
+                (_("amended by"), ", ".join(map(str, e.amended_by))),
+                (_("closed by"), e.closed_by), (_("text"), e.text),
+                (_("details"), None if e.details is None else str(e.details)),
+                (_("hash"), e.hash)],
+               title=_("duty log entry {seq}").format(seq=e.seq))
 
 
 @log_group.command("close")
@@ -173,7 +179,7 @@ def log_close(app, seq, result, by) -> None:
 
     new = dutylog.close(app.cfg, app.store, seq, result, by=by)
     app.out.json({"seq": new, "closes": seq}) if app.json else app.out.info(
-        f"entry {new} closes item {seq}")
+        _("entry {new} closes item {seq}").format(new=new, seq=seq))
 
 
 @log_group.command("amend")
@@ -191,7 +197,7 @@ def log_amend(app, seq, reason, text, status_note, severity, by) -> None:
     new = dutylog.amend(app.cfg, app.store, seq, reason, text, by=by, status=status_note,
                         severity=severity)
     app.out.json({"seq": new, "amends": seq}) if app.json else app.out.info(
-        f"entry {new} amends entry {seq}")
+        _("entry {new} amends entry {seq}").format(new=new, seq=seq))
 
 
 @log_group.command("review")
@@ -203,7 +209,8 @@ def log_review(app, day, by) -> None:
     from opsctl.handover import dutylog
 
     seq = dutylog.review(app.cfg, app.store, _date(day, "--date"), by=by)
-    app.out.json({"seq": seq}) if app.json else app.out.info(f"review recorded as entry {seq}")
+    app.out.json({"seq": seq}) if app.json else app.out.info(
+        _("review recorded as entry {seq}").format(seq=seq))
 
 
 @log_group.command("verify")
@@ -634,42 +641,53 @@ def _render_briefing(app, h, brief=None) -> None:
 
     names = brief.get("full_names") or {}
     signed = [label(names, n) for n in signed]
-    app.out.kv([("handover", h.id), ("outgoing", label(names, h.outgoing)),
-                ("incoming", label(names, h.incoming)),
-                ("state", h.state), ("started", local_str(app.cfg, h.started_at)),
-                ("signed by", ", ".join(signed) or "nobody")], title=f"handover {h.id}")
+    app.out.kv([(_("handover"), h.id), (_("outgoing"), label(names, h.outgoing)),
+                (_("incoming"), label(names, h.incoming)),
+                (_("state"), _(h.state)), (_("started"), local_str(app.cfg, h.started_at)),
+                (_("signed by"), ", ".join(signed) or _("nobody"))],
+               title=_("handover {id}").format(id=h.id))
     from opsctl.handover import dutylog
 
     entries = dutylog.list_entries(app.cfg, app.store, since_seq=h.since_seq)
-    app.out.table(_ENTRY_COLS, _entry_rows(app, entries),
-                  title=f"log since the last handover ({len(entries)})")
-    app.out.table(["item", "category", "severity", "text", "status note", "decision"],
-                  [(i["seq"], i["category"], i["severity"], i["text"], i["status"],
-                    (i["decision"] or {}).get("decision", "-")) for i in brief["open_items"]],
-                  title="open items")
-    app.out.table(["item", "kind", "expected", "counted"],
+    app.out.table([_(c) for c in _ENTRY_COLS], _entry_rows(app, entries),
+                  title=_("log since the last handover ({n})").format(n=len(entries)))
+    app.out.table([_("item"), _("category"), _("severity"), _("text"), _("status note"),
+                   _("decision")],
+                  [(i["seq"], _word(i["category"]),
+                    _word(i["severity"]) if i["severity"] else None, i["text"], i["status"],
+                    _(i["decision"]["decision"]) if (i["decision"] or {}).get("decision")
+                    else "-") for i in brief["open_items"]],
+                  title=_("open items"))
+    app.out.table([_("item"), _("kind"), _("expected"), _("counted")],
                   [(i["name"], i["kind"], i["expected"], i["counted"])
-                   for i in brief["inventory"]], title="inventory")
+                   for i in brief["inventory"]], title=_("inventory"))
     insp = brief["inspection"]
-    app.out.text("latest inspection: " + (
+    app.out.text(_("latest inspection: {what}").format(what=(
         f"#{insp.get('id')} {insp.get('profile')} {insp.get('status')} "
-        f"({insp.get('started_at')})" if insp else "none recorded"))
+        f"({insp.get('started_at')})" if insp else _("none recorded"))))
     alarms = brief["alarms"] or {}
-    app.out.text(f"alarms: power {alarms.get('power')!s}; raid {alarms.get('raid')!s}")
+    app.out.text(_("alarms: power {power}; raid {raid}").format(
+        power=alarms.get("power"), raid=alarms.get("raid")))
     ro = brief.get("roster") or {}
-    when = f" (shift change {local_str(app.cfg, ro['shift_change'])})" \
+    when = _(" (shift change {time})").format(time=local_str(app.cfg, ro["shift_change"])) \
         if ro.get("shift_change") else ""
-    app.out.text(f"roster: {ro.get('status', '')}: {ro.get('note')}{when}"
-                 + (f"; reason given: {ro['reason']}" if ro.get("reason") else ""))
+    # (_("") would be the catalog's header: empty values stay empty)
+    app.out.text(_("roster: {status}: {note}").format(status=_word(ro.get("status") or ""),
+                                                        note=ro.get("note")) + when
+                 + (_("; reason given: {reason}").format(reason=ro["reason"])
+                    if ro.get("reason") else ""))
     if ro.get("shift_change"):
-        app.out.text(f"arrival of {h.incoming}: {workflow.arrival_text(ro.get('arrival'))}")
+        app.out.text(_("arrival of {who}: {arrival}").format(
+            who=h.incoming, arrival=workflow.arrival_text(ro.get("arrival"))))
     snap = brief["snapshot"]
-    app.out.text("snapshot: " + (f"{snap.get('source')} {snap.get('status', '')} "
-                                 f"{snap.get('note', '')}".strip() if snap else "not attached"))
+    app.out.text(_("snapshot: {what}").format(what=(
+        " ".join((_word(snap.get("source") or ""), str(snap.get("status", "")),
+                  str(snap.get("note", "")))).strip()
+        if snap else _("not attached"))))
     if brief["missing"]:
-        app.out.text("before signing: " + "; ".join(brief["missing"]))
+        app.out.text(_("before signing: {missing}").format(missing="; ".join(brief["missing"])))
     elif h.state == "open":
-        app.out.text("ready to sign: opsctl duty handover sign --as NAME (both people)")
+        app.out.text(_("ready to sign: opsctl duty handover sign --as NAME (both people)"))
 
 
 @handover.command("start")
@@ -700,7 +718,8 @@ def handover_accept(app, seq, by, hid) -> None:
     from opsctl.handover import workflow
 
     workflow.decide_item(app.cfg, app.store, seq, accept=True, by=by, hid=hid)
-    app.out.json({"accepted": seq}) if app.json else app.out.info(f"item {seq} accepted")
+    app.out.json({"accepted": seq}) if app.json else app.out.info(
+        _("item {seq} accepted").format(seq=seq))
 
 
 @handover.command("refuse")
@@ -714,7 +733,8 @@ def handover_refuse(app, seq, reason, by, hid) -> None:
     from opsctl.handover import workflow
 
     workflow.decide_item(app.cfg, app.store, seq, accept=False, reason=reason, by=by, hid=hid)
-    app.out.json({"refused": seq}) if app.json else app.out.info(f"item {seq} refused")
+    app.out.json({"refused": seq}) if app.json else app.out.info(
+        _("item {seq} refused").format(seq=seq))
 
 
 @handover.command("inventory")
@@ -733,9 +753,10 @@ def handover_inventory(app, name, count, note, by, hid) -> None:
     if app.json:
         app.out.json({"item": name, "count": count, "discrepancy_entry": disc})
     elif disc:
-        app.out.warn(f"{name}: count differs from the inventory; logged as open item {disc}")
+        app.out.warn(_("{name}: count differs from the inventory; logged as open item "
+                       "{seq}").format(name=name, seq=disc))
     else:
-        app.out.info(f"{name}: {count} counted, as expected")
+        app.out.info(_("{name}: {count} counted, as expected").format(name=name, count=count))
 
 
 @handover.command("snapshot")
@@ -776,7 +797,8 @@ def handover_suspend(app, reason, by, hid) -> None:
     from opsctl.handover import workflow
 
     h = workflow.suspend(app.cfg, app.store, reason, by=by, hid=hid)
-    app.out.json(h.to_dict()) if app.json else app.out.info(f"handover {h.id} suspended")
+    app.out.json(h.to_dict()) if app.json else app.out.info(
+        _("handover {id} suspended").format(id=h.id))
 
 
 @handover.command("resume")
@@ -788,7 +810,8 @@ def handover_resume(app, by, hid) -> None:
     from opsctl.handover import workflow
 
     h = workflow.resume(app.cfg, app.store, by=by, hid=hid)
-    app.out.json(h.to_dict()) if app.json else app.out.info(f"handover {h.id} resumed")
+    app.out.json(h.to_dict()) if app.json else app.out.info(
+        _("handover {id} resumed").format(id=h.id))
 
 
 @handover.command("sign")
@@ -803,10 +826,11 @@ def handover_sign(app, as_name, hid) -> None:
     if app.json:
         app.out.json(h.to_dict())
     elif h.state == "complete":
-        app.out.info(f"handover {h.id} complete: {h.outgoing} -> {h.incoming}, both signed")
+        app.out.info(_("handover {id} complete: {outgoing} -> {incoming}, both signed").format(
+            id=h.id, outgoing=h.outgoing, incoming=h.incoming))
     else:
         other = h.incoming if h.signed_out_at else h.outgoing
-        app.out.info(f"signed; waiting for {other}")
+        app.out.info(_("signed; waiting for {who}").format(who=other))
 
 
 @handover.command("show")
@@ -851,13 +875,14 @@ def handover_status(app) -> None:
                       "blocked_by": blocked})
         return
     if cur:
-        app.out.info(f"handover {cur.id} {cur.outgoing} -> {cur.incoming}: {cur.state}")
+        app.out.info(_("handover {id} {outgoing} -> {incoming}: {state}").format(
+            id=cur.id, outgoing=cur.outgoing, incoming=cur.incoming, state=_(cur.state)))
         for m in missing:
-            app.out.info(f"  missing: {m}")
+            app.out.info(_("  missing: {what}").format(what=m))
     else:
-        app.out.info("no handover in progress")
+        app.out.info(_("no handover in progress"))
         for b in blocked:
-            app.out.info(f"  a new handover is blocked: {b}")
+            app.out.info(_("  a new handover is blocked: {why}").format(why=b))
 
 
 @handover.command("list")
@@ -871,8 +896,9 @@ def handover_list(app) -> None:
     if app.json:
         app.out.json([h.to_dict() for h in hs])
         return
-    app.out.table(["id", "outgoing", "incoming", "state", "started", "completed"],
-                  [(h.id, h.outgoing, h.incoming, h.state, local_str(app.cfg, h.started_at),
+    app.out.table([_("id"), _("outgoing"), _("incoming"), _("state"), _("started"),
+                   _("completed")],
+                  [(h.id, h.outgoing, h.incoming, _(h.state), local_str(app.cfg, h.started_at),
                     local_str(app.cfg, h.completed_at) if h.completed_at else "")
                    for h in hs])
 
