@@ -745,8 +745,8 @@ def _lean_imports() -> None:
     pysnmp imports pysmi (with jinja2, lark and requests) when it is installed — it is a
     test dependency here — only to compile MIBs from source; opsctl speaks numeric OIDs,
     and pysnmp works without it. That is ~15 MB of resident memory the daemon never uses.
-    (pysnmp's privacy ciphers, ``cryptography``, are deferred by
-    :func:`opsctl.power.snmp.client.hlapi` in every process: loaded for SNMPv3 authPriv only.)
+    (pysnmp itself is imported only for SNMPv1/v3 devices: v2c goes through gufo-snmp,
+    see :mod:`opsctl.power.snmp.fast`.)
     """
     if "pysmi" not in sys.modules:
         sys.modules["pysmi"] = None  # type: ignore[assignment]

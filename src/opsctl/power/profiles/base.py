@@ -271,7 +271,9 @@ def decode_column(col: Column, raw: Raw, notes: Notes, row: str) -> Any:
     f = Field(f"{col.name}[{row}]", (Source(col.oid + "." + row, col.scale, col.enum),),
               type="number" if col.type == "counter" else col.type,
               sentinels=col.sentinels)
-    if col.type == "counter" and raw.kind in ("counter32", "counter64"):
+    # A counter column's number is a counter whatever its wire type (the v2c engine does
+    # not keep INTEGER and Counter32 apart): never a "not available" sentinel.
+    if col.type == "counter" and raw.is_number:
         return int(raw.value)  # type: ignore[arg-type]
     return decode(f, f.sources[0], raw, notes)
 
