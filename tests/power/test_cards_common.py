@@ -31,13 +31,14 @@ def sim_available() -> bool:
     return snmpsim_available()
 
 
-def read(port: int, community: str, profile: str = "auto", kind: str = "ups"):
+def read(port: int, community: str, profile: str = "auto", kind: str = "ups",
+         version: str = "2c"):
     """Read one card exactly as a poll does (opsctl.power.reader) -> ReadResult."""
     from opsctl.power.reader import read_device
     from opsctl.power.snmp.client import Session, Target, run
 
     async def go():
-        session = Session(Target("127.0.0.1", port, "2c", community, timeout=2, retries=1))
+        session = Session(Target("127.0.0.1", port, version, community, timeout=2, retries=1))
         return await read_device(session, kind, profile)
 
     return run(go())

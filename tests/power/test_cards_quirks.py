@@ -36,11 +36,20 @@ def test_quirky_rfc1628_card(sim):
     assert "battery.runtime" not in v and notes["battery.runtime"] == "out-of-range"
     # upsOutputPercentLoad 999: outside any plausible range -> absent (NUT: ups.load 999).
     assert "ups.load" not in v and notes["ups.load"] == "out-of-range"
-    # NULL (type 5) values: absent with a note.
-    assert notes["battery.current"] == "null" and notes["output.current"] == "null"
+    # NULL (type 5) values: absent (over v2c a NULL reads as missing: docs/power.md).
+    assert {"battery.current", "output.current"} <= set(r.missing)
+    assert "battery.current" not in v and "output.current" not in v
     # A negative number is not a quirk by itself: -3 °C is a valid battery temperature.
     assert v["battery.temperature"] == -3 and "battery.temperature" not in notes
     assert v["ups.status"] == "OL" and v["input.frequency"] == 49.9
+
+
+def test_null_values_are_notes_over_pysnmp(sim):
+    """SNMPv1 (pysnmp) keeps NULL apart from an absent object: a NULL is a note."""
+    r = read(sim.port, "quirky-rfc1628", version="1")
+    notes = _notes(r)
+    assert notes["battery.current"] == "null" and notes["output.current"] == "null"
+    assert r.values["battery.charge"] == 87 and r.values["ups.status"] == "OL"
 
 
 def test_quirks_in_json_and_verbose_and_health(sim, tmp_path):
@@ -50,7 +59,7 @@ def test_quirks_in_json_and_verbose_and_health(sim, tmp_path):
     assert d["reachable"] and d["status"] == "WARNING" and rc == 1
     codes = {(n["field"], n["code"]) for n in d["notes"]}
     assert {("battery.voltage", "bad-type"), ("ups.load", "out-of-range"),
-            ("battery.charge", "string-number"), ("battery.current", "null"),
+            ("battery.charge", "string-number"),
             ("device.mfr", "missing-instance")} <= codes
     assert all(n["message"] and n["oid"] for n in d["notes"])
     rules = {f["rule"] for f in d["findings"]}
