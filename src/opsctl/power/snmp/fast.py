@@ -56,6 +56,7 @@ class FastBackend:
     def __init__(self, target: Target):
         self.target = target
         self._addr: str | None = None
+        self._sess: SnmpSession | None = None  # one socket for the session's GETs
 
     async def _address(self) -> str:
         if self._addr is None:
@@ -74,6 +75,11 @@ class FastBackend:
         return self._addr
 
     async def _session(self) -> SnmpSession:
+        if self._sess is None:
+            self._sess = await self._new_session()
+        return self._sess
+
+    async def _new_session(self) -> SnmpSession:
         t = self.target
         try:
             return SnmpSession(addr=await self._address(), port=t.port,
@@ -137,7 +143,7 @@ class FastBackend:
 
     async def _walk_column(self, base: str, max_rows: int,
                            reps: int) -> tuple[dict[str, Raw], int]:
-        sess = await self._session()
+        sess = await self._new_session()
         rows: dict[str, Raw] = {}
         it = sess.getbulk(base, max_repetitions=reps)
         last = oid_tuple(base)
