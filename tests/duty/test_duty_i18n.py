@@ -72,3 +72,10 @@ def test_handover_texts_stored_in_the_site_language(tmp_path, monkeypatch):
     newest = json.loads(env.run("--json", "duty", "log", "list").stdout)[-1]
     assert newest["text"] == "handover 1: torch counted 2 of 2"
     env.run("duty", "log", "verify")
+
+    # Back in Chinese: the roster views.
+    env.config.write_text(zh)
+    gen = env.run("duty", "roster", "generate", "--month", "2031-04")
+    assert "已生成 2031-04 排班表（two-shift）" in gen.stdout, gen.stdout
+    checked = env.run("duty", "roster", "check", "--month", "2031-04", check=None)
+    assert "2031-04 排班表：" in checked.stdout and "每人工时" in checked.stdout, checked.stdout

@@ -443,8 +443,10 @@ def roster_generate(app, month, pattern, by) -> None:
     if app.json:
         app.out.json({"roster": ro.to_dict(), "check": res.to_dict()})
         return
-    app.out.info(f"roster {ro.month} generated ({ro.pattern}): {len(ro.slots)} shifts; check: "
-                 + ("ok" if res.ok else f"{len(res.errors)} problem(s)"))
+    app.out.info(_("roster {month} generated ({pattern}): {n} shifts; check: {result}").format(
+        month=ro.month, pattern=ro.pattern, n=len(ro.slots),
+        result=_("ok") if res.ok else ngettext("{n} problem", "{n} problems",
+                                               len(res.errors)).format(n=len(res.errors))))
 
 
 @roster.command("show")
@@ -463,9 +465,12 @@ def roster_show(app, month) -> None:
     rows = [(s["date"], s["shift"], s["start"][11:16], s["end"][11:16], s["post"], s["kind"],
              "+".join(s["teams"]), ", ".join(label(names, p) for p in s["people"]),
              label(names, s["lead"])) for s in ro.slots]
-    state = f"approved by {ro.approved_by}" if ro.approved else "NOT approved"
-    app.out.table(["date", "shift", "from", "to", "post", "kind", "team", "people", "lead"],
-                  rows, title=f"roster {ro.month} ({ro.pattern}, {state})")
+    state = (_("approved by {who}").format(who=ro.approved_by) if ro.approved
+             else _("NOT approved"))
+    app.out.table([_("date"), _("shift"), _("from"), _("to"), _("post"), _("kind"), _("team"),
+                   _("people"), _("lead")],
+                  rows, title=_("roster {month} ({pattern}, {state})").format(
+                      month=ro.month, pattern=ro.pattern, state=state))
 
 
 @roster.command("check")
@@ -488,13 +493,17 @@ def roster_check(app, month, fmt: str) -> None:
         app.out.json(res.to_dict())
     else:
         if res.errors:
-            app.out.table(["problem", "date", "detail"],
+            app.out.table([_("problem"), _("date"), _("detail")],
                           [(e["kind"], e["date"], e["message"]) for e in res.errors],
-                          title=f"roster {ro.month}: {len(res.errors)} problem(s)")
+                          title=ngettext("roster {month}: {n} problem",
+                                         "roster {month}: {n} problems",
+                                         len(res.errors)).format(month=ro.month,
+                                                                 n=len(res.errors)))
         else:
-            app.out.info(f"roster {ro.month}: {res.shifts} shifts, coverage complete, "
-                         "every shift led, within limits")
-        app.out.table(["person", "hours"], list(res.hours.items()), title="hours per person")
+            app.out.info(_("roster {month}: {n} shifts, coverage complete, every shift led, "
+                           "within limits").format(month=ro.month, n=res.shifts))
+        app.out.table([_("person"), _("hours")], list(res.hours.items()),
+                      title=_("hours per person"))
     sys.exit(0 if res.ok else 2)
 
 
@@ -508,7 +517,7 @@ def roster_approve(app, month, by) -> None:
 
     ro = r.approve(app.cfg, app.store, month, by=by)
     app.out.json(ro.to_dict()) if app.json else app.out.info(
-        f"roster {ro.month} approved by {ro.approved_by}")
+        _("roster {month} approved by {who}").format(month=ro.month, who=ro.approved_by))
 
 
 @roster.command("who")
@@ -530,9 +539,10 @@ def roster_who(app, at) -> None:
         app.out.json({"at": when, "on_duty": slots, "full_names": names})
         return
     if not slots:
-        app.out.info("nobody is rostered at that time")
+        app.out.info(_("nobody is rostered at that time"))
         return
-    app.out.table(["shift", "from", "to", "post", "kind", "people", "lead"],
+    app.out.table([_("shift"), _("from"), _("to"), _("post"), _("kind"), _("people"),
+                   _("lead")],
                   [(s["shift"], s["start"][:16], s["end"][:16], s["post"], s["kind"],
                     ", ".join(label(names, p) for p in s["people"]), label(names, s["lead"]))
                    for s in slots])
