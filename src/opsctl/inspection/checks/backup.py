@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from opsctl.core.errors import OpsError, Status
+from opsctl.core.i18n import _
 from opsctl.inspection.checks.base import (
     Check,
     CheckResult,
@@ -52,19 +53,22 @@ class BackupAgeCheck(Check):
         try:
             found = self._stat(ctx, pattern)
         except (OSError, OpsError) as exc:
-            return CheckResult.unknown(f"cannot look for {pattern}: {exc}")
+            return CheckResult.unknown(_("cannot look for {pattern}: {error}").format(
+                pattern=pattern, error=exc))
         if not found:
-            return CheckResult(Status.CRITICAL, f"no backup found ({pattern} matches nothing)")
+            return CheckResult(Status.CRITICAL, _("no backup found ({pattern} matches "
+                                                  "nothing)").format(pattern=pattern))
         mtime, size, name = max(found)
         age_h = max(0.0, (time.time() - mtime) / 3600.0)
         status = grade_high(age_h, p["warn_hours"], p["crit_hours"])
-        msg = f"{name}: {age_h:.1f} h old"
+        msg = _("{name}: {hours:.1f} h old").format(name=name, hours=age_h)
         if p["path"]:
             msg += f", {fmt_bytes(size)}"
             if size < p["min_bytes"]:
                 status = Status.CRITICAL
-                msg += f" (smaller than {p['min_bytes']} bytes)"
-        msg += f" (warn {p['warn_hours']:g} h, crit {p['crit_hours']:g} h)"
+                msg += _(" (smaller than {n} bytes)").format(n=p["min_bytes"])
+        msg += _(" (warn {warn:g} h, crit {crit:g} h)").format(warn=p["warn_hours"],
+                                                             crit=p["crit_hours"])
         return CheckResult(status, msg, round(age_h, 2),
                            {"file": name, "mtime": mtime, "size": size, "matches": len(found)})
 

@@ -171,12 +171,15 @@ class ProcessCheck(Check):
             # The kernel keeps only 15 characters of a process name (comm).
             count = sum(1 for n in procs if n == want or (len(n) == 15 and want.startswith(n)))
         if count < p["min"]:
-            return CheckResult(Status.CRITICAL, f"{want}: {count} running, expected at least "
-                                                f"{p['min']}", count)
+            return CheckResult(Status.CRITICAL, _("{name}: {n} running, expected at least "
+                                                  "{min}").format(name=want, n=count,
+                                                                  min=p["min"]), count)
         if p["max"] is not None and count > p["max"]:
-            return CheckResult(Status.WARNING, f"{want}: {count} running, expected at most "
-                                               f"{p['max']}", count)
-        return CheckResult(Status.OK, f"{want}: {count} running", count)
+            return CheckResult(Status.WARNING, _("{name}: {n} running, expected at most "
+                                                 "{max}").format(name=want, n=count,
+                                                                 max=p["max"]), count)
+        return CheckResult(Status.OK, _("{name}: {n} running").format(name=want, n=count),
+                           count)
 
     @classmethod
     def check_params(cls, params: dict[str, Any]) -> None:
@@ -209,7 +212,7 @@ class SystemdUnitCheck(Check):
         state = res.stdout.strip().splitlines()[-1] if res.stdout.strip() else ""
         err = res.stderr.strip()
         if not state or any(s in err for s in _NO_SYSTEMD):
-            return CheckResult.unknown(f"{unit}: systemd is not running here"
-                                       + (f" ({err.splitlines()[0]})" if err else ""))
+            return CheckResult.unknown(_("{unit}: systemd is not running here").format(
+                unit=unit) + (f" ({err.splitlines()[0]})" if err else ""))
         status = _UNIT_STATES.get(state, Status.CRITICAL)
-        return CheckResult(status, f"{unit} is {state}", state)
+        return CheckResult(status, _("{unit} is {state}").format(unit=unit, state=state), state)

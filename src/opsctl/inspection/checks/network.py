@@ -146,11 +146,13 @@ class TcpPortCheck(Check):
                                           timeout=min(p["connect_timeout"], ctx.timeout)):
                 pass
         except TimeoutError:
-            return CheckResult(Status.CRITICAL, f"{target}: no answer within "
-                                                f"{p['connect_timeout']:g} s")
+            return CheckResult(Status.CRITICAL, _("{target}: no answer within {s:g} s").format(
+                target=target, s=p["connect_timeout"]))
         except OSError as exc:
             return CheckResult(Status.CRITICAL, f"{target}: {exc.strerror or exc}")
         ms = (time.monotonic() - started) * 1000.0
         status = Status.WARNING if p["warn_ms"] is not None and ms >= p["warn_ms"] \
             else Status.OK
-        return CheckResult(status, f"{target} answers in {ms:.1f} ms", round(ms, 1))
+        return CheckResult(status, _("{target} answers in {ms:.1f} ms").format(target=target,
+                                                                              ms=ms),
+                           round(ms, 1))
