@@ -18,7 +18,9 @@ from sqlalchemy.engine import Engine
 from opsctl.core.errors import StoreError, StoreUnavailable
 
 DRIVER = "postgresql+psycopg"
-INSTALL_HINT = "install the PostgreSQL driver: pip install 'opsctl[postgresql]' (psycopg 3)"
+INSTALL_HINT = ("install the PostgreSQL driver into opsctl's environment: "
+                "pip install 'psycopg[binary]>=3.1' "
+                "(from a source tree: pip install '.[postgresql]')")
 
 
 def _read_password(path: Path, where: str) -> str:
