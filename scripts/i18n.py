@@ -42,6 +42,7 @@ HELP_MODULES = {
     "cli/config_cmd.py",
     "cli/inspect.py",
     "cli/duty.py",
+    "cli/power.py",
 }
 
 _HELP_KWARGS = {"help", "short_help", "epilog"}

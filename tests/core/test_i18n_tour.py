@@ -114,3 +114,53 @@ def test_json_stays_english_and_stable(tmp_path):
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT[\d:.]+\+00:00", e["ts"]), e["ts"]
     run = json.loads(zh[1].stdout)
     assert run["status"] in ("OK", "WARNING", "CRITICAL", "UNKNOWN")
+
+
+# -- power, on a real SNMP agent (snmpsim serving the recordings the power tests use) --
+
+def _power_config(tmp_path: Path, port: int, language: str | None) -> Path:
+    site = f"{{name: t, language: {language}}}" if language else "{name: t}"
+    p = tmp_path / f"opsctl-{language or 'en'}.yaml"
+    devices = [("ups1", "ups", "ups-online"), ("sw1", "switch", "switch1")]
+    p.write_text("\n".join(
+        [f"site: {site}", f"state_dir: {tmp_path / 'state'}", "devices:"]
+        + [f"  - {{name: {n}, kind: {k}, host: 127.0.0.1, port: {port}, timeout: 1, "
+           f"retries: 1, snmp: {{version: 2c, community: {c}}}}}" for n, k, c in devices])
+        + "\n")
+    return p
+
+
+def test_power_status_in_chinese_on_a_real_agent(tmp_path):
+    from snmp_agents import Snmpsim, snmpsim_available
+
+    if not snmpsim_available():
+        pytest.skip("snmpsim venv missing (created by .ci/run)")
+    fix = ROOT / "tests" / "fixtures" / "snmp"
+    with Snmpsim([fix / "ups-online.snmprec", fix / "switch1.snmprec"]) as agent:
+        zh_cfg = _power_config(tmp_path, agent.port, "zh_CN")
+        en_cfg = _power_config(tmp_path, agent.port, None)
+
+        def run(cfg: Path, *args: str) -> subprocess.CompletedProcess:
+            return subprocess.run([sys.executable, "-m", "opsctl", "-c", str(cfg), *args],
+                                  capture_output=True, text=True, env=_env(), timeout=120)
+
+        zh, en = run(zh_cfg, "power", "status"), run(en_cfg, "power", "status")
+        zh_json = run(zh_cfg, "power", "status", "--json")
+        en_json = run(en_cfg, "power", "status", "--json")
+        ups = run(zh_cfg, "power", "ups", "ups1")
+        helptext = run(zh_cfg, "power", "status", "--help")
+    # the same exit code (the worst health) in both languages
+    assert zh.returncode == en.returncode, zh.stdout + zh.stderr + en.stdout
+    for word in ("设备", "类型", "可达", "健康", "原因", "数值", "负载", "电量", "端口"):
+        assert word in zh.stdout, zh.stdout
+    for word in ("device", "kind", "reachable", "health", "reason", "values", "load"):
+        assert word in en.stdout, en.stdout
+    assert not re.search(r"[\u4e00-\u9fff]", en.stdout), en.stdout
+    # status words stay English in the table; --json is the same in both languages
+    assert re.search(r"\b(OK|WARNING|CRITICAL|UNKNOWN)\b", zh.stdout), zh.stdout
+    assert json.loads(zh_json.stdout) and [sorted(r) for r in json.loads(zh_json.stdout)] == \
+        [sorted(r) for r in json.loads(en_json.stdout)]
+    assert zh_json.returncode == en_json.returncode == en.returncode
+    for word in ("UPS ups1", "变量", "违反的规则", "阈值：负载"):
+        assert word in ups.stdout, ups.stdout
+    assert "所有设备一览" in helptext.stdout and "只看此类设备。" in helptext.stdout, helptext.stdout

@@ -8,6 +8,7 @@ from opsctl.cli import nagios
 from opsctl.cli.completion import DEVICE, SWITCH, UPS
 from opsctl.cli.context import AppContext, pass_app
 from opsctl.cli.nagios import format_option
+from opsctl.core.i18n import _
 
 
 @click.group()
@@ -36,24 +37,25 @@ def _key_values(r) -> str:
         shown = r.shown_status()
         if shown:
             parts.append(shown)
-        for label, key, unit in (("load", "ups.load", "%"), ("charge", "battery.charge", "%")):
+        for label, key, unit in ((_("load"), "ups.load", "%"),
+                                 (_("charge"), "battery.charge", "%")):
             if key in v:
                 parts.append(f"{label + ' ' if label else ''}{v[key]}{unit}")
         rt = _fmt_runtime(v.get("battery.runtime"))
         if rt:
-            parts.append(f"runtime {rt}")
+            parts.append(_("runtime {value}").format(value=rt))
     elif r.kind == "inverter":
         if "output.voltage" in v:
-            parts.append(f"output {v['output.voltage']} V")
+            parts.append(_("output {value} V").format(value=v["output.voltage"]))
         if "inverter.modules" in v:
-            parts.append(f"modules {v.get('inverter.modules.running')}/"
-                         f"{v['inverter.modules']} running")
+            parts.append(_("modules {running}/{total} running").format(
+                running=v.get("inverter.modules.running"), total=v["inverter.modules"]))
     elif r.kind == "switch":
         ports = v.get("ports") or []
         up = sum(1 for p in ports if p.get("oper") == "up")
-        parts.append(f"ports {up}/{len(ports)} up")
+        parts.append(_("ports {up}/{total} up").format(up=up, total=len(ports)))
         if isinstance(v.get("device.uptime"), int | float):
-            parts.append(f"uptime {v['device.uptime'] / 86400:.1f} d")
+            parts.append(_("uptime {days:.1f} d").format(days=v["device.uptime"] / 86400))
     else:
         if "ambient.temperature" in v:
             parts.append(f"{v['ambient.temperature']} °C")
@@ -62,13 +64,13 @@ def _key_values(r) -> str:
         for s in (v.get("sensors") or [])[:3]:
             parts.append(f"{s.get('name')} {s.get('value')}{s.get('unit') or ''}")
         if "ats.source" in v:
-            parts.append(f"source {v['ats.source']}")
+            parts.append(_("source {value}").format(value=v["ats.source"]))
         readings = v.get("readings") or []
         for rd in readings[:3]:
             parts.append(f"{rd.get('name')} {rd.get('value')}"
                          f"{' ' + rd['unit'] if rd.get('unit') else ''}")
         if len(readings) > 3:
-            parts.append(f"(+{len(readings) - 3} readings)")
+            parts.append(_("(+{count} readings)").format(count=len(readings) - 3))
     return ", ".join(str(p) for p in parts)
 
 
@@ -89,7 +91,7 @@ def _exit_with(ctx: click.Context, readings) -> None:
 def _notes_lines(app: AppContext, r) -> None:
     if r.notes and app.verbose:
         for n in r.notes:
-            app.out.print(f"  note: {n['message']}", markup=False)
+            app.out.print("  " + _("note: {message}").format(message=n["message"]), markup=False)
 
 
 def _open_store(app: AppContext):
@@ -98,7 +100,7 @@ def _open_store(app: AppContext):
     try:
         return app.store
     except StoreError as exc:
-        app.out.warn(f"no rates: {exc.message}")
+        app.out.warn(_("no rates: {error}").format(error=exc.message))
         return None
 
 
@@ -122,9 +124,9 @@ def status_cmd(ctx: click.Context, app: AppContext, kind: str | None, names: tup
         app.out.json([r.to_dict() for r in readings])
     else:
         if not readings:
-            app.out.info("no devices configured (devices: in the config)")
+            app.out.info(_("no devices configured (devices: in the config)"))
         app.out.table(
-            ["device", "kind", "reachable", "health", "reason", "values"],
+            [_("device"), _("kind"), _("reachable"), _("health"), _("reason"), _("values")],
             [(r.name, r.kind, r.reachable, r.status, r.reason, _key_values(r))
              for r in readings],
         )
@@ -174,11 +176,12 @@ def ups_cmd(ctx: click.Context, app: AppContext, name: str, fmt: str) -> None:
     if app.json:
         app.out.json({**r.to_dict(), "thresholds": th.model_dump()})
         _exit_with(ctx, [r])
-    app.out.kv([("device", f"{r.name} ({r.address})"), ("profile",
+    app.out.kv([(_("device"), f"{r.name} ({r.address})"), (_("profile"),
                 f"{r.profile or '-'} ({r.profile_reason or '-'})"),
-                ("health", r.status), ("reason", r.reason),
-                ("ups status", r.shown_status() or "not reported"),
-                ("status source", _source_text(r.status_source))], title=f"UPS {r.name}")
+                (_("health"), r.status), (_("reason"), r.reason),
+                (_("ups status"), r.shown_status() or _("not reported")),
+                (_("status source"), _source_text(r.status_source))],
+               title=_("UPS {name}").format(name=r.name))
     if r.reachable:
         broken = {}
         for f in r.findings:
@@ -193,15 +196,19 @@ def ups_cmd(ctx: click.Context, app: AppContext, name: str, fmt: str) -> None:
             if k == "battery.runtime":
                 shown += f" ({_fmt_runtime(val)})"
             rows.append((k, shown, "; ".join(broken.get(k, [])) or ""))
-        app.out.table(["variable", "value", "rule broken"], rows)
-        app.out.print(
-            f"thresholds: load warn ≥ {th.load_warn:g} %, crit ≥ {th.load_crit:g} %; runtime "
-            f"warn < {th.runtime_warn_min:g} min, crit < {th.runtime_crit_min:g} min; charge "
-            f"warn < {th.charge_warn:g} %, crit < {th.charge_crit:g} %", markup=False)
+        app.out.table([_("variable"), _("value"), _("rule broken")], rows)
+        app.out.print(_(
+            "thresholds: load warn ≥ {load_warn:g} %, crit ≥ {load_crit:g} %; runtime "
+            "warn < {runtime_warn:g} min, crit < {runtime_crit:g} min; charge "
+            "warn < {charge_warn:g} %, crit < {charge_crit:g} %").format(
+                load_warn=th.load_warn, load_crit=th.load_crit,
+                runtime_warn=th.runtime_warn_min, runtime_crit=th.runtime_crit_min,
+                charge_warn=th.charge_warn, charge_crit=th.charge_crit), markup=False)
         if r.missing:
-            app.out.print("not provided by this device: " + ", ".join(r.missing), markup=False)
+            app.out.print(_("not provided by this device: {fields}").format(
+                fields=", ".join(r.missing)), markup=False)
         if r.notes:
-            app.out.print("data quality:", markup=False)
+            app.out.print(_("data quality:"), markup=False)
             for n in r.notes:
                 app.out.print(f"  {n['message']}", markup=False)
     _exit_with(ctx, [r])
@@ -227,36 +234,37 @@ def switch_cmd(ctx: click.Context, app: AppContext, name: str, show_ports: bool,
         app.out.json(r.to_dict())
         _exit_with(ctx, [r])
     v = r.values
-    app.out.kv([("device", f"{r.name} ({r.address})"),
-                ("description", v.get("device.description")),
-                ("uptime", f"{v['device.uptime'] / 86400:.2f} days"
+    app.out.kv([(_("device"), f"{r.name} ({r.address})"),
+                (_("description"), v.get("device.description")),
+                (_("uptime"), _("{days:.2f} days").format(days=v["device.uptime"] / 86400)
                  if isinstance(v.get("device.uptime"), int | float) else None),
-                ("profile", f"{r.profile or '-'} ({r.profile_reason or '-'})"),
-                ("health", r.status), ("reason", r.reason)], title=f"switch {r.name}")
+                (_("profile"), f"{r.profile or '-'} ({r.profile_reason or '-'})"),
+                (_("health"), r.status), (_("reason"), r.reason)],
+               title=_("switch {name}").format(name=r.name))
     ports = v.get("ports") or []
     if ports and (show_ports or any(f.field == "ports" for f in r.findings)):
         shown = ports if show_ports else [
             p for p in ports if p.get("admin") == "up" and p.get("oper") != "up"]
         app.out.table(
-            ["if", "name", "alias", "admin", "oper", "speed", "in err/disc", "out err/disc",
-             "in octets", "out octets", "in bps", "out bps"],
+            ["if", _("name"), _("alias"), "admin", "oper", _("speed"), _("in err/disc"),
+             _("out err/disc"), _("in octets"), _("out octets"), _("in bps"), _("out bps")],
             [(p.get("index"), p.get("name") or p.get("descr"), p.get("alias"), p.get("admin"),
               p.get("oper"), _speed(p), f"{p.get('in_errors', '-')}/{p.get('in_discards', '-')}",
               f"{p.get('out_errors', '-')}/{p.get('out_discards', '-')}",
               p.get("in_octets", p.get("in_octets32")),
               p.get("out_octets", p.get("out_octets32")), _bps(p.get("in_bps")),
               _bps(p.get("out_bps"))) for p in shown],
-            title="ports" if show_ports else "ports that should be up")
+            title=_("ports") if show_ports else _("ports that should be up"))
     sensors = v.get("sensors") or []
     if sensors:
-        app.out.table(["sensor", "kind", "value", "status"],
+        app.out.table([_("sensor"), _("kind"), _("value"), _("status")],
                       [(s.get("name"), s.get("kind"), f"{s.get('value')} {s.get('unit') or ''}"
-                        .strip(), s.get("oper")) for s in sensors], title="sensors")
+                        .strip(), s.get("oper")) for s in sensors], title=_("sensors"))
     for f in r.findings:
         app.out.print(f"{f.status.name}: {f.message}", markup=False)
     if r.notes and (app.verbose or show_ports):
         for n in r.notes:
-            app.out.print(f"note: {n['message']}", markup=False)
+            app.out.print(_("note: {message}").format(message=n["message"]), markup=False)
     _exit_with(ctx, [r])
 
 
@@ -294,15 +302,15 @@ def poll_cmd(ctx: click.Context, app: AppContext) -> None:
         app.out.json({"readings": [r.to_dict() for r in readings],
                       "events": [e.to_dict() for e in events]})
     else:
-        app.out.table(["device", "kind", "reachable", "health", "reason"],
+        app.out.table([_("device"), _("kind"), _("reachable"), _("health"), _("reason")],
                       [(r.name, r.kind, r.reachable, r.status, r.reason) for r in readings],
-                      title="poll")
+                      title=_("poll"))
         if events:
-            app.out.table(["event", "device", "severity", "message"],
+            app.out.table([_("event"), _("device"), _("severity"), _("message")],
                           [(e.kind, e.device, e.severity, e.message) for e in events],
-                          title="events since the last poll")
+                          title=_("events since the last poll"))
         else:
-            app.out.info("no events since the last poll")
+            app.out.info(_("no events since the last poll"))
     # Not the worst health: `poll && events` (and cron) must go on once the poll is stored.
     ctx.exit(0)
 
@@ -318,7 +326,7 @@ def events_cmd(app: AppContext, limit: int) -> None:
     if app.json:
         app.out.json(evs)
         return
-    app.out.table(["at", "event", "device", "severity", "message"],
+    app.out.table([_("at"), _("event"), _("device"), _("severity"), _("message")],
                   [(e["at"], e["kind"], e["device"], e["severity"], e["message"]) for e in evs])
 
 
@@ -336,7 +344,7 @@ def profiles_cmd(app: AppContext) -> None:
     if app.json:
         app.out.json(rows)
         return
-    app.out.table(["profile", "kind", "description", "tested with"],
+    app.out.table([_("profile"), _("kind"), _("description"), _("tested with")],
                   [(r["name"], r["kind"], r["description"], "; ".join(r["tested_with"]))
                    for r in sorted(rows, key=lambda r: (r["kind"], r["name"]))])
 
@@ -415,7 +423,7 @@ def probe_cmd(ctx: click.Context, app: AppContext, host: str, port: int, communi
             app.out.print("not provided by this device: " + ", ".join(report.missing),
                           markup=False)
         if report.notes:
-            app.out.print("data quality:", markup=False)
+            app.out.print(_("data quality:"), markup=False)
             for n in report.notes:
                 app.out.print(f"  {n['message']}", markup=False)
         import yaml

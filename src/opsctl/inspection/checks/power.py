@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from opsctl.core.errors import OpsError, Status, worst
+from opsctl.core.i18n import _
 from opsctl.inspection.checks.base import Check, CheckResult, Param, ParamError
 from opsctl.inspection.registry import register
 
@@ -44,28 +45,29 @@ class _PowerCheck(Check):
     def run(self, ctx, p: dict[str, Any]) -> CheckResult:
         names = p["devices"] or [d.name for d in ctx.cfg.devices if d.kind == self.kind]
         if not names:
-            return CheckResult.unknown(f"no {self.kind} devices configured")
+            return CheckResult.unknown(_("no {kind} devices configured").format(kind=self.kind))
         try:
             from opsctl.power import api
         except ImportError as exc:
-            return CheckResult.unknown(f"the power module is not available ({exc})")
+            return CheckResult.unknown(
+                _("the power module is not available ({error})").format(error=exc))
         try:
             readings = api.poll(ctx.cfg, names, store=ctx.store)
         except OpsError as exc:
-            return CheckResult.unknown(f"polling failed: {exc}")
+            return CheckResult.unknown(_("polling failed: {error}").format(error=exc))
         statuses: list[Status] = []
         parts: list[str] = []
         values: dict[str, Any] = {}
         for r in readings:
             statuses.append(r.status)
-            reason = r.reason or ("unreachable" if not r.reachable else r.status.name)
+            reason = r.reason or (_("unreachable") if not r.reachable else r.status.name)
             parts.append(f"{r.name}: {reason}")
             values[r.name] = {k: r.values[k] for k in KEY_VALUES.get(self.kind, ())
                               if r.values.get(k) is not None}
         missing = [n for n in names if n not in {r.name for r in readings}]
         for n in missing:
             statuses.append(Status.UNKNOWN)
-            parts.append(f"{n}: no reading")
+            parts.append(_("{device}: no reading").format(device=n))
         value: Any = values[readings[0].name] if len(readings) == 1 and not missing else values
         return CheckResult(worst(statuses), "; ".join(parts), value,
                            {"readings": [r.to_dict() if hasattr(r, "to_dict") else vars(r)
