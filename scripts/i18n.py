@@ -43,6 +43,8 @@ HELP_MODULES = {
     "cli/inspect.py",
     "cli/duty.py",
     "cli/power.py",
+    "cli/daemon.py",
+    "cli/store_cmd.py",
 }
 
 _HELP_KWARGS = {"help", "short_help", "epilog"}

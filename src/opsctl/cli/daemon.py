@@ -7,6 +7,7 @@ import click
 from opsctl.cli.completion import PERSON
 from opsctl.cli.context import AppContext, pass_app
 from opsctl.cli.options import ID, dry_run_option
+from opsctl.core.i18n import _
 
 
 @click.group()
@@ -59,70 +60,75 @@ def status(app: AppContext) -> None:
         return
     d = data["daemon"]
     if d.get("running"):
-        state = f"running (pid {d.get('pid')}, since {_local(app, d.get('started_at'))})"
+        state = _("running (pid {pid}, since {since})").format(
+            pid=d.get("pid"), since=_local(app, d.get("started_at")))
     elif d.get("stale"):
-        state = f"NOT running — last heartbeat {d.get('heartbeat_at')} from pid {d.get('pid')} " \
-                "(crashed or hung)"
+        state = _("NOT running — last heartbeat {at} from pid {pid} (crashed or hung)").format(
+            at=d.get("heartbeat_at"), pid=d.get("pid"))
     elif d.get("stopped_at"):
-        state = f"stopped at {d['stopped_at']}"
+        state = _("stopped at {at}").format(at=d["stopped_at"])
     else:
-        state = "never started"
-    pairs = [("daemon", state)]
+        state = _("never started")
+    pairs = [(_("daemon"), state)]
     if d.get("running") and d.get("role") in ("leader", "follower"):
-        pairs.append(("site role", f"{d['role']} — site-once jobs run on the leader"
-                      + (" (this daemon)" if d["role"] == "leader" else "")))
+        pairs.append((_("site role"), _("{role} — site-once jobs run on the leader").format(
+            role=d["role"]) + (_(" (this daemon)") if d["role"] == "leader" else "")))
     if d.get("running"):
-        pairs += [("status", d.get("status")), ("block devices", d.get("udev")),
-                  ("config", d.get("config"))]
+        pairs += [(_("status"), d.get("status")), (_("block devices"), d.get("udev")),
+                  (_("config"), d.get("config"))]
         if d.get("metrics"):
-            pairs.append(("metrics", f"http://{d['metrics']}/metrics"))
+            pairs.append((_("metrics"), f"http://{d['metrics']}/metrics"))
         if d.get("reload_error"):
-            pairs.append(("last reload", f"FAILED: {d['reload_error']}"))
+            pairs.append((_("last reload"), _("FAILED: {error}").format(error=d["reload_error"])))
     app.out.kv(pairs, title="opsctl daemon")
     if data.get("spool"):
         _spool_lines(app, data["spool"])
     if data.get("site_daemons"):
-        app.out.table(["daemon", "room", "host", "pid", "role", "state", "heartbeat"],
+        app.out.table([_("daemon"), _("room"), _("host"), "pid", _("role"), _("state"),
+                       _("heartbeat")],
                       [(s["name"], s.get("room") or "-", s.get("host"), s.get("pid"),
                         s.get("role") or "-",
-                        "running" if s["running"] else ("STALE" if s["stale"] else "stopped"),
+                        _("running") if s["running"] else ("STALE" if s["stale"] else _("stopped")),
                         _local(app, s.get("heartbeat_at")))
                        for s in data["site_daemons"]],
-                      title="daemons on this store (site)")
+                      title=_("daemons on this store (site)"))
     _jobs_table(app, data["jobs"])
     if data["open_events"]:
-        app.out.table(["id", "severity", "source", "message", "since", "count"],
+        app.out.table([_("id"), _("severity"), _("source"), _("message"), _("since"), _("count")],
                       [(e["id"], e["severity"], e["source"], e["message"],
                         _local(app, e["first_seen"]), e["count"])
                        for e in data["open_events"]],
-                      title="open events (acknowledge: opsctl daemon ack ID)")
+                      title=_("open events (acknowledge: opsctl daemon ack ID)"))
     else:
-        app.out.info("no open events")
+        app.out.info(_("no open events"))
     if data["pending_deliveries"]:
-        app.out.table(["queued", "target", "event", "purpose", "attempts", "last error"],
+        app.out.table([_("queued"), _("target"), _("event"), _("purpose"), _("attempts"),
+                       _("last error")],
                       [(_local(app, p["created_at"]), p["target"], p["event_id"], p["purpose"],
                         p["attempts"], p["error"] or "-") for p in data["pending_deliveries"]],
-                      title="pending alert deliveries (outbox)")
+                      title=_("pending alert deliveries (outbox)"))
     if data["delivery_failures"]:
-        app.out.table(["at", "target", "event", "purpose", "error"],
+        app.out.table([_("at"), _("target"), _("event"), _("purpose"), _("error")],
                       [(_local(app, f["at"]), f["target"], f["event_id"], f["purpose"], f["error"])
                        for f in data["delivery_failures"]],
-                      title="failed alert deliveries (last 24 h)")
+                      title=_("failed alert deliveries (last 24 h)"))
 
 
 def _spool_lines(app: AppContext, spool: dict) -> None:
     """The daemon's local spool: records written while the store was away, not yet in it."""
     if spool.get("error"):
-        app.out.kv([("spool", f"{spool.get('path')}: unreadable: {spool['error']}")],
-                   title="spool (records waiting for the store)")
+        app.out.kv([(_("spool"), _("{path}: unreadable: {error}").format(
+            path=spool.get("path"), error=spool["error"]))],
+                   title=_("spool (records waiting for the store)"))
         return
-    pairs = [("file", spool["path"]), ("records waiting", spool["records"]),
-             ("oldest", _local(app, spool.get("oldest")) or "-"),
-             ("deliveries pending", spool["deliveries_pending"])]
+    pairs = [(_("file"), spool["path"]), (_("records waiting"), spool["records"]),
+             (_("oldest"), _local(app, spool.get("oldest")) or "-"),
+             (_("deliveries pending"), spool["deliveries_pending"])]
     if spool.get("rejected"):
-        pairs.append(("REJECTED by the store", f"{spool['rejected']} (kept in the file, "
-                      "table rejected; see the daemon's log)"))
-    app.out.kv(pairs, title="spool (records waiting for the store)")
+        pairs.append((_("REJECTED by the store"), _(
+            "{count} (kept in the file, table rejected; see the daemon's log)").format(
+                count=spool["rejected"])))
+    app.out.kv(pairs, title=_("spool (records waiting for the store)"))
 
 
 def _local(app: AppContext, iso: str | None) -> str | None:
@@ -139,11 +145,12 @@ def _local(app: AppContext, iso: str | None) -> str | None:
 
 def _jobs_table(app: AppContext, rows: list[dict]) -> None:
     app.out.table(
-        ["job", "schedule", "next run", "last run", "result", "ok/failed/missed"],
+        [_("job"), _("schedule"), _("next run"), _("last run"), _("result"),
+         _("ok/failed/missed")],
         [(r["id"], r["schedule"], _local(app, r["next_run"]), _local(app, r["last_run"]),
           (r["last_status"] or "-") + (f": {r['last_error']}" if r["last_error"] else ""),
           f"{r['runs_ok']}/{r['runs_failed']}/{r['runs_missed']}") for r in rows],
-        title="jobs")
+        title=_("jobs"))
 
 
 @daemon.command("jobs")
@@ -162,11 +169,12 @@ def jobs(app: AppContext, history: str | None, limit: int) -> None:
         if app.json:
             app.out.json(rows)
             return
-        app.out.table(["run", "trigger", "slot", "started", "finished", "status", "result"],
+        app.out.table([_("run"), _("trigger"), _("slot"), _("started"), _("finished"),
+                       _("status"), _("result")],
                       [(r["id"], r["trigger"], _local(app, r["scheduled_for"]),
                         _local(app, r["started_at"]), _local(app, r["finished_at"]), r["status"],
                         r["summary"] or r["error"]) for r in rows],
-                      title=f"runs of {history}")
+                      title=_("runs of {job}").format(job=history))
         return
     rows = job_rows(app.cfg, app.store)
     if app.json:
@@ -192,7 +200,7 @@ def run_job(app: AppContext, job_id: str) -> None:
         ctx = JobContext(app.cfg, app.store, pipeline, Runner())
         status, text = execute(ctx, spec, "manual")
         if not pipeline.drain(timeout=120):
-            app.out.warn("some alert deliveries were still running at exit")
+            app.out.warn(_("some alert deliveries were still running at exit"))
     finally:
         pipeline.close(timeout=1)
     if app.json:
@@ -217,8 +225,8 @@ def ack(app: AppContext, event_id: int, by: str | None) -> None:
     if app.json:
         app.out.json(row)
     else:
-        app.out.info(f"event #{row['id']} acknowledged by {row['acked_by']} at "
-                     f"{row['acked_at']}: {row['message']}")
+        app.out.info(_("event #{id} acknowledged by {by} at {at}: {message}").format(
+            id=row["id"], by=row["acked_by"], at=row["acked_at"], message=row["message"]))
 
 
 @daemon.command("install-units")
@@ -280,14 +288,14 @@ def install_units(app: AppContext, dry_run: bool, prefix: str | None,
         return
     for f in planned:
         if dry_run:
-            app.out.info(f"--- would write {f.path}")
+            app.out.info(_("--- would write {path}").format(path=f.path))
             from opsctl.core.safetext import visible
 
             click.echo(visible(f.text))
         else:
-            app.out.info(f"wrote {f.path}")
+            app.out.info(_("wrote {path}").format(path=f.path))
     if cmds:
-        app.out.info("next:\n  " + "\n  ".join(cmds))
+        app.out.info(_("next:") + "\n  " + "\n  ".join(cmds))
 
 
 # -- silences ----------------------------------------------------------------------------------
@@ -324,8 +332,9 @@ def silence_add(app: AppContext, target: str, duration: str, reason: str,
     if app.json:
         app.out.json(row)
     else:
-        app.out.info(f"silence #{row['id']}: alerts for {row['target']} are not sent until "
-                     f"{_local(app, row['until'])} (events are still recorded)")
+        app.out.info(_("silence #{id}: alerts for {target} are not sent until {until} "
+                       "(events are still recorded)").format(
+            id=row["id"], target=row["target"], until=_local(app, row["until"])))
 
 
 @silence.command("list")
@@ -340,11 +349,12 @@ def silence_list(app: AppContext, show_all: bool) -> None:
         app.out.json(rows)
         return
     if not rows:
-        app.out.info("no active silences" if not show_all else "no silences")
+        app.out.info(_("no active silences") if not show_all else _("no silences"))
         return
-    app.out.table(["id", "target", "until", "by", "reason", "removed"],
+    app.out.table([_("id"), _("target"), _("until"), _("by"), _("reason"), _("removed")],
                   [(r["id"], r["target"], _local(app, r["until"]), r["created_by"], r["reason"],
-                    f"{_local(app, r['removed_at'])} by {r['removed_by']}" if r["removed_at"]
+                    _("{at} by {by}").format(at=_local(app, r["removed_at"]), by=r["removed_by"])
+                    if r["removed_at"]
                     else "") for r in rows])
 
 
@@ -365,5 +375,6 @@ def silence_remove(app: AppContext, silence_id: int, by: str | None) -> None:
     if app.json:
         app.out.json(row)
     else:
-        app.out.info(f"silence #{row['id']} for {row['target']} removed "
-                     f"({_local(app, row['removed_at'])} by {row['removed_by']})")
+        app.out.info(_("silence #{id} for {target} removed ({at} by {by})").format(
+            id=row["id"], target=row["target"], at=_local(app, row["removed_at"]),
+            by=row["removed_by"]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from opsctl.cli.context import AppContext, pass_app
+from opsctl.core.i18n import _
 
 
 @click.group()
@@ -33,19 +34,20 @@ def status(app: AppContext) -> None:
     if app.json:
         app.out.json(data)
     else:
-        pairs = [("backend", data["backend"]), ("location", data.get("location")),
-                 ("healthy", "yes" if data["healthy"] else f"NO: {data.get('error')}")]
+        pairs = [(_("backend"), data["backend"]), (_("location"), data.get("location")),
+                 (_("healthy"), _("yes") if data["healthy"]
+                  else _("NO: {error}").format(error=data.get("error")))]
         if data["healthy"]:
-            pairs += [("server", data.get("server_version")),
-                      ("latency", f"{data['latency_ms']} ms"),
-                      ("size", f"{data.get('size_bytes', 0) / 1e6:.1f} MB"),
-                      ("duty log entries", data.get("duty_log_entries"))]
+            pairs += [(_("server"), data.get("server_version")),
+                      (_("latency"), f"{data['latency_ms']} ms"),
+                      (_("size"), f"{data.get('size_bytes', 0) / 1e6:.1f} MB"),
+                      (_("duty log entries"), data.get("duty_log_entries"))]
         app.out.kv(pairs, title="opsctl store")
         if data.get("schema"):
-            app.out.table(["component", "stored", "this opsctl", "state"],
+            app.out.table([_("component"), _("stored"), _("this opsctl"), _("state")],
                           [(s["component"], s["stored"], s["known"],
-                            "current" if s["current"] else "needs migration")
-                           for s in data["schema"]], title="schema versions")
+                            _("current") if s["current"] else _("needs migration"))
+                           for s in data["schema"]], title=_("schema versions"))
     if not data["healthy"]:
         raise SystemExit(1)
 
@@ -75,8 +77,8 @@ def migrate(app: AppContext, url: str, password_file: str | None, sslmode: str |
     from opsctl.handover.chain import key_for_config
 
     if app.cfg.store.url is not None:
-        raise UsageError("this config's store is already PostgreSQL; migrate copies the "
-                         "SQLite store in state_dir")
+        raise UsageError(_("this config's store is already PostgreSQL; migrate copies the "
+                           "SQLite store in state_dir"))
     try:
         settings = StoreSettings(url=url, password_file=Path(password_file) if password_file
                                  else None, sslmode=sslmode,
@@ -96,9 +98,9 @@ def migrate(app: AppContext, url: str, password_file: str | None, sslmode: str |
     if app.json:
         app.out.json(res)
         return
-    app.out.kv([("from", res["from"]), ("to", res["to"]),
-                ("rows", sum(res["rows"].values())),
-                ("duty log", f"{res['chain']['entries']} entries, chain verified, head "
-                             f"{res['chain']['head_hash']}"),
-                ("took", f"{res['seconds']} s")], title="store copied")
-    app.out.info("now set store.url (and password_file) in the config of every host")
+    app.out.kv([(_("from"), res["from"]), (_("to"), res["to"]),
+                (_("rows"), sum(res["rows"].values())),
+                (_("duty log"), _("{count} entries, chain verified, head {head}").format(
+                    count=res["chain"]["entries"], head=res["chain"]["head_hash"])),
+                (_("took"), f"{res['seconds']} s")], title=_("store copied"))
+    app.out.info(_("now set store.url (and password_file) in the config of every host"))
