@@ -164,3 +164,33 @@ def test_power_status_in_chinese_on_a_real_agent(tmp_path):
     for word in ("UPS ups1", "变量", "违反的规则", "阈值：负载"):
         assert word in ups.stdout, ups.stdout
     assert "所有设备一览" in helptext.stdout and "只看此类设备。" in helptext.stdout, helptext.stdout
+
+
+def test_store_daemon_and_duty_verify_in_chinese(tmp_path):
+    """store status, daemon jobs, duty log verify, seal status and an export checked with
+    verify-export: Chinese words around the same results and exit codes as in English."""
+    runs = {}
+    for lang, config in (("zh", "opsctl.example-zh.yaml"), ("en", "opsctl.example.yaml")):
+        configs = _site(tmp_path, lang)
+        out = tmp_path / f"export-{lang}"
+        steps = [("store", "status"), ("daemon", "jobs"), ("duty", "log", "verify"),
+                 ("duty", "log", "seal", "status"),
+                 ("duty", "export", "--from", "2000-01-01", "--to", "2100-01-01",
+                  "--format", "csv", "--verify-chain", "-o", str(out / "duty.csv"))]
+        runs[lang] = [_run(configs, config, *s) for s in steps]
+        manifests = sorted(out.glob("*manifest*.json"))
+        assert manifests, runs[lang][-1].stdout + runs[lang][-1].stderr
+        runs[lang].append(_run(configs, config, "duty", "verify-export", str(manifests[0])))
+    for zh, en in zip(runs["zh"], runs["en"], strict=True):
+        assert zh.returncode == en.returncode, zh.stdout + zh.stderr + en.stdout + en.stderr
+    store, jobs, verify, seals, export, check = runs["zh"]
+    for word in ("后端", "位置", "健康", "表结构版本"):
+        assert word in store.stdout, store.stdout
+    for word in ("任务", "计划", "下次运行"):
+        assert word in jobs.stdout, jobs.stdout
+    assert "值班日志完好：" in verify.stdout, verify.stdout
+    assert "值班日志封印" in seals.stdout and "未封印条目" in seals.stdout, seals.stdout
+    assert "导出前已验证值班日志链" in export.stdout and "已导出" in export.stdout, export.stdout
+    assert "导出完好：" in check.stdout, check.stdout
+    for p in runs["en"]:
+        assert not re.search(r"[\u4e00-\u9fff]{2}", p.stdout.replace("张伟", "")), p.stdout
