@@ -149,6 +149,8 @@ def test_power_status_in_chinese_on_a_real_agent(tmp_path):
         en_json = run(en_cfg, "power", "status", "--json")
         ups = run(zh_cfg, "power", "ups", "ups1")
         helptext = run(zh_cfg, "power", "status", "--help")
+        probe = run(zh_cfg, "power", "probe", "127.0.0.1", "--port", str(agent.port),
+                    "--community", "ups-online", "--kind", "ups")
     # the same exit code (the worst health) in both languages
     assert zh.returncode == en.returncode, zh.stdout + zh.stderr + en.stdout
     for word in ("设备", "类型", "可达", "健康", "原因", "数值", "负载", "电量", "端口"):
@@ -163,6 +165,9 @@ def test_power_status_in_chinese_on_a_real_agent(tmp_path):
     assert zh_json.returncode == en_json.returncode == en.returncode
     for word in ("UPS ups1", "变量", "违反的规则", "阈值：负载"):
         assert word in ups.stdout, ups.stdout
+    assert probe.returncode == 0, probe.stdout + probe.stderr
+    for word in ("探测 127.0.0.1", "候选画像", "匹配", "用 ietf 读到的数值", "配置："):
+        assert word in probe.stdout, probe.stdout
     assert "所有设备一览" in helptext.stdout and "只看此类设备。" in helptext.stdout, helptext.stdout
 
 

@@ -404,32 +404,36 @@ def probe_cmd(ctx: click.Context, app: AppContext, host: str, port: int, communi
         app.out.json({**report.to_dict(), "config": snippet})
         ctx.exit(0 if report.profile else 1)
     s = report.system
-    app.out.kv([("address", report.address), ("sysDescr", s.get("descr")),
+    app.out.kv([(_("address"), report.address), ("sysDescr", s.get("descr")),
                 ("sysObjectID", s.get("object_id")), ("sysName", s.get("name")),
-                ("uptime", f"{s['uptime_s'] / 86400:.2f} days" if "uptime_s" in s else None),
-                ("profile", f"{report.profile} ({report.kind})" if report.profile else "none"),
-                ("why", report.reason)], title=f"probe {report.address}")
+                (_("uptime"), _("{days:.2f} days").format(days=s["uptime_s"] / 86400)
+                 if "uptime_s" in s else None),
+                (_("profile"), f"{report.profile} ({report.kind})" if report.profile
+                 else _("none")),
+                (_("why"), report.reason)], title=_("probe {address}").format(
+                    address=report.address))
     app.out.table(
-        ["profile", "kind", "sysObjectID", "probe objects", "tables", "match"],
+        [_("profile"), _("kind"), "sysObjectID", _("probe objects"), _("tables"), _("match")],
         [(c.profile, c.kind, c.sys_object_id_match or "",
           f"{len(c.probe_hits)}/{c.probe_total}" if c.probe_total else "",
-          ", ".join(c.tables_present), "yes" if c.matches else "")
-         for c in report.candidates], title="candidates")
+          ", ".join(c.tables_present), _("yes") if c.matches else "")
+         for c in report.candidates], title=_("candidates"))
     if report.profile:
-        rows = [(k, v if not isinstance(v, list) else f"{len(v)} rows")
+        rows = [(k, v if not isinstance(v, list) else _("{count} rows").format(count=len(v)))
                 for k, v in report.values.items()]
-        app.out.table(["variable", "value"], rows, title=f"values read with {report.profile}")
+        app.out.table([_("variable"), _("value")], rows,
+                      title=_("values read with {profile}").format(profile=report.profile))
         if report.missing:
-            app.out.print("not provided by this device: " + ", ".join(report.missing),
-                          markup=False)
+            app.out.print(_("not provided by this device: {fields}").format(
+                fields=", ".join(report.missing)), markup=False)
         if report.notes:
             app.out.print(_("data quality:"), markup=False)
             for n in report.notes:
                 app.out.print(f"  {n['message']}", markup=False)
         import yaml
 
-        app.out.print("config:\n" + yaml.safe_dump({"devices": [snippet]}, sort_keys=False),
-                      markup=False)
+        app.out.print(_("config:") + "\n" + yaml.safe_dump({"devices": [snippet]},
+                                                          sort_keys=False), markup=False)
     ctx.exit(0 if report.profile else 1)
 
 
