@@ -439,9 +439,7 @@ def _apply_duty(conn, store, cfg, rec: Record, _owed) -> None:
 
 
 def _apply_event(conn, store, cfg, rec: Record, owed: list[dict]) -> None:
-    from opsctl.core import i18n  # the duty-log text in the site language
     from opsctl.daemon.schema import deliveries, events, outbox
-    from opsctl.handover.api import append_event, duty_key
 
     b = rec.body
     # Inserted as it was when seen: closing it (and its duty-log item) is the job of the
@@ -452,17 +450,28 @@ def _apply_event(conn, store, cfg, rec: Record, owed: list[dict]) -> None:
         first_seen=b["first_seen"], last_seen=b["last_seen"], count=b.get("count", 1),
         status=b["status"])).inserted_primary_key[0]
     if b.get("duty_log", True):
-        seq = append_event(
-            conn, category="incident",
-            text=i18n._("{message} (event #{id})").format(message=b["message"], id=eid),
-            severity=b["severity"], source=f"daemon/{b['source']}",
-            pending=b["severity"] == "critical", author="opsctl-daemon",
-            details=_duty_details({"event_id": eid, "kind": b["kind"],
-                                   "subject": b.get("subject"), **(b.get("details") or {})},
-                                  rec, b["first_seen"]),
-            key=duty_key(cfg))
-        conn.execute(events.update().where(events.c.id == eid).values(duty_seq=seq))
+        _event_entry(conn, cfg, rec, eid)
     _apply_outbox(conn, owed, eid, outbox, deliveries)
+
+
+def _event_entry(conn, cfg, rec: Record, eid: int) -> None:
+    """The duty-log entry of a spooled event (in the site language, as the direct write
+    makes it), linked from the event."""
+    from opsctl.core import i18n
+    from opsctl.daemon.schema import events
+    from opsctl.handover.api import append_event, duty_key
+
+    b = rec.body
+    seq = append_event(
+        conn, category="incident",
+        text=i18n._("{message} (event #{id})").format(message=b["message"], id=eid),
+        severity=b["severity"], source=f"daemon/{b['source']}",
+        pending=b["severity"] == "critical", author="opsctl-daemon",
+        details=_duty_details({"event_id": eid, "kind": b["kind"],
+                               "subject": b.get("subject"), **(b.get("details") or {})},
+                              rec, b["first_seen"]),
+        key=duty_key(cfg))
+    conn.execute(events.update().where(events.c.id == eid).values(duty_seq=seq))
 
 
 def _apply_outbox(conn, owed: list[dict], eid, outbox, deliveries) -> None:
@@ -569,21 +578,12 @@ def _complete_event(conn, store, cfg, rec: Record, owed: list[dict], ref: str) -
     """The event (with its outbox rows) is in the store, its duty-log entry and the
     outcome of its deliveries (sent from the spool) are not: add those."""
     from opsctl.daemon.schema import events
-    from opsctl.handover.api import append_event, duty_key
 
     b = rec.body
     eid = int(ref)
     row = conn.execute(sa.select(events.c.duty_seq).where(events.c.id == eid)).first()
     if row is not None and row.duty_seq is None and b.get("duty_log", True):
-        seq = append_event(
-            conn, category="incident", text=f"{b['message']} (event #{eid})",
-            severity=b["severity"], source=f"daemon/{b['source']}",
-            pending=b["severity"] == "critical", author="opsctl-daemon",
-            details=_duty_details({"event_id": eid, "kind": b["kind"],
-                                   "subject": b.get("subject"), **(b.get("details") or {})},
-                                  rec, b["first_seen"]),
-            key=duty_key(cfg))
-        conn.execute(events.update().where(events.c.id == eid).values(duty_seq=seq))
+        _event_entry(conn, cfg, rec, eid)
     _settle_store_outbox(conn, owed, eid=eid)
 
 
